@@ -138,6 +138,16 @@ scenario_kcat() {
             kcat -b "$b" -P -t "golden-$codec" -p 0 -K : -H source=kcat -H codec="$codec" \
                 -z "$codec" -X linger.ms=200 -X batch.num.messages=1000
     done
+    # Second round without keys and with small batches: several batches per codec, null keys.
+    for codec in $CODECS; do
+        make_messages "$codec-unkeyed" 30 | cut -d: -f2 |
+            kcat -b "$b" -P -t "golden-$codec" -p 0 -z "$codec" -X linger.ms=200 \
+                -X batch.num.messages=10
+    done
+    # Keyed messages spread over three partitions: one Produce carries several partitions.
+    make_messages multi 30 | kcat -b "$b" -P -t golden-multi -K : -X linger.ms=200
+    make_messages transactional 20 |
+        kcat -b "$b" -P -t golden-txn -K : -X transactional.id=golden-txn -X linger.ms=200
     make_messages idempotent 20 |
         kcat -b "$b" -P -t golden-idempotent -K : -z lz4 -X enable.idempotence=true -X linger.ms=200
     for codec in $CODECS; do
@@ -163,7 +173,7 @@ scenario_kafkajs() {
 # Topics every client uses; pre-created because the mock does not implement CreateTopics.
 TOPICS=()
 for codec in $CODECS; do TOPICS+=("golden-$codec:1"); done
-TOPICS+=(golden-idempotent:1 golden-acks0:1 golden-acks1:1 golden-acksall:1 golden-multi:3)
+TOPICS+=(golden-idempotent:1 golden-txn:1 golden-acks0:1 golden-acks1:1 golden-acksall:1 golden-multi:3)
 MARKERS=()
 for topic in "${TOPICS[@]}"; do MARKERS+=(--marker "${topic%%:*}"); done
 
