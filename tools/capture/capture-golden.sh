@@ -115,8 +115,10 @@ stop_capture() {
     sleep 0.5 # let the last responses reach the capture
     stop_pid "$TSHARK_PID" INT
     TSHARK_PID=""
-    if grep -qi "dropped" "$WORK_DIR/tshark.err" && ! grep -q "^0 packets dropped\|dropped 0" "$WORK_DIR/tshark.err"; then
-        grep -i dropped "$WORK_DIR/tshark.err" >&2 || true
+    if grep -Eq '[1-9][0-9]* packets? dropped' "$WORK_DIR/tshark.err"; then
+        cat "$WORK_DIR/tshark.err" >&2
+        echo "tshark dropped packets; the capture would be incomplete" >&2
+        exit 1
     fi
     stop_pid "$MOCK_PID" TERM
     MOCK_PID=""

@@ -122,7 +122,8 @@ def main():
         f.write("\t".join(INDEX_HEADER) + "\n")
         for row in rows:
             f.write("\t".join(row) + "\n")
+    return kafka_stream.exit_status()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -47,8 +47,23 @@ def api_name(api_key):
     return API_NAMES.get(api_key, "Api%d" % api_key)
 
 
+# Number of warnings so far; the extract scripts fail at the end when it is not zero, so a
+# damaged capture (dropped packets, lost stream sync) never silently becomes golden data.
+warning_count = 0
+
+
 def warn(message):
+    global warning_count
+    warning_count += 1
     print("warning: " + message, file=sys.stderr)
+
+
+def exit_status():
+    """Returns the process exit status for an extract script: 1 if anything was warned."""
+    if warning_count:
+        print("%d warnings: capture is not clean" % warning_count, file=sys.stderr)
+        return 1
+    return 0
 
 
 def _read_pcap_packets(path):
