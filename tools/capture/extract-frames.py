@@ -6,9 +6,10 @@ usage: extract-frames.py --golden-dir DIR [--marker STR]... [--per-group N] CLIE
 For each client, every request/response exchange found in its pcap is grouped by
 (api_key, api_version, variety) where variety is the first --marker string found
 in the request bytes (e.g. the topic name that tells which compression codec a
-Produce or Fetch carries). At most N exchanges per group are kept: the first, the
-largest and the last, so the set shows the handshake form, the form with data, and
-the steady state. Each kept frame is written with its 4-byte size prefix to
+Produce or Fetch carries). At most N exchanges per group are kept, in this
+priority: the first answered, the largest answered, the first and the largest
+unanswered (acks=0 Produce, a Fetch cut off by the client's exit), the last. So
+the set shows the first form, the form with the most data, and the steady state. Each kept frame is written with its 4-byte size prefix to
 DIR/<client>/<NNNN>-<ApiName>-v<ver>-<req|resp>.bin, where NNNN is the exchange's
 position in the capture, shared by a request and its response.
 

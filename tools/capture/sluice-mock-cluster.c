@@ -24,9 +24,11 @@
 #define SL_MOCK_BROKERS_MAX    16
 #define SL_MOCK_TOPICS_MAX     32
 #define SL_MOCK_PARTITIONS_MAX 256
+/* Kafka's own limit on topic name length. */
+#define SL_MOCK_TOPIC_NAME_MAX 249
 
 struct sl_mock_topic_spec {
-    const char *name;
+    char name[SL_MOCK_TOPIC_NAME_MAX + 1];
     int partition_count;
 };
 
@@ -69,15 +71,19 @@ static int sl_mock_parse_int(const char *text, int min, int max, int *out)
     return 0;
 }
 
-/* Splits "name:partitions" in place; returns 0 on success, -1 on bad input. */
-static int sl_mock_parse_topic(char *arg, struct sl_mock_topic_spec *spec)
+/* Parses "name:partitions" without modifying arg; returns 0 on success, -1 on bad input. */
+static int sl_mock_parse_topic(const char *arg, struct sl_mock_topic_spec *spec)
 {
-    char *colon = strrchr(arg, ':');
+    const char *colon = strrchr(arg, ':');
     if (colon == NULL || colon == arg) {
         return -1;
     }
-    *colon = '\0';
-    spec->name = arg;
+    size_t name_length = (size_t)(colon - arg);
+    if (name_length > SL_MOCK_TOPIC_NAME_MAX) {
+        return -1;
+    }
+    memcpy(spec->name, arg, name_length);
+    spec->name[name_length] = '\0';
     return sl_mock_parse_int(colon + 1, 1, SL_MOCK_PARTITIONS_MAX, &spec->partition_count);
 }
 
