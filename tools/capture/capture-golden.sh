@@ -11,6 +11,7 @@ BUILD_DIR="$REPO_ROOT/build"
 DATA_DIR="$REPO_ROOT/tests/data"
 CLIENTS="kcat kafka-python kafkajs"
 KEEP_PCAPS=""
+BROKERS=3
 CODECS="none gzip snappy lz4 zstd"
 MESSAGES_PER_CODEC=24
 
@@ -18,7 +19,7 @@ usage() {
     cat <<EOF
 usage: tools/capture/capture-golden.sh [--build-dir DIR] [--data-dir DIR]
                                        [--clients "kcat kafka-python kafkajs"]
-                                       [--keep-pcaps DIR] [--help]
+                                       [--brokers N] [--keep-pcaps DIR] [--help]
 
 Runs each client's scenario against a fresh librdkafka mock cluster
 (build/tools/capture/sluice-mock-cluster) while tshark records loopback traffic to the
@@ -32,6 +33,7 @@ lo), kcat, /usr/bin/python3 with python3-kafka, and node with kafkajs installed 
   --build-dir DIR   meson build dir holding tools/capture/sluice-mock-cluster (default build)
   --data-dir DIR    where golden/ and batches/ go (default tests/data)
   --clients LIST    space-separated subset of: kcat kafka-python kafkajs
+  --brokers N       brokers in the mock cluster (default 3)
   --keep-pcaps DIR  copy the raw pcaps there (they are not committed)
 EOF
 }
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
     --data-dir) DATA_DIR=$(realpath -m "$2"); shift 2 ;;
     --clients) CLIENTS="$2"; shift 2 ;;
     --keep-pcaps) KEEP_PCAPS=$(realpath -m "$2"); shift 2 ;;
+    --brokers) BROKERS="$2"; shift 2 ;;
     --help | -h) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
     esac
@@ -80,7 +83,7 @@ trap cleanup EXIT
 start_cluster() {
     local args=()
     for spec in "$@"; do args+=(--topic "$spec"); done
-    "$MOCK_BIN" --brokers 1 "${args[@]}" >"$WORK_DIR/mock.out" 2>"$WORK_DIR/mock.err" &
+    "$MOCK_BIN" --brokers "$BROKERS" "${args[@]}" >"$WORK_DIR/mock.out" 2>"$WORK_DIR/mock.err" &
     MOCK_PID=$!
     for _ in $(seq 100); do
         [ -s "$WORK_DIR/mock.out" ] && break
@@ -194,6 +197,9 @@ for client in $CLIENTS; do
     FRAME_ARGS+=("$client=$pcap")
 done
 
+# tshark's own TCP reassembly and Kafka dissector must agree with our parsing before anything
+# is written.
+"$PYTHON" "$SCRIPT_DIR/crosscheck-tshark.py" "${FRAME_ARGS[@]}"
 mkdir -p "$DATA_DIR/golden" "$DATA_DIR/batches"
 "$PYTHON" "$SCRIPT_DIR/extract-frames.py" --golden-dir "$DATA_DIR/golden" "${MARKERS[@]}" "${FRAME_ARGS[@]}"
 "$PYTHON" "$SCRIPT_DIR/extract-batches.py" --batches-dir "$DATA_DIR/batches" "${FRAME_ARGS[@]}"

@@ -233,8 +233,19 @@ def _split_frames(conn_id, direction, data, marks, label):
     return frames
 
 
-def read_exchanges(pcap_path):
-    """Parses a pcap and returns all exchanges ordered by request time.
+class Connection:
+    """One TCP connection's frames in stream order, both directions."""
+
+    def __init__(self, conn_id, client, server, requests, responses):
+        self.conn_id = conn_id
+        self.client = client  # (address bytes, port)
+        self.server = server
+        self.requests = requests
+        self.responses = responses
+
+
+def read_connections(pcap_path):
+    """Parses a pcap into Connections, in the order their first packet was seen.
 
     The server side of each connection is the one that sent SYN+ACK, so any port
     set works without being told which ports the brokers listen on.
@@ -273,13 +284,24 @@ def read_exchanges(pcap_path):
         if payload:
             direction.add(seq, ts, payload)
 
-    exchanges = []
+    connections = []
     for conn in order:
         label = "%s conn %d" % (pcap_path, conn["id"])
         req_bytes, req_marks = conn["dirs"][conn["client"]].reassemble(label + " requests")
         resp_bytes, resp_marks = conn["dirs"][conn["server"]].reassemble(label + " responses")
         requests = _split_frames(conn["id"], "req", req_bytes, req_marks, label)
         responses = _split_frames(conn["id"], "resp", resp_bytes, resp_marks, label)
+        connections.append(Connection(conn["id"], conn["client"], conn["server"], requests,
+                                      responses))
+    return connections
+
+
+def read_exchanges(pcap_path):
+    """Parses a pcap and returns all request/response exchanges ordered by request time."""
+    exchanges = []
+    for conn in read_connections(pcap_path):
+        label = "%s conn %d" % (pcap_path, conn.conn_id)
+        requests, responses = conn.requests, conn.responses
         pending = list(requests)  # responses come back in request order on one connection
         paired = {}
         for resp in responses:
