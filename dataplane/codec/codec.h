@@ -42,8 +42,8 @@ struct sl_codec_request_header {
     int16_t api_key;
     int16_t api_version;
     int32_t correlation_id;
-    struct sl_codec_slice client_id; /* header v1+; -1 = null */
-    int8_t header_version;           /* 1 or 2 (0 only for APIs sluice does not serve) */
+    struct sl_codec_slice client_id;       /* header v1+; -1 = null */
+    int8_t header_version;                 /* 1 or 2 (0 only for APIs sluice does not serve) */
     struct sl_codec_tag_raw *unknown_tags; /* header v2 */
     uint32_t unknown_tag_count;
 };

@@ -336,8 +336,7 @@ void sl_codec_write_records(struct sl_codec_encoder *e, bool flex, bool nullable
     SL_ASSERT(sum == (uint64_t)v->len);
 }
 
-void sl_codec_write_array_count(struct sl_codec_encoder *e, bool flex, bool nullable,
-                                int32_t count)
+void sl_codec_write_array_count(struct sl_codec_encoder *e, bool flex, bool nullable, int32_t count)
 {
     write_length(e, flex, nullable, 4, count);
 }

@@ -134,14 +134,14 @@ static inline size_t sl_codec_left(const struct sl_codec_decoder *d)
 
 /* ---- decode primitives: return SL_CODEC_OK or an sl_codec_err, never read past end ---- */
 
-#define SL_CODEC_READ_FIXED(name, type, width, load)                                            \
-    static inline int name(struct sl_codec_decoder *d, type *out)                              \
-    {                                                                                          \
-        if (sl_codec_left(d) < (width))                                                        \
-            return SL_CODEC_ERR_TRUNCATED;                                                     \
-        *out = (type)load(d->pos);                                                             \
-        d->pos += (width);                                                                     \
-        return SL_CODEC_OK;                                                                    \
+#define SL_CODEC_READ_FIXED(name, type, width, load)                                               \
+    static inline int name(struct sl_codec_decoder *d, type *out)                                  \
+    {                                                                                              \
+        if (sl_codec_left(d) < (width))                                                            \
+            return SL_CODEC_ERR_TRUNCATED;                                                         \
+        *out = (type)load(d->pos);                                                                 \
+        d->pos += (width);                                                                         \
+        return SL_CODEC_OK;                                                                        \
     }
 
 static inline uint8_t sl_codec_load8_(const uint8_t *p)

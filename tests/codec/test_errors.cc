@@ -9,7 +9,8 @@
 #include "dataplane/codec/codec.h"
 #include "dataplane/codec/kafka_errors.h"
 
-namespace {
+namespace
+{
 
 struct Frame {
     std::vector<uint8_t> b;
@@ -50,7 +51,8 @@ struct Frame {
     }
 };
 
-class Decode : public ::testing::Test {
+class Decode : public ::testing::Test
+{
   protected:
     std::vector<uint8_t> mem = std::vector<uint8_t>(1 << 20);
     sl_codec_arena arena;
@@ -90,8 +92,7 @@ TEST_F(Decode, MetadataV1Ok)
     auto *m = (sl_codec_metadata_request *)req.body;
     ASSERT_EQ(m->topics_count, 2);
     EXPECT_EQ(std::string((const char *)m->topics[1].name.ptr, m->topics[1].name.len), "bc");
-    EXPECT_EQ(std::string((const char *)req.header.client_id.ptr, req.header.client_id.len),
-              "cid");
+    EXPECT_EQ(std::string((const char *)req.header.client_id.ptr, req.header.client_id.len), "cid");
 }
 
 TEST_F(Decode, ArrayLongerThanConfiguredMax)
@@ -181,7 +182,7 @@ TEST_F(Decode, KnownTagWithWrongSize)
     // long but holding a 2-byte string.
     Frame f = Frame().hdr(1, 12, 1).i8(0);
     f.i32(-1).i32(500).i32(1).i32(1 << 20).i8(0).i32(0).i32(-1); // replica..session_epoch
-    f.raw({1, 1, 1});                                             // empty topics, forgotten, rack
+    f.raw({1, 1, 1});                                            // empty topics, forgotten, rack
     f.raw({1, 0, 5, 3, 'a', 'b', 0, 0});
     EXPECT_EQ(Run(f), SL_CODEC_ERR_TAG_SIZE_MISMATCH);
 }
@@ -198,7 +199,7 @@ TEST_F(Decode, ProduceV0EnvelopeRecordsAreSlicesOfTheFrame)
     const sl_codec_records &r = p->topic_data[0].partition_data[0].records;
     EXPECT_EQ(r.len, 5);
     EXPECT_EQ(r.ptr, f.b.data() + f.b.size() - 5); // zero copy
-    EXPECT_EQ(p->transactional_id.len, -1);         // absent in v0: default null
+    EXPECT_EQ(p->transactional_id.len, -1);        // absent in v0: default null
 }
 
 TEST(Encode, BufferFull)

@@ -11,7 +11,8 @@
 
 #include "dataplane/codec/codec.h"
 
-namespace {
+namespace
+{
 
 std::string g_dir;
 std::string g_invalid_list;
@@ -114,8 +115,8 @@ void CheckRow(const Row &r, const std::vector<Invalid> &invalid, std::vector<uin
         if (inv.file == r.file)
             expected_rc = inv.error;
     const sl_codec_limits limits = {1000000, 100u << 20};
-    SCOPED_TRACE(r.client + " " + r.file + " " + r.direction + " key " +
-                 std::to_string(r.api_key) + " v" + std::to_string(r.api_version));
+    SCOPED_TRACE(r.client + " " + r.file + " " + r.direction + " key " + std::to_string(r.api_key) +
+                 " v" + std::to_string(r.api_version));
     std::vector<uint8_t> frame = ReadFile(g_dir + "/" + r.file);
     ASSERT_GE(frame.size(), 8u);
     ASSERT_EQ(sl_load_be32(frame.data()), frame.size() - 4) << "size prefix";
@@ -184,8 +185,8 @@ TEST(Golden, EveryFrameRoundTripsByteExact)
     for (const Row &r : rows)
         CheckRow(r, invalid, arena_mem, requests, responses);
     EXPECT_EQ(requests + responses, rows.size());
-    printf("golden: %zu requests, %zu responses (%zu known-invalid frames rejected)\n",
-           requests, responses, invalid.size());
+    printf("golden: %zu requests, %zu responses (%zu known-invalid frames rejected)\n", requests,
+           responses, invalid.size());
 }
 
 } // namespace

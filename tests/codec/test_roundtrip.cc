@@ -10,7 +10,8 @@
 #include "dataplane/codec/codec.h"
 #include "dataplane/codec/codec_samples.h"
 
-namespace {
+namespace
+{
 
 constexpr size_t kArenaBytes = 1 << 20;
 constexpr size_t kFrameBytes = 1 << 20;
@@ -26,8 +27,8 @@ const sl_codec_limits kLimits = {100000, 64u << 20};
 
 std::string Where(const sl_codec_api *api, int16_t v, bool response, unsigned seed)
 {
-    return std::string(api->name) + (response ? " response v" : " request v") +
-           std::to_string(v) + " seed " + std::to_string(seed);
+    return std::string(api->name) + (response ? " response v" : " request v") + std::to_string(v) +
+           " seed " + std::to_string(seed);
 }
 
 // Encodes one sample; returns the frame length (size prefix included).
@@ -36,8 +37,8 @@ size_t EncodeSample(Buffers &b, const sl_codec_api *api, int16_t v, bool respons
 {
     sl_codec_arena arena;
     sl_codec_arena_init(&arena, b.sample_mem.data(), b.sample_mem.size());
-    void *body =
-        sl_codec_arena_alloc(&arena, 1, response ? api->response_size_bytes : api->request_size_bytes);
+    void *body = sl_codec_arena_alloc(
+        &arena, 1, response ? api->response_size_bytes : api->request_size_bytes);
     EXPECT_NE(body, nullptr);
     EXPECT_TRUE(sl_codec_test_sample(api->api_key, response, v, seed, &arena, body));
     sl_codec_encoder e;
@@ -83,7 +84,9 @@ int Decode(Buffers &b, const sl_codec_api *api, int16_t v, bool response, const 
     return rc;
 }
 
-class RoundTrip : public ::testing::TestWithParam<bool> {};
+class RoundTrip : public ::testing::TestWithParam<bool>
+{
+};
 
 TEST_P(RoundTrip, EveryApiEveryVersion)
 {
