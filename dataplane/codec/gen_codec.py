@@ -113,6 +113,7 @@ def parse_file(path):
         raise SchemaError('%s: needs a request and a response' % path)
     for msg in msgs.values():
         resolve(msg, msg.top)
+        check_versions(msg, msg.top)
     return msgs['request'], msgs['response']
 
 
@@ -161,6 +162,15 @@ def parse_block(it, msg, struct, where, top=False):
             s = new_struct(msg, f.elem, versions, w)
             parse_block(it, msg, s, where)
         struct.fields.append(f)
+
+
+def check_versions(msg, struct):
+    for f in struct.fields:
+        lo, hi = f.versions
+        if lo > msg.versions[1] or (hi is not None and hi < lo):
+            raise SchemaError('%s: field %s is never present' % (f.where, f.name))
+        if f.struct:
+            check_versions(msg, f.struct)
 
 
 def resolve(msg, struct):
