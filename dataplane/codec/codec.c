@@ -58,26 +58,60 @@ static int finish(const struct sl_codec_decoder *d, int rc, size_t *err_offset)
     return rc;
 }
 
-static int decode_request_header(struct sl_codec_decoder *d, struct sl_codec_request *out)
+int sl_codec_request_header_decode(struct sl_codec_decoder *d, int header_version,
+                                   struct sl_codec_request_header *h)
 {
-    struct sl_codec_request_header *h = &out->header;
+    SL_ASSERT(header_version >= 0 && header_version <= 2);
     int rc;
     if ((rc = sl_codec_read_i16(d, &h->api_key)) != SL_CODEC_OK ||
         (rc = sl_codec_read_i16(d, &h->api_version)) != SL_CODEC_OK ||
         (rc = sl_codec_read_i32(d, &h->correlation_id)) != SL_CODEC_OK)
         return rc;
-    out->api = sl_codec_api_find(h->api_key);
-    if (out->api == NULL)
-        return SL_CODEC_ERR_UNKNOWN_API;
-    if (h->api_version < out->api->min_version || h->api_version > out->api->max_version)
-        return SL_CODEC_ERR_UNSUPPORTED_VERSION;
-    h->header_version = (int8_t)sl_codec_request_header_version(out->api, h->api_version);
+    h->header_version = (int8_t)header_version;
+    h->client_id = (struct sl_codec_slice){NULL, -1};
+    h->unknown_tags = NULL;
+    h->unknown_tag_count = 0;
     /* client_id keeps its int16 length even in flexible headers. */
-    if ((rc = sl_codec_read_string(d, false, true, &h->client_id)) != SL_CODEC_OK)
+    if (header_version >= 1 &&
+        (rc = sl_codec_read_string(d, false, true, &h->client_id)) != SL_CODEC_OK)
         return rc;
-    if (h->header_version >= 2)
+    if (header_version >= 2)
         rc = read_header_tags(d, &h->unknown_tags, &h->unknown_tag_count);
     return rc;
+}
+
+int sl_codec_response_header_decode(struct sl_codec_decoder *d, int header_version,
+                                    struct sl_codec_response_header *h)
+{
+    SL_ASSERT(header_version >= 0 && header_version <= 1);
+    h->unknown_tags = NULL;
+    h->unknown_tag_count = 0;
+    int rc = sl_codec_read_i32(d, &h->correlation_id);
+    if (rc == SL_CODEC_OK && header_version >= 1)
+        rc = read_header_tags(d, &h->unknown_tags, &h->unknown_tag_count);
+    return rc;
+}
+
+/* The header version depends on (api_key, api_version): read those two first. */
+static int decode_request_header(struct sl_codec_decoder *d, struct sl_codec_request *out)
+{
+    struct sl_codec_request_header *h = &out->header;
+    if (sl_codec_left(d) < 8)
+        return sl_codec_request_header_decode(d, 0, h); /* reports what is there */
+    h->api_key = (int16_t)sl_load_be16(d->pos);
+    h->api_version = (int16_t)sl_load_be16(d->pos + 2);
+    h->correlation_id = (int32_t)sl_load_be32(d->pos + 4);
+    out->api = sl_codec_api_find(h->api_key);
+    if (out->api == NULL) {
+        d->pos += 8;
+        return SL_CODEC_ERR_UNKNOWN_API;
+    }
+    if (h->api_version < out->api->min_version || h->api_version > out->api->max_version) {
+        d->pos += 8;
+        return SL_CODEC_ERR_UNSUPPORTED_VERSION;
+    }
+    return sl_codec_request_header_decode(
+        d, sl_codec_request_header_version(out->api, h->api_version), h);
 }
 
 int sl_codec_decode_request(const uint8_t *buf, size_t len, struct sl_codec_arena *arena,
@@ -123,9 +157,8 @@ int sl_codec_decode_response(const uint8_t *buf, size_t len, int16_t api_key, in
         return finish(&d, SL_CODEC_ERR_UNSUPPORTED_VERSION, err_offset);
     if (len > limits->frame_size_max)
         return finish(&d, SL_CODEC_ERR_FRAME_TOO_LARGE, err_offset);
-    int rc = sl_codec_read_i32(&d, &header->correlation_id);
-    if (rc == SL_CODEC_OK && sl_codec_response_header_version(api, version) >= 1)
-        rc = read_header_tags(&d, &header->unknown_tags, &header->unknown_tag_count);
+    int rc =
+        sl_codec_response_header_decode(&d, sl_codec_response_header_version(api, version), header);
     if (rc != SL_CODEC_OK)
         return finish(&d, rc, err_offset);
     *body = sl_codec_arena_alloc(arena, 1, api->response_size_bytes);
@@ -141,6 +174,28 @@ static void write_header_tags(struct sl_codec_encoder *e, const struct sl_codec_
     uint32_t next = 0;
     sl_codec_write_uvarint(e, count);
     sl_codec_write_unknown_tags(e, list, count, &next, UINT64_MAX);
+}
+
+void sl_codec_request_header_encode(struct sl_codec_encoder *e, int header_version,
+                                    const struct sl_codec_request_header *h)
+{
+    SL_ASSERT(header_version >= 0 && header_version <= 2);
+    sl_codec_write_i16(e, h->api_key);
+    sl_codec_write_i16(e, h->api_version);
+    sl_codec_write_i32(e, h->correlation_id);
+    if (header_version >= 1)
+        sl_codec_write_string(e, false, true, &h->client_id);
+    if (header_version >= 2)
+        write_header_tags(e, h->unknown_tags, h->unknown_tag_count);
+}
+
+void sl_codec_response_header_encode(struct sl_codec_encoder *e, int header_version,
+                                     const struct sl_codec_response_header *h)
+{
+    SL_ASSERT(header_version >= 0 && header_version <= 1);
+    sl_codec_write_i32(e, h->correlation_id);
+    if (header_version >= 1)
+        write_header_tags(e, h->unknown_tags, h->unknown_tag_count);
 }
 
 /* Patch the 4-byte size prefix reserved at @start once the frame is complete. */
@@ -166,12 +221,7 @@ int sl_codec_encode_request(struct sl_codec_encoder *e, const struct sl_codec_re
     size_t start = e->pos;
     uint64_t gaps_before = e->gap_bytes;
     sl_codec_reserve(e, 4);
-    sl_codec_write_i16(e, hdr->api_key);
-    sl_codec_write_i16(e, hdr->api_version);
-    sl_codec_write_i32(e, hdr->correlation_id);
-    sl_codec_write_string(e, false, true, &hdr->client_id);
-    if (sl_codec_request_header_version(api, hdr->api_version) >= 2)
-        write_header_tags(e, hdr->unknown_tags, hdr->unknown_tag_count);
+    sl_codec_request_header_encode(e, sl_codec_request_header_version(api, hdr->api_version), hdr);
     api->encode_request(e, hdr->api_version, body);
     return finish_frame(e, start, gaps_before);
 }
@@ -185,9 +235,7 @@ int sl_codec_encode_response(struct sl_codec_encoder *e, int16_t api_key, int16_
     size_t start = e->pos;
     uint64_t gaps_before = e->gap_bytes;
     sl_codec_reserve(e, 4);
-    sl_codec_write_i32(e, hdr->correlation_id);
-    if (sl_codec_response_header_version(api, version) >= 1)
-        write_header_tags(e, hdr->unknown_tags, hdr->unknown_tag_count);
+    sl_codec_response_header_encode(e, sl_codec_response_header_version(api, version), hdr);
     api->encode_response(e, version, body);
     return finish_frame(e, start, gaps_before);
 }

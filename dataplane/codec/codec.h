@@ -71,6 +71,19 @@ int sl_codec_request_header_version(const struct sl_codec_api *api, int16_t vers
  * client that asked for a version we lack can still read the error. */
 int sl_codec_response_header_version(const struct sl_codec_api *api, int16_t version);
 
+/* Request header of @header_version (0: key, version, correlation id; 1: + client_id;
+ * 2: + tagged fields) from @d. Returns SL_CODEC_OK or an sl_codec_err. */
+int sl_codec_request_header_decode(struct sl_codec_decoder *d, int header_version,
+                                   struct sl_codec_request_header *h);
+/* Response header of @header_version (0: correlation id; 1: + tagged fields). */
+int sl_codec_response_header_decode(struct sl_codec_decoder *d, int header_version,
+                                    struct sl_codec_response_header *h);
+/* Encoders of the same; errors are sticky in e->err. */
+void sl_codec_request_header_encode(struct sl_codec_encoder *e, int header_version,
+                                    const struct sl_codec_request_header *h);
+void sl_codec_response_header_encode(struct sl_codec_encoder *e, int header_version,
+                                     const struct sl_codec_response_header *h);
+
 /* Decode a request frame @buf/@len (after the 4-byte size prefix; not copied, must
  * outlive @out). Body arrays come from @arena. On SL_CODEC_ERR_UNKNOWN_API and
  * SL_CODEC_ERR_UNSUPPORTED_VERSION, out->header has api_key, api_version and

@@ -232,6 +232,66 @@ TEST(Encode, HeaderVersions)
     EXPECT_EQ(sl_codec_api_find(4), nullptr); // LeaderAndIsr is not served
 }
 
+TEST(Headers, EveryVersionRoundTrips)
+{
+    std::vector<uint8_t> mem(4096), out(256);
+    const sl_codec_limits limits = {100, 1 << 20};
+    sl_codec_tag_raw tag = {3, {(const uint8_t *)"zz", 2}};
+    for (int hv = 0; hv <= 2; hv++) {
+        SCOPED_TRACE(hv);
+        sl_codec_request_header h = {};
+        h.api_key = 7;
+        h.api_version = 0;
+        h.correlation_id = -5;
+        h.client_id = {(const uint8_t *)"abc", 3};
+        h.unknown_tags = &tag;
+        h.unknown_tag_count = 1;
+        sl_codec_encoder e;
+        sl_codec_encoder_init(&e, out.data(), out.size(), nullptr, 0);
+        sl_codec_request_header_encode(&e, hv, &h);
+        ASSERT_EQ(e.err, SL_CODEC_OK);
+        EXPECT_EQ(e.pos, (size_t)(8 + (hv >= 1 ? 5 : 0) + (hv >= 2 ? 5 : 0)));
+        sl_codec_arena arena;
+        sl_codec_arena_init(&arena, mem.data(), mem.size());
+        sl_codec_decoder d;
+        sl_codec_decoder_init(&d, out.data(), e.pos, &arena, &limits);
+        sl_codec_request_header got;
+        ASSERT_EQ(sl_codec_request_header_decode(&d, hv, &got), SL_CODEC_OK);
+        EXPECT_EQ(d.pos, d.end);
+        EXPECT_EQ(got.correlation_id, -5);
+        EXPECT_EQ(got.header_version, hv);
+        EXPECT_EQ(got.client_id.len, hv >= 1 ? 3 : -1);
+        EXPECT_EQ(got.unknown_tag_count, hv >= 2 ? 1u : 0u);
+    }
+    for (int hv = 0; hv <= 1; hv++) {
+        sl_codec_response_header h = {};
+        h.correlation_id = 99;
+        h.unknown_tags = &tag;
+        h.unknown_tag_count = 1;
+        sl_codec_encoder e;
+        sl_codec_encoder_init(&e, out.data(), out.size(), nullptr, 0);
+        sl_codec_response_header_encode(&e, hv, &h);
+        EXPECT_EQ(e.pos, hv ? 9u : 4u);
+        sl_codec_arena arena;
+        sl_codec_arena_init(&arena, mem.data(), mem.size());
+        sl_codec_decoder d;
+        sl_codec_decoder_init(&d, out.data(), e.pos, &arena, &limits);
+        sl_codec_response_header got;
+        ASSERT_EQ(sl_codec_response_header_decode(&d, hv, &got), SL_CODEC_OK);
+        EXPECT_EQ(got.correlation_id, 99);
+        EXPECT_EQ(got.unknown_tag_count, hv ? 1u : 0u);
+    }
+}
+
+TEST_F(Decode, ShortHeaderIsTruncated)
+{
+    for (size_t n = 0; n < 8; n++) {
+        Frame f = Frame().hdr(3, 1, 1);
+        f.b.resize(n);
+        EXPECT_EQ(Run(f), SL_CODEC_ERR_TRUNCATED) << n;
+    }
+}
+
 // A fetch response whose records come from "storage" in three pieces.
 void BuildFetch(sl_codec_fetch_response *r, sl_codec_fetch_response_fetchable_topic_response *t,
                 sl_codec_fetch_response_partition_data *p, const sl_codec_segment *segs)
