@@ -403,8 +403,12 @@ def emit_struct_code(msg, s, w):
     w('    uint32_t n = flex ? 1u : 0u;')
     w('    (void)v;')
     for f in plain:
-        w('    if (%s)' % vcond(f.versions, msg))
-        w('        n += %s;' % field_min_size(f))
+        cond = vcond(f.versions, msg)
+        if cond == 'true':
+            w('    n += %s;' % field_min_size(f))
+        else:
+            w('    if (%s)' % cond)
+            w('        n += %s;' % field_min_size(f))
     w('    return n ? n : 1u;')
     w('}')
     w('')
@@ -417,7 +421,7 @@ def emit_struct_code(msg, s, w):
     w('    (void)v;')
     w('    %s_init(o);' % c)
     for f in plain:
-        w('    if (%s) {' % vcond(f.versions, msg))
+        w(open_block(vcond(f.versions, msg)))
         emit_read(msg, f, w, '        ')
         w('    }')
 
@@ -465,7 +469,7 @@ def emit_struct_code(msg, s, w):
     w('    (void)flex;')
     w('    (void)v;')
     for f in plain:
-        w('    if (%s) {' % vcond(f.versions, msg))
+        w(open_block(vcond(f.versions, msg)))
         emit_write(msg, f, w, '        ')
         w('    }')
     if msg.flex is not None:
@@ -490,6 +494,11 @@ def emit_struct_code(msg, s, w):
         w('    }')
     w('}')
     w('')
+
+
+def open_block(cond):
+    """Start of the block holding a field's code: no test when every version has it."""
+    return '    {' if cond == 'true' else '    if (%s) {' % cond
 
 
 def null_expr(f, msg):
@@ -759,7 +768,7 @@ def emit_sample_struct(msg, s, w):
     w('    %s_init(o);' % c)
     for k, f in enumerate(s.fields):
         sd = '(s * 31u + %du)' % (k * 7 + 3)
-        w('    if (%s) {' % vcond(f.versions, msg))
+        w(open_block(vcond(f.versions, msg)))
         if f.is_array:
             w('        if ((%s) && (s %% 7) == 3) {' % null_expr(f, msg))
             w('            o->%s_count = -1;' % f.name)
@@ -797,7 +806,7 @@ def emit_sample_struct(msg, s, w):
     w('                         y->unknown_tag_count))')
     w('        return false;')
     for f in s.fields:
-        w('    if (%s) {' % vcond(f.versions, msg))
+        w(open_block(vcond(f.versions, msg)))
         if f.is_array:
             w('        if (x->%s_count != y->%s_count)' % (f.name, f.name))
             w('            return false;')
