@@ -14,6 +14,8 @@ void sl_codec_arena_init(struct sl_codec_arena *a, void *mem, size_t cap_bytes)
 void *sl_codec_arena_alloc(struct sl_codec_arena *a, size_t count, size_t size)
 {
     SL_ASSERT(a->used_bytes <= a->cap_bytes);
+    if (a->base == NULL)
+        return NULL;
     if (size != 0 && count > SIZE_MAX / 2 / size)
         return NULL;
     size_t bytes = count * size;
@@ -35,7 +37,7 @@ void sl_codec_decoder_init(struct sl_codec_decoder *d, const uint8_t *buf, size_
     SL_ASSERT(limits != NULL);
     d->start = buf;
     d->pos = buf;
-    d->end = buf + len;
+    d->end = len ? buf + len : buf; /* NULL + 0 is undefined in C */
     d->arena = arena;
     d->limits = limits;
 }

@@ -1,7 +1,9 @@
-/* Writes seed inputs for the request-decoder fuzzer into DIR: the encoded body (no
- * size prefix) of a sample request for every served API, version and a few seeds. */
+/* Writes seed inputs for the decoder fuzzers into DIR, for every served API, version
+ * and a few seeds. "request": the encoded request body (no size prefix). "response":
+ * api_key (2 bytes), version (1 byte), then the encoded response body. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dataplane/codec/codec_samples.h"
 
@@ -12,10 +14,11 @@ enum {
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+    if (argc != 3 || (strcmp(argv[2], "request") != 0 && strcmp(argv[2], "response") != 0)) {
+        fprintf(stderr, "usage: %s DIR request|response\n", argv[0]);
         return 2;
     }
+    const bool response = strcmp(argv[2], "response") == 0;
     uint8_t *mem = malloc(SEED_ARENA_BYTES);
     uint8_t *out = malloc(SEED_OUT_BYTES);
     if (!mem || !out)
@@ -27,8 +30,9 @@ int main(int argc, char **argv)
             for (unsigned seed = 2; seed < 5; seed++) {
                 struct sl_codec_arena arena;
                 sl_codec_arena_init(&arena, mem, SEED_ARENA_BYTES);
-                void *body = sl_codec_arena_alloc(&arena, 1, api->request_size_bytes);
-                if (!body || !sl_codec_test_sample(api->api_key, false, v, seed, &arena, body))
+                void *body = sl_codec_arena_alloc(
+                    &arena, 1, response ? api->response_size_bytes : api->request_size_bytes);
+                if (!body || !sl_codec_test_sample(api->api_key, response, v, seed, &arena, body))
                     return 1;
                 struct sl_codec_request_header h = {
                     .api_key = api->api_key,
@@ -36,15 +40,28 @@ int main(int argc, char **argv)
                     .correlation_id = (int32_t)seed,
                     .client_id = {(const uint8_t *)"seed", 4},
                 };
+                struct sl_codec_response_header rh = {.correlation_id = (int32_t)seed};
                 struct sl_codec_encoder e;
-                sl_codec_encoder_init(&e, out, SEED_OUT_BYTES, NULL, 0);
-                if (sl_codec_encode_request(&e, &h, body) != SL_CODEC_OK)
+                /* The frame goes to out+1. For responses the 3 selector bytes then
+                 * replace the last 3 bytes of the size prefix, so selector + body are
+                 * contiguous from out+2. */
+                sl_codec_encoder_init(&e, out + 1, SEED_OUT_BYTES - 1, NULL, 0);
+                int rc = response ? sl_codec_encode_response(&e, api->api_key, v, &rh, body)
+                                  : sl_codec_encode_request(&e, &h, body);
+                if (rc != SL_CODEC_OK)
                     return 1;
+                size_t skip = 5; /* out[0] unused + size prefix */
+                if (response) {
+                    sl_store_be16(out + 2, (uint16_t)api->api_key);
+                    out[4] = (uint8_t)v;
+                    skip = 2;
+                }
                 char path[4096];
                 snprintf(path, sizeof(path), "%s/sample_%d_v%d_s%u", argv[1], api->api_key, v,
                          seed);
+                size_t len = e.pos + 1 - skip;
                 FILE *f = fopen(path, "wb");
-                if (!f || fwrite(out + 4, 1, e.pos - 4, f) != e.pos - 4) {
+                if (!f || fwrite(out + skip, 1, len, f) != len) {
                     perror(path);
                     return 1;
                 }
