@@ -17,7 +17,8 @@ $(BUILD)/build.ninja:
 
 $(BUILD_ASAN)/build.ninja:
 	CC=clang CXX=clang++ meson setup $(BUILD_ASAN) --buildtype=debug \
-	    -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true
+	    -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true \
+	    -Dc_args=-fno-sanitize-recover=undefined -Dcpp_args=-fno-sanitize-recover=undefined
 
 build: deps $(BUILD)/build.ninja
 	meson compile -C $(BUILD)
