@@ -142,7 +142,8 @@ enum sl_storage_err sl_batch_validate_all(const uint8_t *buf, size_t len, uint32
     while (pos < len) {
         if (n == infos_max)
             return SL_STORAGE_ERR_BATCH_TOO_MANY;
-        enum sl_storage_err err = sl_batch_validate(buf + pos, len - pos, max_batch_bytes, &infos[n]);
+        enum sl_storage_err err =
+            sl_batch_validate(buf + pos, len - pos, max_batch_bytes, &infos[n]);
         if (err != SL_STORAGE_OK) {
             *count = n;
             return err;

@@ -9,7 +9,8 @@
 
 static uint32_t key_hash(uint64_t segment_id, uint32_t chunk_index)
 {
-    uint64_t h = segment_id * 0x9E3779B97F4A7C15ull ^ ((uint64_t)chunk_index * 0xC2B2AE3D27D4EB4Full);
+    uint64_t h =
+        segment_id * 0x9E3779B97F4A7C15ull ^ ((uint64_t)chunk_index * 0xC2B2AE3D27D4EB4Full);
     h ^= h >> 29;
     return (uint32_t)h;
 }

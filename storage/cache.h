@@ -28,8 +28,8 @@ struct sl_cache_entry {
     uint32_t chunk_index;
     uint32_t valid_bytes; /* bytes from the chunk start that hold file data */
     uint8_t *chunk;
-    uint8_t state;        /* enum sl_cache_state */
-    bool orphaned;        /* LOADING entry detached from the hash: free on completion */
+    uint8_t state; /* enum sl_cache_state */
+    bool orphaned; /* LOADING entry detached from the hash: free on completion */
     uint32_t lru_prev;
     uint32_t lru_next;
     uint32_t hash_next;
@@ -41,9 +41,9 @@ struct sl_cache {
     uint32_t entry_count;
     uint32_t *buckets;
     uint32_t bucket_mask;
-    uint32_t free_head;  /* free entries chained through hash_next */
-    uint32_t lru_head;   /* most recently used */
-    uint32_t lru_tail;   /* eviction end */
+    uint32_t free_head; /* free entries chained through hash_next */
+    uint32_t lru_head;  /* most recently used */
+    uint32_t lru_tail;  /* eviction end */
     uint64_t hits;
     uint64_t misses;
     uint64_t evictions;

@@ -13,7 +13,8 @@
 
 int sl_index_init(struct sl_index *index, uint32_t entry_bytes, uint32_t capacity)
 {
-    SL_ASSERT(entry_bytes == SL_OFFSET_INDEX_ENTRY_BYTES || entry_bytes == SL_TIME_INDEX_ENTRY_BYTES);
+    SL_ASSERT(entry_bytes == SL_OFFSET_INDEX_ENTRY_BYTES ||
+              entry_bytes == SL_TIME_INDEX_ENTRY_BYTES);
     SL_ASSERT(capacity > 0);
     index->bytes = malloc((size_t)entry_bytes * capacity);
     if (index->bytes == NULL)

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define SL_OFFSET_INDEX_ENTRY_BYTES 8u
-#define SL_TIME_INDEX_ENTRY_BYTES 12u
+#define SL_TIME_INDEX_ENTRY_BYTES   12u
 
 struct sl_index {
     uint8_t *bytes;

@@ -13,8 +13,8 @@
 #include "storage/log.h"
 
 #define SL_SEGMENT_WRITE_IOVS_MAX 16u
-#define SL_READ_OP_LOADS_MAX (4u * SL_LOG_READ_SLICES_MAX)
-#define SL_PATH_BYTES 4096u
+#define SL_READ_OP_LOADS_MAX      (4u * SL_LOG_READ_SLICES_MAX)
+#define SL_PATH_BYTES             4096u
 
 enum sl_io_kind {
     SL_IO_WRITE = 1,
@@ -33,20 +33,20 @@ struct sl_segment {
     uint64_t id; /* unique per engine: cache key, never reused */
     struct sl_log *log;
     int64_t base_offset;
-    int64_t next_offset;       /* offset after the last batch */
-    uint32_t size_bytes;       /* logical size: end of the last batch */
-    uint32_t written_bytes;    /* prefix on disk (completed writes) */
-    uint32_t write_start_bytes;/* in-flight write: file range start (page aligned) */
-    uint32_t write_end_bytes;  /* in-flight write: logical end it covers */
+    int64_t next_offset;        /* offset after the last batch */
+    uint32_t size_bytes;        /* logical size: end of the last batch */
+    uint32_t written_bytes;     /* prefix on disk (completed writes) */
+    uint32_t write_start_bytes; /* in-flight write: file range start (page aligned) */
+    uint32_t write_end_bytes;   /* in-flight write: logical end it covers */
     uint32_t bytes_since_index;
-    int64_t max_timestamp;     /* -1 while empty */
+    int64_t max_timestamp; /* -1 while empty */
     int64_t max_timestamp_offset;
     int64_t created_ms;
     int fd;
-    bool sealed;           /* no more appends */
-    bool truncated_on_disk;/* sealed, fully written and cut to size_bytes */
-    bool needs_sync;       /* written bytes not yet covered by a completed fdatasync */
-    bool settled;          /* sealed + written + truncated + synced: below the recovery point */
+    bool sealed;            /* no more appends */
+    bool truncated_on_disk; /* sealed, fully written and cut to size_bytes */
+    bool needs_sync;        /* written bytes not yet covered by a completed fdatasync */
+    bool settled;           /* sealed + written + truncated + synced: below the recovery point */
     struct sl_index offset_index;
     struct sl_index time_index;
     struct sl_io_op write_op;
@@ -84,11 +84,11 @@ struct sl_log {
     bool sync_round_in_flight;
     uint32_t sync_round_pending;
     int64_t sync_round_candidate;
-    bool settle_wanted;        /* a sealed segment waits for its fdatasync */
+    bool settle_wanted; /* a sealed segment waits for its fdatasync */
     enum sl_storage_err failure;
     bool failure_reported;
-    uint32_t io_in_flight;     /* writes + syncs */
-    uint32_t reads_in_flight;  /* read ops owned by this log */
+    uint32_t io_in_flight;    /* writes + syncs */
+    uint32_t reads_in_flight; /* read ops owned by this log */
     bool in_work_list;
     struct sl_log *work_next;
     struct sl_log *prev;
@@ -117,7 +117,7 @@ struct sl_read_op {
     uint32_t loads;
     struct sl_cache_entry *entry; /* being loaded */
     struct sl_io_op load_op;
-    struct sl_read_op *next;      /* free list or retry list */
+    struct sl_read_op *next; /* free list or retry list */
 };
 
 struct sl_storage {
@@ -131,10 +131,10 @@ struct sl_storage {
     int64_t now_ms;
     bool direct_io;
     bool direct_io_warned;
-    uint32_t in_flight;        /* submitted or prepared, not yet completed */
-    uint32_t unsubmitted;      /* prepared SQEs */
-    struct sl_log *logs;       /* every open log */
-    struct sl_log *work_head;  /* logs with something to submit or a timer */
+    uint32_t in_flight;       /* submitted or prepared, not yet completed */
+    uint32_t unsubmitted;     /* prepared SQEs */
+    struct sl_log *logs;      /* every open log */
+    struct sl_log *work_head; /* logs with something to submit or a timer */
     struct sl_read_op *read_ops;
     struct sl_read_op *read_free;
     struct sl_read_op *read_retry;

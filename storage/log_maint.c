@@ -50,8 +50,8 @@ enum sl_storage_err sl_log_enforce_retention(struct sl_log *log, int64_t now_ms,
     /* Only whole, settled (written, synced, closed) segments go, oldest first. */
     while (log->segment_count > 1 && log->segments[0]->settled) {
         struct sl_segment *seg = log->segments[0];
-        bool too_old = log->config.retention_ms >= 0 &&
-                       seg->max_timestamp < now_ms - log->config.retention_ms;
+        bool too_old =
+            log->config.retention_ms >= 0 && seg->max_timestamp < now_ms - log->config.retention_ms;
         bool too_big = log->config.retention_bytes >= 0 &&
                        log->size_bytes - seg->size_bytes >= (uint64_t)log->config.retention_bytes;
         bool below_start = seg->next_offset <= log->log_start_offset;

@@ -13,11 +13,11 @@
 #include "common/sl_compiler.h"
 #include "storage/log_internal.h"
 
-#define CLEAN_SHUTDOWN_FILE ".clean-shutdown"
-#define CHECKPOINT_LOG_START "log-start-offset.checkpoint"
+#define CLEAN_SHUTDOWN_FILE       ".clean-shutdown"
+#define CHECKPOINT_LOG_START      "log-start-offset.checkpoint"
 #define CHECKPOINT_HIGH_WATERMARK "high-watermark.checkpoint"
 #define CHECKPOINT_RECOVERY_POINT "recovery-point.checkpoint"
-#define SEGMENT_NAME_DIGITS 20
+#define SEGMENT_NAME_DIGITS       20
 
 void sl_log_config_default(struct sl_log_config *config)
 {
@@ -239,7 +239,9 @@ static bool load_indexes(struct sl_log *log, struct sl_segment *seg, uint32_t fi
                          int64_t next_base)
 {
     char path[SL_PATH_BYTES];
-    uint32_t max_rel = next_base > seg->base_offset ? (uint32_t)SL_MIN(next_base - seg->base_offset, (int64_t)UINT32_MAX) : UINT32_MAX;
+    uint32_t max_rel = next_base > seg->base_offset
+                           ? (uint32_t)SL_MIN(next_base - seg->base_offset, (int64_t)UINT32_MAX)
+                           : UINT32_MAX;
     sl_segment_file_path(log, seg->base_offset, ".index", path);
     if (sl_index_load(&seg->offset_index, path, file_bytes, max_rel) != 0)
         return false;
@@ -489,10 +491,10 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
     log->sync_target_offset = log->log_end_offset;
     log->last_sync_ms = now_ms;
     int64_t first_base = log->segments[0]->base_offset;
-    log->log_start_offset = SL_MIN(SL_MAX(have_start ? checkpoint_start : first_base, first_base),
-                                   log->log_end_offset);
-    log->high_watermark = SL_MIN(SL_MAX(have_hw ? checkpoint_hw : 0, log->log_start_offset),
-                                 log->log_end_offset);
+    log->log_start_offset =
+        SL_MIN(SL_MAX(have_start ? checkpoint_start : first_base, first_base), log->log_end_offset);
+    log->high_watermark =
+        SL_MIN(SL_MAX(have_hw ? checkpoint_hw : 0, log->log_start_offset), log->log_end_offset);
     int rc = sl_segment_load_tail(log, active);
     if (rc != 0) {
         err = rc == -ENOBUFS ? SL_STORAGE_ERR_NO_BUFFER : sl_storage_err_from_errno(rc);
@@ -532,8 +534,7 @@ bool sl_log_wait_io(struct sl_log *log, bool require_written)
         bool busy = log->io_in_flight > 0 || log->reads_in_flight > 0;
         bool unwritten = require_written && log->failure == SL_STORAGE_OK &&
                          (log->written_end_offset < log->log_end_offset ||
-                          log->durable_end_offset < log->sync_target_offset ||
-                          log->settle_wanted);
+                          log->durable_end_offset < log->sync_target_offset || log->settle_wanted);
         if (!busy && !unwritten)
             return log->failure == SL_STORAGE_OK;
         sl_storage_poll(st, st->now_ms);

@@ -36,8 +36,8 @@ static enum walk_status chunk_at(struct sl_log *log, struct sl_segment *seg, uin
     if (e->state == SL_CACHE_LOADING)
         return WALK_WAIT;
     uint32_t chunk_start = index * cb;
-    uint32_t valid = e->state == SL_CACHE_DIRTY ? SL_MIN(cb, seg->size_bytes - chunk_start)
-                                                : e->valid_bytes;
+    uint32_t valid =
+        e->state == SL_CACHE_DIRTY ? SL_MIN(cb, seg->size_bytes - chunk_start) : e->valid_bytes;
     uint32_t needed_end = SL_MIN(seg->size_bytes - chunk_start, cb);
     if (valid < needed_end)
         return WALK_FAIL;
@@ -231,7 +231,8 @@ static enum walk_status time_attempt(struct sl_log *log, int64_t timestamp, int6
             enum walk_status s = header_at(log, seg, pos, &info, miss);
             if (s != WALK_OK)
                 return s;
-            if (info.max_timestamp >= timestamp && sl_batch_last_offset(&info) >= log->log_start_offset) {
+            if (info.max_timestamp >= timestamp &&
+                sl_batch_last_offset(&info) >= log->log_start_offset) {
                 *offset_out = SL_MAX(info.base_offset, log->log_start_offset);
                 *timestamp_out = info.max_timestamp;
                 *err = SL_STORAGE_OK;

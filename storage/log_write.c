@@ -62,7 +62,8 @@ static enum sl_storage_err reserve_chunks(struct sl_log *log, struct sl_segment 
     for (uint64_t i = first; i <= last; i++) {
         if (sl_cache_lookup(&st->cache, seg->id, (uint32_t)i) != NULL)
             continue;
-        struct sl_cache_entry *e = sl_cache_insert(&st->cache, seg->id, (uint32_t)i, SL_CACHE_DIRTY);
+        struct sl_cache_entry *e =
+            sl_cache_insert(&st->cache, seg->id, (uint32_t)i, SL_CACHE_DIRTY);
         if (e == NULL) {
             for (uint64_t j = i; j-- > first;) {
                 struct sl_cache_entry *undo = sl_cache_lookup(&st->cache, seg->id, (uint32_t)j);

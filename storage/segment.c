@@ -173,7 +173,8 @@ int sl_segment_load_tail(struct sl_log *log, struct sl_segment *segment)
     struct sl_storage *st = log->storage;
     uint32_t chunk_bytes = st->config.chunk_bytes;
     uint32_t chunk_index = segment->size_bytes / chunk_bytes;
-    struct sl_cache_entry *e = sl_cache_insert(&st->cache, segment->id, chunk_index, SL_CACHE_DIRTY);
+    struct sl_cache_entry *e =
+        sl_cache_insert(&st->cache, segment->id, chunk_index, SL_CACHE_DIRTY);
     if (e == NULL)
         return -ENOBUFS;
     memset(e->chunk, 0, chunk_bytes);

@@ -11,7 +11,8 @@
 #include "common/sl_bytes.h"
 #include "storage/batch.h"
 
-namespace sl_test {
+namespace sl_test
+{
 
 struct batch_options {
     int64_t base_timestamp = 1700000000000;
@@ -56,8 +57,8 @@ inline void seal_batch(std::vector<uint8_t> &b)
 {
     sl_store_be32(b.data() + SL_BATCH_OFF_LENGTH,
                   static_cast<uint32_t>(b.size() - SL_BATCH_LOG_OVERHEAD_BYTES));
-    uint32_t crc = sl_batch_crc32c(b.data() + SL_BATCH_OFF_ATTRIBUTES,
-                                   b.size() - SL_BATCH_OFF_ATTRIBUTES);
+    uint32_t crc =
+        sl_batch_crc32c(b.data() + SL_BATCH_OFF_ATTRIBUTES, b.size() - SL_BATCH_OFF_ATTRIBUTES);
     sl_store_be32(b.data() + SL_BATCH_OFF_CRC, crc);
 }
 

@@ -14,7 +14,8 @@
 #include "storage/log.h"
 #include "tests/storage/batch_builder.h"
 
-namespace sl_test {
+namespace sl_test
+{
 
 inline int remove_entry(const char *path, const struct stat *, int, struct FTW *)
 {
@@ -83,9 +84,9 @@ inline void on_read(void *ctx, sl_log *, sl_log_read_result *result)
 }
 
 // Reads synchronously or by waiting for the callback. Returns the final error.
-inline sl_storage_err read_blocking(sl_storage *st, sl_log *log, int64_t offset,
-                                    uint32_t max_bytes, sl_log_read_result *r,
-                                    int64_t max_offset = INT64_MAX, bool *went_async = nullptr)
+inline sl_storage_err read_blocking(sl_storage *st, sl_log *log, int64_t offset, uint32_t max_bytes,
+                                    sl_log_read_result *r, int64_t max_offset = INT64_MAX,
+                                    bool *went_async = nullptr)
 {
     read_wait w;
     sl_storage_err err = sl_log_read(log, offset, max_offset, max_bytes, r, on_read, &w);

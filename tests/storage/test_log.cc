@@ -12,7 +12,8 @@
 
 using namespace sl_test;
 
-namespace {
+namespace
+{
 
 struct durable_log {
     std::vector<int64_t> durable;
@@ -28,8 +29,9 @@ void on_durable(void *ctx, sl_log *, int64_t durable_end, sl_storage_err err)
         d->last_err = err;
 }
 
-class LogTest : public ::testing::Test {
-protected:
+class LogTest : public ::testing::Test
+{
+  protected:
     temp_dir dir;
     sl_storage *st = nullptr;
     sl_log *log = nullptr;
@@ -56,9 +58,9 @@ protected:
     void open()
     {
         sl_log_callbacks cb = {on_durable, &durable};
-        ASSERT_EQ(sl_log_open(st, dir.path.c_str(), "orders", 3, &config, &cb, now_ms, &log,
-                              &report),
-                  SL_STORAGE_OK);
+        ASSERT_EQ(
+            sl_log_open(st, dir.path.c_str(), "orders", 3, &config, &cb, now_ms, &log, &report),
+            SL_STORAGE_OK);
     }
     void reopen()
     {
@@ -69,8 +71,8 @@ protected:
     sl_log_append_result append(const std::vector<uint8_t> &batch, int32_t epoch = 7)
     {
         sl_log_append_result r{};
-        sl_storage_err err = sl_log_append(log, batch.data(), batch.size(), nullptr, 0, epoch,
-                                           now_ms, &r);
+        sl_storage_err err =
+            sl_log_append(log, batch.data(), batch.size(), nullptr, 0, epoch, now_ms, &r);
         if (err == SL_STORAGE_ERR_NO_BUFFER || err == SL_STORAGE_ERR_BUSY) {
             drain(st); // backpressure: let writes complete, then retry
             err = sl_log_append(log, batch.data(), batch.size(), nullptr, 0, epoch, now_ms, &r);
