@@ -137,8 +137,11 @@ struct sl_log_recovery_report {
     uint32_t indexes_rebuilt;  /* .index/.timeindex pairs rebuilt from the log */
     uint64_t batches_scanned;
     uint64_t bytes_scanned;
-    uint64_t bytes_truncated; /* torn/garbage bytes cut from segment tails */
-    int64_t recovery_point;   /* offset below which data was trusted without scanning */
+    uint64_t bytes_truncated; /* bytes cut from segment tails (torn data, garbage, padding) */
+    /* Segments whose tail held a torn or invalid batch, not just the zero padding that an
+     * O_DIRECT write of a partial page leaves behind. */
+    uint32_t segments_damaged;
+    int64_t recovery_point; /* offset below which data was trusted without scanning */
     int64_t log_start_offset;
     int64_t log_end_offset;
 };

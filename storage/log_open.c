@@ -307,6 +307,8 @@ static int recover_segment(struct sl_log *log, struct sl_segment *seg, bool is_l
             return -errno;
     }
     *damaged = scan.stopped_early || (!is_last && seg->next_offset != next_base);
+    if (*damaged)
+        os->report->segments_damaged++;
     return sl_segment_save_indexes(log, seg);
 }
 

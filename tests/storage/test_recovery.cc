@@ -162,6 +162,7 @@ TEST_F(RecoveryTest, UncleanShutdownWithIntactDataLosesNothing)
     EXPECT_EQ(report.segments_scanned, 1u);
     EXPECT_EQ(report.batches_scanned, 50u);
     EXPECT_EQ(report.bytes_truncated, 0u);
+    EXPECT_EQ(report.segments_damaged, 0u);
     check_recovered_to(leo);
 }
 
@@ -177,6 +178,7 @@ TEST_F(RecoveryTest, TornWriteInTheLastBatchIsCut)
     ASSERT_EQ(truncate(path.c_str(), (off_t)cut), 0);
     open();
     EXPECT_EQ(report.bytes_truncated, cut - position[last]);
+    EXPECT_EQ(report.segments_damaged, 1u);
     EXPECT_EQ(file_size(path), position[last]);
     check_recovered_to(last);
 }
