@@ -163,12 +163,14 @@ struct sl_scan_result {
     uint64_t batches;
     bool stopped_early; /* invalid bytes found before the file end */
 };
-/* Walks the segment file from position 0 with buffered reads, checking each batch
- * (CRC when check_crc), contiguous offsets, and stops at the first invalid batch or at
- * stop_offset (the first batch whose base >= stop_offset). Rebuilds both indexes and
- * next_offset/max_timestamp/size_bytes. Blocking. */
+/* Walks the segment file with buffered reads, checking each batch (CRC when check_crc)
+ * and contiguous offsets, and stops at the first invalid batch or at stop_offset (the
+ * first batch whose base >= stop_offset). Without resume it starts at position 0 and
+ * rebuilds both indexes and next_offset/max_timestamp/size_bytes; with resume it goes on
+ * from size_bytes/next_offset as the caller set them (indexes loaded up to there).
+ * Blocking. */
 int sl_segment_scan(struct sl_log *log, struct sl_segment *segment, bool check_crc,
-                    int64_t stop_offset, struct sl_scan_result *result);
+                    int64_t stop_offset, bool resume, struct sl_scan_result *result);
 
 /* log_write.c */
 void sl_log_service(struct sl_log *log, int64_t now_ms);

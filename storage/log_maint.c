@@ -102,7 +102,7 @@ enum sl_storage_err sl_log_truncate_to(struct sl_log *log, int64_t offset)
     uint32_t old_size = seg->size_bytes;
     /* Rebuild the kept segment's indexes and size up to the first batch >= offset. */
     struct sl_scan_result scan;
-    int rc = sl_segment_scan(log, seg, false, offset, &scan);
+    int rc = sl_segment_scan(log, seg, false, offset, false, &scan);
     if (rc == 0 && ftruncate(seg->fd, seg->size_bytes) != 0)
         rc = -errno;
     if (rc == 0 && fdatasync(seg->fd) != 0)

@@ -289,15 +289,27 @@ static int recover_segment(struct sl_log *log, struct sl_segment *seg, bool is_l
     }
     if (trusted && !is_last)
         os->report->indexes_rebuilt++;
+    /* After a clean close the active segment's indexes are exact: only the bytes after
+     * the last index entry need reading. */
+    bool resume = os->clean && is_last && load_indexes(log, seg, file_bytes, INT64_MAX);
+    if (resume) {
+        uint32_t rel = 0, pos = 0;
+        if (seg->offset_index.count > 0)
+            sl_offset_index_entry(&seg->offset_index, seg->offset_index.count - 1, &rel, &pos);
+        seg->size_bytes = pos;
+        seg->next_offset = seg->base_offset + rel;
+        seg->bytes_since_index = 0;
+    }
     /* The active segment, damaged indexes, or data after the recovery point: scan it. */
+    uint32_t scan_start = seg->size_bytes;
     struct sl_scan_result scan;
-    int rc = sl_segment_scan(log, seg, true, INT64_MAX, &scan);
+    int rc = sl_segment_scan(log, seg, true, INT64_MAX, resume, &scan);
     if (rc != 0)
         return rc;
     os->report->segments_scanned++;
     os->report->batches_scanned += scan.batches;
-    os->report->bytes_scanned += scan.valid_bytes;
-    if (!trusted || is_last)
+    os->report->bytes_scanned += scan.valid_bytes - (resume ? scan_start : 0);
+    if (!resume && (!trusted || is_last))
         os->report->indexes_rebuilt++;
     if (scan.valid_bytes < file_bytes) {
         if (ftruncate(seg->fd, scan.valid_bytes) != 0)

@@ -225,7 +225,7 @@ static void reset_contents(struct sl_segment *segment)
 }
 
 int sl_segment_scan(struct sl_log *log, struct sl_segment *segment, bool check_crc,
-                    int64_t stop_offset, struct sl_scan_result *result)
+                    int64_t stop_offset, bool resume, struct sl_scan_result *result)
 {
     memset(result, 0, sizeof(*result));
     char path[SL_PATH_BYTES];
@@ -252,10 +252,11 @@ int sl_segment_scan(struct sl_log *log, struct sl_segment *segment, bool check_c
         rc = -ENOMEM;
         goto close_fd;
     }
-    reset_contents(segment);
+    if (!resume)
+        reset_contents(segment);
     uint64_t buf_start = 0; /* file position of buf[0] */
     size_t buf_len = 0;
-    uint64_t pos = 0;
+    uint64_t pos = segment->size_bytes;
     for (;;) {
         /* Refill so that at least a header, and then the whole batch, is in buf. */
         if (pos + SL_BATCH_HEADER_BYTES > buf_start + buf_len) {

@@ -295,6 +295,10 @@ TEST_F(LogTest, CleanReopenKeepsEverything)
     reopen();
     EXPECT_TRUE(report.clean_shutdown);
     EXPECT_EQ(report.bytes_truncated, 0u);
+    // A clean open reads only what follows the active segment's last index entry.
+    EXPECT_GT(report.bytes_scanned, 0u);
+    EXPECT_LE(report.bytes_scanned, config.index_interval_bytes + 8u * 1024);
+    EXPECT_EQ(report.indexes_rebuilt, 0u);
     EXPECT_EQ(sl_log_end_offset(log), leo);
     EXPECT_EQ(sl_log_high_watermark(log), 50);
     EXPECT_EQ(read_all(st, log, 0), expected_from(0));
