@@ -550,6 +550,92 @@ TEST_F(LogTest, BackpressureWhenPendingBatchesAreFull)
     EXPECT_EQ(read_all(st, log, 0), expected_from(0));
 }
 
+TEST_F(LogTest, BatchStraddlingChunksComesBackAsSeveralSlices)
+{
+    open();                                 // 64 KiB chunks
+    append(make_seeded_batch(1, 4, 10000)); // ~40 KiB
+    append(make_seeded_batch(2, 4, 10000)); // crosses the first chunk boundary
+    sl_log_read_result rr;
+    ASSERT_EQ(read_blocking(st, log, 4, 1, &rr), SL_STORAGE_OK);
+    EXPECT_EQ(rr.batch_count, 1u);
+    EXPECT_EQ(rr.slice_count, 2u);
+    EXPECT_EQ(flatten(rr), expected[4]);
+    sl_log_read_release(st, &rr);
+    reopen(); // and the same from disk
+    bool async = false;
+    ASSERT_EQ(read_blocking(st, log, 4, 1, &rr, INT64_MAX, &async), SL_STORAGE_OK);
+    EXPECT_TRUE(async);
+    EXPECT_EQ(rr.slice_count, 2u);
+    EXPECT_EQ(flatten(rr), expected[4]);
+    sl_log_read_release(st, &rr);
+}
+
+TEST_F(LogTest, PinnedSliceSurvivesTruncationAndReuse)
+{
+    open();
+    for (int i = 0; i < 30; i++)
+        append(make_seeded_batch(i, 2, 3000));
+    sl_log_read_result pinned;
+    ASSERT_EQ(read_blocking(st, log, 40, 1, &pinned), SL_STORAGE_OK);
+    std::vector<uint8_t> before = flatten(pinned);
+    ASSERT_EQ(sl_log_truncate_to(log, 20), SL_STORAGE_OK); // drops the pinned batch
+    expected.erase(expected.lower_bound(20), expected.end());
+    for (int i = 0; i < 60; i++) // new data for the same offsets, through fresh chunks
+        append(make_seeded_batch(500 + i, 2, 3000));
+    drain(st);
+    EXPECT_EQ(flatten(pinned), before); // the pinned chunk was never handed out again
+    EXPECT_NE(before, expected[40]);
+    sl_log_read_release(st, &pinned);
+    EXPECT_EQ(read_all(st, log, 0), expected_from(0));
+}
+
+TEST_F(LogTest, ManyLogsShareOneEngine)
+{
+    open();
+    std::vector<sl_log *> logs;
+    std::vector<std::map<int64_t, std::vector<uint8_t>>> want(5);
+    for (int p = 0; p < 5; p++) {
+        sl_log *l = nullptr;
+        ASSERT_EQ(
+            sl_log_open(st, dir.path.c_str(), "many", p, &config, nullptr, now_ms, &l, nullptr),
+            SL_STORAGE_OK);
+        logs.push_back(l);
+    }
+    for (int round = 0; round < 40; round++) {
+        for (int p = 0; p < 5; p++) {
+            auto b = make_seeded_batch(round * 10 + p, 1 + p, 800);
+            sl_log_append_result r;
+            ASSERT_EQ(sl_log_append(logs[p], b.data(), b.size(), nullptr, 0, p, now_ms, &r),
+                      SL_STORAGE_OK);
+            want[p][r.base_offset] = as_stored(b, r.base_offset, p);
+        }
+        sl_storage_poll(st, now_ms);
+    }
+    drain(st);
+    for (int p = 0; p < 5; p++) {
+        std::vector<uint8_t> all;
+        for (auto &kv : want[p])
+            all.insert(all.end(), kv.second.begin(), kv.second.end());
+        EXPECT_EQ(read_all(st, logs[p], 0), all) << "partition " << p;
+        EXPECT_EQ(sl_log_close(logs[p]), SL_STORAGE_OK);
+    }
+}
+
+TEST_F(LogTest, EmptyLogAnswersLookups)
+{
+    open();
+    int64_t off = -1, ts = -1;
+    EXPECT_EQ(offset_for_time_blocking(st, log, 0, &off, &ts), SL_STORAGE_ERR_NOT_FOUND);
+    sl_log_read_result rr;
+    EXPECT_EQ(read_blocking(st, log, 0, 100, &rr), SL_STORAGE_OK);
+    EXPECT_EQ(rr.slice_count, 0u);
+    EXPECT_EQ(sl_log_start_offset(log), 0);
+    EXPECT_EQ(sl_log_end_offset(log), 0);
+    reopen();
+    EXPECT_EQ(sl_log_end_offset(log), 0);
+    EXPECT_EQ(sl_log_segment_count(log), 1u);
+}
+
 TEST(StorageEngine, RejectsBadConfigAndNamesErrors)
 {
     sl_storage_config c = small_engine_config();
