@@ -1,0 +1,331 @@
+/* The partition log and the storage engine that drives it.
+ *
+ * A `struct sl_storage` (engine) belongs to one shard thread: it owns one io_uring, one
+ * page-aligned memory pool that doubles as the batch cache, and the logs opened on it.
+ * Nothing here takes a lock; every function must be called from the owning thread.
+ *
+ * Data path (never blocks; at most io_uring_submit): sl_log_append, sl_log_read,
+ * sl_log_offset_for_timestamp, sl_log_flush, sl_storage_poll, sl_storage_release.
+ * Maintenance (may block on file-system calls; call rarely, e.g. from a timer):
+ * sl_log_open, sl_log_close, sl_log_enforce_retention, sl_log_advance_start_offset,
+ * sl_log_truncate_to, sl_log_write_checkpoints, sl_storage_create/destroy.
+ * Rolling a segment (once per segment.bytes or segment.ms) creates files synchronously;
+ * see docs/storage-format.md.
+ *
+ * On disk (Kafka's layout): <log_dir>/<topic>-<partition>/<20-digit base offset>.log,
+ * .index (relative offset -> position, every index.interval.bytes) and .timeindex
+ * (max timestamp so far -> relative offset), plus checkpoint files; see
+ * docs/storage-format.md.
+ *
+ * Offsets: log start offset <= durable end <= written end <= log end offset (LEO).
+ * LEO moves when a batch is copied into the tail buffer (readable at once); the written
+ * end moves when the O_DIRECT write covering the batch completes; the durable end moves
+ * when an fdatasync issued after that completes.
+ */
+#ifndef SL_STORAGE_LOG_H
+#define SL_STORAGE_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/batch.h"
+#include "storage/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct sl_storage;
+struct sl_log;
+
+/* ---- engine ---------------------------------------------------------------------- */
+
+struct sl_storage_config {
+    uint64_t cache_bytes;  /* memory pool = batch cache + tail buffers (default 256 MiB) */
+    uint32_t chunk_bytes;  /* cache/IO unit, multiple of 4096 (default 1 MiB) */
+    uint32_t queue_depth;  /* io_uring submission queue entries (default 256) */
+    uint32_t read_ops_max; /* concurrent cold reads / timestamp lookups (default 256) */
+    bool hugepages;        /* try MAP_HUGETLB for the pool (default true) */
+    bool direct_io;        /* O_DIRECT; falls back to buffered I/O on EINVAL (default true) */
+};
+
+struct sl_storage_stats {
+    bool hugepage_backed; /* the pool really got hugepages */
+    bool direct_io;       /* O_DIRECT accepted by the file system (false after fallback) */
+    uint32_t chunk_bytes;
+    uint32_t chunks_total;
+    uint32_t chunks_free;
+    uint64_t cache_hits;   /* chunk lookups served from memory */
+    uint64_t cache_misses; /* chunk lookups that needed a disk read */
+    uint64_t cache_evictions;
+    uint64_t cache_pinned_skips; /* eviction candidates skipped because a reader pinned them */
+    uint64_t no_buffer;          /* times a chunk was needed and none could be freed */
+    uint64_t sqe_full;           /* times the submission queue was full (work deferred) */
+    uint64_t completions;
+};
+
+/* Fills config with the defaults noted on each field. */
+void sl_storage_config_default(struct sl_storage_config *config);
+
+/* Creates an engine: maps the pool (blocking), sets up the io_uring. *out owned by the
+ * caller until sl_storage_destroy. Returns OK, INVALID_ARGUMENT, NO_MEMORY or IO. */
+enum sl_storage_err sl_storage_create(const struct sl_storage_config *config,
+                                      struct sl_storage **out);
+
+/* Frees the engine. Every log must be closed and every read slice released first. */
+void sl_storage_destroy(struct sl_storage *storage);
+
+/* Non-blocking step: submits queued writes/fdatasyncs/reads, reaps completions, runs
+ * the flush.ms timers, calls read/lookup/durable callbacks. Returns how many completions
+ * and submissions it handled (0 = idle). */
+uint32_t sl_storage_poll(struct sl_storage *storage, int64_t now_ms);
+
+/* Blocks up to timeout_ms for at least one completion, then polls. For shutdown and
+ * tests; a shard loop uses sl_storage_poll. Returns what sl_storage_poll returned. */
+uint32_t sl_storage_wait(struct sl_storage *storage, int64_t now_ms, uint32_t timeout_ms);
+
+/* True when no I/O is in flight and nothing is queued for submission. */
+bool sl_storage_idle(const struct sl_storage *storage);
+
+/* Drops the reference a read slice holds (any pointer inside slice data). Call once
+ * per slice when transmit completes. */
+void sl_storage_release(struct sl_storage *storage, const void *slice_data);
+
+const struct sl_storage_stats *sl_storage_get_stats(struct sl_storage *storage);
+
+/* ---- log configuration ------------------------------------------------------------- */
+
+struct sl_log_config {
+    uint32_t segment_bytes;        /* segment.bytes: roll when a batch would pass it (1 GiB) */
+    int64_t segment_ms;            /* segment.ms: roll a non-empty segment this old (7 days) */
+    uint32_t index_interval_bytes; /* index.interval.bytes: bytes between index entries (4096) */
+    uint32_t
+        segment_index_bytes;    /* segment.index.bytes: max .index size; roll when full (10 MiB) */
+    int64_t retention_ms;       /* retention.ms: -1 = keep forever (7 days) */
+    int64_t retention_bytes;    /* retention.bytes: -1 = no size limit (-1) */
+    int64_t flush_messages;     /* flush.messages: fdatasync every N messages (INT64_MAX = never) */
+    int64_t flush_ms;           /* flush.ms: fdatasync unsynced data this old (INT64_MAX = never) */
+    uint32_t max_message_bytes; /* max.message.bytes: largest batch accepted (1048588) */
+    uint32_t pending_batches_max; /* batches appended but not yet written; full = BUSY (8192) */
+};
+
+/* Fills config with Kafka's defaults (noted per field). */
+void sl_log_config_default(struct sl_log_config *config);
+
+/* Checks ranges (e.g. segment_bytes >= 2 * max batch header, index sizes multiple of entry
+ * size). Returns OK or INVALID_ARGUMENT. */
+enum sl_storage_err sl_log_config_check(const struct sl_log_config *config);
+
+/* Called from sl_storage_poll when the durable end offset advances (err == OK) or a
+ * write/fdatasync failed (err = NO_SPACE or IO; the log then refuses appends). */
+typedef void (*sl_log_durable_cb)(void *ctx, struct sl_log *log, int64_t durable_end_offset,
+                                  enum sl_storage_err err);
+
+struct sl_log_callbacks {
+    sl_log_durable_cb durable; /* may be NULL */
+    void *ctx;
+};
+
+/* ---- open / close ------------------------------------------------------------------ */
+
+struct sl_log_recovery_report {
+    bool clean_shutdown; /* the previous close was clean: nothing scanned */
+    uint32_t segments_found;
+    uint32_t segments_scanned; /* read fully and CRC-checked */
+    uint32_t segments_deleted; /* whole segments after a corruption point, or empty strays */
+    uint32_t indexes_rebuilt;  /* .index/.timeindex pairs rebuilt from the log */
+    uint64_t batches_scanned;
+    uint64_t bytes_scanned;
+    uint64_t bytes_truncated; /* bytes cut from segment tails (torn data, garbage, padding) */
+    /* Segments whose tail held a torn or invalid batch, not just the zero padding that an
+     * O_DIRECT write of a partial page leaves behind. */
+    uint32_t segments_damaged;
+    int64_t recovery_point; /* offset below which data was trusted without scanning */
+    int64_t log_start_offset;
+    int64_t log_end_offset;
+};
+
+/* Opens (creating if needed) <log_dir>/<topic>-<partition>, recovering after an unclean
+ * shutdown: scans segments from the recovery point, checks lengths and CRC32C, truncates
+ * a torn or garbage tail, deletes later segments, rebuilds missing or corrupt indexes.
+ * Blocking. *out is owned by the engine until sl_log_close. report may be NULL. Returns
+ * OK, INVALID_ARGUMENT, NO_MEMORY, NO_BUFFER (no chunk for the tail), IO, CORRUPT. */
+enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir, const char *topic,
+                                int32_t partition, const struct sl_log_config *config,
+                                const struct sl_log_callbacks *callbacks, int64_t now_ms,
+                                struct sl_log **out, struct sl_log_recovery_report *report);
+
+/* Writes and fdatasyncs everything appended, waits for in-flight reads (their callbacks
+ * run with whatever they got), truncates the last segment to its logical size, writes
+ * the checkpoints and the clean-shutdown marker, frees the log. Blocking. Returns the
+ * first I/O error met (the log is freed either way). */
+enum sl_storage_err sl_log_close(struct sl_log *log);
+
+/* ---- append ------------------------------------------------------------------------ */
+
+/* Most batches one append may carry (a Produce partition's records field). */
+#define SL_LOG_APPEND_BATCHES_MAX 64u
+
+struct sl_log_append_result {
+    int64_t base_offset;        /* offset given to the first record of the first batch */
+    int64_t last_offset;        /* offset of the last record of the last batch */
+    int64_t log_append_time_ms; /* now_ms as passed; Kafka reports it for LogAppendTime topics */
+    int64_t log_start_offset;
+    int64_t log_end_offset; /* after this append: last_offset + 1 */
+    uint32_t batch_count;
+    /* The flush policy (flush.messages) asks for an fdatasync covering this append; a
+     * broker acknowledging "like Kafka" waits until the durable end offset passes
+     * log_end_offset (durable callback). False: acknowledge now (page-cache semantics). */
+    bool wait_for_durable;
+};
+
+/* Appends the concatenated v2 batches in buf: validates all first (unless infos is
+ * non-NULL: then infos[0..count) must come from sl_batch_validate_all on the same bytes
+ * with this log's max_message_bytes), then assigns offsets, writes baseOffset and
+ * leader_epoch into the copies, and copies each batch once into the tail buffer. All or
+ * nothing: on any error the log is untouched. buf stays owned by the caller and may be
+ * reused on return. Data path: does not block (a segment roll creates files; see above).
+ * Returns OK, a BATCH_* validation error, NO_BUFFER or BUSY (backpressure: poll, retry),
+ * NO_SPACE/IO (sticky after a failed write), or IO when a roll cannot create files. */
+enum sl_storage_err sl_log_append(struct sl_log *log, const uint8_t *buf, size_t len,
+                                  const struct sl_batch_info *infos, uint32_t count,
+                                  int32_t leader_epoch, int64_t now_ms,
+                                  struct sl_log_append_result *result);
+
+/* Asks for an fdatasync covering everything appended so far (Kafka's explicit flush).
+ * Non-blocking; the durable callback reports progress. */
+void sl_log_flush(struct sl_log *log);
+
+/* ---- read -------------------------------------------------------------------------- */
+
+#define SL_LOG_READ_SLICES_MAX 16u
+
+/* Bytes of whole batches inside one cache chunk. Holds one reference on that chunk:
+ * release with sl_storage_release(storage, data). */
+struct sl_log_slice {
+    const uint8_t *data;
+    uint32_t len;
+};
+
+struct sl_log_read_result {
+    enum sl_storage_err err; /* OK, OFFSET_OUT_OF_RANGE, NO_BUFFER, BUSY, IO */
+    int64_t first_offset;    /* base offset of the first batch (<= requested offset) */
+    int64_t next_offset;     /* offset after the last batch returned (next fetch offset) */
+    uint32_t bytes;          /* sum of slice lengths */
+    uint32_t batch_count;
+    uint32_t slice_count;
+    struct sl_log_slice slices[SL_LOG_READ_SLICES_MAX];
+    int64_t log_start_offset; /* at the time the result was made */
+    int64_t log_end_offset;
+};
+
+/* Called from sl_storage_poll when a read that needed disk I/O finishes. result is the
+ * pointer given to sl_log_read; on result->err != OK it holds no slices. */
+typedef void (*sl_log_read_cb)(void *ctx, struct sl_log *log, struct sl_log_read_result *result);
+
+/* Reads whole batches starting with the batch that contains offset, stopping before any
+ * batch whose base offset is >= max_offset (e.g. the high watermark; INT64_MAX for none)
+ * and once max_bytes would be exceeded, except that the first batch is always returned
+ * whole (Kafka's KIP-74 rule), and at SL_LOG_READ_SLICES_MAX slices.
+ * Returns OK with *result filled when everything was cached (cb is not called; offset ==
+ * LEO gives zero slices), IN_PROGRESS when disk reads were issued (cb fires later, result
+ * must stay valid until then), OFFSET_OUT_OF_RANGE (offset < log start or > LEO), BUSY
+ * (read_ops_max reached) or NO_BUFFER. The caller releases every slice. */
+enum sl_storage_err sl_log_read(struct sl_log *log, int64_t offset, int64_t max_offset,
+                                uint32_t max_bytes, struct sl_log_read_result *result,
+                                sl_log_read_cb cb, void *ctx);
+
+/* Releases every slice of result and sets slice_count to 0. */
+void sl_log_read_release(struct sl_storage *storage, struct sl_log_read_result *result);
+
+/* Called from sl_storage_poll when a timestamp lookup that needed disk I/O finishes.
+ * offset is the base offset of the first batch whose max timestamp >= the target, and
+ * timestamp that batch's max timestamp; err NOT_FOUND when there is none. */
+typedef void (*sl_log_lookup_cb)(void *ctx, struct sl_log *log, enum sl_storage_err err,
+                                 int64_t offset, int64_t timestamp);
+
+/* ListOffsets by timestamp: the first batch whose max timestamp >= timestamp (Kafka
+ * returns the exact record; we return its batch's base offset, which a consumer may
+ * seek to). Uses the time index, then scans batch headers. Returns OK with *offset and
+ * *batch_timestamp filled, IN_PROGRESS (cb later), NOT_FOUND, BUSY or NO_BUFFER. */
+enum sl_storage_err sl_log_offset_for_timestamp(struct sl_log *log, int64_t timestamp,
+                                                int64_t *offset, int64_t *batch_timestamp,
+                                                sl_log_lookup_cb cb, void *ctx);
+
+/* ---- offsets and state ------------------------------------------------------------- */
+
+int64_t sl_log_start_offset(const struct sl_log *log);
+int64_t sl_log_end_offset(const struct sl_log *log);
+int64_t sl_log_written_end_offset(const struct sl_log *log);
+int64_t sl_log_durable_end_offset(const struct sl_log *log);
+/* The high watermark is kept for the broker (which computes it) and checkpointed. */
+int64_t sl_log_high_watermark(const struct sl_log *log);
+void sl_log_set_high_watermark(struct sl_log *log, int64_t high_watermark);
+uint64_t sl_log_size_bytes(const struct sl_log *log); /* sum of segment logical sizes */
+uint32_t sl_log_segment_count(const struct sl_log *log);
+/* Base offsets of the segments, oldest first; returns how many were written (<= max). */
+uint32_t sl_log_segment_base_offsets(const struct sl_log *log, int64_t *base_offsets, uint32_t max);
+/* The partition directory path (owned by the log). */
+const char *sl_log_path(const struct sl_log *log);
+/* Sticky error after a failed write or fdatasync; OK while healthy. */
+enum sl_storage_err sl_log_failure(const struct sl_log *log);
+
+struct sl_log_counters {
+    uint64_t appends; /* successful sl_log_append calls */
+    uint64_t append_batches;
+    uint64_t append_bytes;
+    uint64_t append_rejects;      /* validation errors */
+    uint64_t append_backpressure; /* NO_BUFFER / BUSY */
+    uint64_t writes;              /* O_DIRECT writes submitted */
+    uint64_t write_bytes;         /* bytes submitted, including rewritten tail pages */
+    uint64_t syncs;               /* fdatasyncs completed */
+    uint64_t reads;               /* sl_log_read calls that returned data or went async */
+    uint64_t read_bytes;
+    uint64_t cache_hits;
+    uint64_t cache_misses;
+    uint64_t segments_rolled;
+    uint64_t segments_deleted;
+    uint64_t truncations; /* sl_log_truncate_to calls that removed data */
+    uint64_t truncated_bytes;
+    uint64_t io_errors;
+};
+
+const struct sl_log_counters *sl_log_get_counters(const struct sl_log *log);
+
+/* ---- retention, truncation, checkpoints (maintenance; may block) ------------------- */
+
+struct sl_log_retention_report {
+    uint32_t segments_deleted;
+    uint64_t bytes_deleted;
+    int64_t log_start_offset; /* after the call */
+};
+
+/* Deletes whole closed segments (never the active one) whose max timestamp is older than
+ * now_ms - retention.ms, then oldest closed segments while the log exceeds
+ * retention.bytes; advances the log start offset past them. report may be NULL. */
+enum sl_storage_err sl_log_enforce_retention(struct sl_log *log, int64_t now_ms,
+                                             struct sl_log_retention_report *report);
+
+/* DeleteRecords: raises the log start offset to offset (<= LEO; lower values are a no-op)
+ * and deletes segments that lie wholly below it. Reads below it then fail with
+ * OFFSET_OUT_OF_RANGE. Returns OK, OFFSET_OUT_OF_RANGE (offset > LEO) or IO. */
+enum sl_storage_err sl_log_advance_start_offset(struct sl_log *log, int64_t offset,
+                                                struct sl_log_retention_report *report);
+
+/* Removes every batch whose base offset is >= offset (a follower's truncation). offset
+ * must lie in [log start, LEO]; an offset inside a batch keeps that batch (offsets must
+ * be batch boundaries from the caller's view). Waits for this log's in-flight I/O.
+ * Returns OK, OFFSET_OUT_OF_RANGE or IO. */
+enum sl_storage_err sl_log_truncate_to(struct sl_log *log, int64_t offset);
+
+/* Writes the log-start-offset, high-watermark and recovery-point checkpoint files
+ * (write to temp, fsync, rename). The recovery point is the base offset of the oldest
+ * segment that may hold unsynced bytes; recovery scans from there. Blocking. */
+enum sl_storage_err sl_log_write_checkpoints(struct sl_log *log);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

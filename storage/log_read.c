@@ -1,0 +1,477 @@
+/* Read path: find the batch holding an offset (offset index, then a header walk), slice
+ * whole batches out of cache chunks, load cold chunks with io_uring reads; timestamp
+ * lookups over the same walk. */
+#include <string.h>
+
+#include "common/sl_assert.h"
+#include "common/sl_compiler.h"
+#include "storage/log_internal.h"
+
+enum walk_status {
+    WALK_OK = 0,
+    WALK_MISS, /* a chunk must be loaded: see struct walk_miss */
+    WALK_WAIT, /* a chunk is being loaded by someone else */
+    WALK_FAIL, /* cached bytes do not cover what the segment claims */
+};
+
+struct walk_miss {
+    struct sl_segment *segment;
+    uint32_t chunk_index;
+};
+
+/* The cache entry holding file position pos of seg and how many bytes from pos it holds. */
+static enum walk_status chunk_at(struct sl_log *log, struct sl_segment *seg, uint32_t pos,
+                                 struct sl_cache_entry **out, uint32_t *avail,
+                                 struct walk_miss *miss)
+{
+    struct sl_storage *st = log->storage;
+    uint32_t cb = st->config.chunk_bytes;
+    uint32_t index = pos / cb;
+    struct sl_cache_entry *e = sl_cache_lookup(&st->cache, seg->id, index);
+    if (e == NULL) {
+        miss->segment = seg;
+        miss->chunk_index = index;
+        return WALK_MISS;
+    }
+    if (e->state == SL_CACHE_LOADING)
+        return WALK_WAIT;
+    uint32_t chunk_start = index * cb;
+    uint32_t valid =
+        e->state == SL_CACHE_DIRTY ? SL_MIN(cb, seg->size_bytes - chunk_start) : e->valid_bytes;
+    uint32_t needed_end = SL_MIN(seg->size_bytes - chunk_start, cb);
+    if (valid < needed_end)
+        return WALK_FAIL;
+    *out = e;
+    *avail = needed_end - (pos - chunk_start);
+    return WALK_OK;
+}
+
+/* Copies the 61-byte header at pos (it may straddle two chunks). */
+static enum walk_status header_at(struct sl_log *log, struct sl_segment *seg, uint32_t pos,
+                                  struct sl_batch_info *info, struct walk_miss *miss)
+{
+    uint8_t header[SL_BATCH_HEADER_BYTES];
+    uint32_t copied = 0;
+    uint32_t cb = log->storage->config.chunk_bytes;
+    if ((uint64_t)pos + SL_BATCH_HEADER_BYTES > seg->size_bytes)
+        return WALK_FAIL;
+    while (copied < SL_BATCH_HEADER_BYTES) {
+        struct sl_cache_entry *e;
+        uint32_t avail;
+        enum walk_status s = chunk_at(log, seg, pos + copied, &e, &avail, miss);
+        if (s != WALK_OK)
+            return s;
+        uint32_t n = SL_MIN(avail, SL_BATCH_HEADER_BYTES - copied);
+        memcpy(header + copied, e->chunk + (pos + copied) % cb, n);
+        copied += n;
+    }
+    if (sl_batch_parse_header(header, sizeof(header), info) != SL_STORAGE_OK)
+        return WALK_FAIL;
+    if ((uint64_t)pos + info->size_bytes > seg->size_bytes)
+        return WALK_FAIL;
+    return WALK_OK;
+}
+
+uint32_t sl_log_find_segment(const struct sl_log *log, int64_t offset)
+{
+    uint32_t lo = 0, hi = log->segment_count;
+    while (lo < hi) { /* count of segments with base <= offset */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (log->segments[mid]->base_offset <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == 0 ? 0 : lo - 1;
+}
+
+/* Position in seg of the batch containing offset (or the first one after it). */
+static enum walk_status find_batch(struct sl_log *log, struct sl_segment *seg, int64_t offset,
+                                   uint32_t *pos_out, struct walk_miss *miss)
+{
+    uint32_t rel = offset > seg->base_offset ? (uint32_t)(offset - seg->base_offset) : 0;
+    uint32_t pos = sl_offset_index_lookup(&seg->offset_index, rel);
+    while (pos < seg->size_bytes) {
+        struct sl_batch_info info;
+        enum walk_status s = header_at(log, seg, pos, &info, miss);
+        if (s != WALK_OK)
+            return s;
+        if (sl_batch_last_offset(&info) >= offset)
+            break;
+        pos += info.size_bytes;
+    }
+    *pos_out = pos;
+    return WALK_OK;
+}
+
+/* Adds slices for [pos, pos+len) of seg; on anything but OK the result is unchanged. */
+static enum walk_status add_slices(struct sl_log *log, struct sl_segment *seg, uint32_t pos,
+                                   uint32_t len, struct sl_log_read_result *r,
+                                   struct walk_miss *miss, bool *full)
+{
+    uint32_t cb = log->storage->config.chunk_bytes;
+    uint32_t slice_count = r->slice_count;
+    struct sl_log_slice added[SL_LOG_READ_SLICES_MAX];
+    uint32_t added_count = 0;
+    bool merged_last = false;
+    uint32_t merged_extra = 0;
+    while (len > 0) {
+        struct sl_cache_entry *e;
+        uint32_t avail;
+        enum walk_status s = chunk_at(log, seg, pos, &e, &avail, miss);
+        if (s != WALK_OK)
+            return s;
+        uint32_t n = SL_MIN(avail, len);
+        const uint8_t *data = e->chunk + pos % cb;
+        if (added_count == 0 && slice_count > 0 &&
+            r->slices[slice_count - 1].data + r->slices[slice_count - 1].len == data &&
+            (pos % cb) != 0) {
+            merged_last = true;
+            merged_extra = n;
+        } else {
+            if (slice_count + added_count == SL_LOG_READ_SLICES_MAX) {
+                *full = true;
+                return WALK_OK;
+            }
+            added[added_count++] = (struct sl_log_slice){data, n};
+        }
+        pos += n;
+        len -= n;
+    }
+    if (merged_last)
+        r->slices[slice_count - 1].len += merged_extra;
+    for (uint32_t i = 0; i < added_count; i++)
+        r->slices[r->slice_count++] = added[i];
+    return WALK_OK;
+}
+
+static void result_reset(struct sl_log *log, struct sl_log_read_result *r, int64_t offset)
+{
+    r->err = SL_STORAGE_OK;
+    r->first_offset = offset;
+    r->next_offset = offset;
+    r->bytes = 0;
+    r->batch_count = 0;
+    r->slice_count = 0;
+    r->log_start_offset = log->log_start_offset;
+    r->log_end_offset = log->log_end_offset;
+}
+
+static enum walk_status fetch_attempt(struct sl_log *log, int64_t offset, int64_t max_offset,
+                                      uint32_t max_bytes, struct sl_log_read_result *r,
+                                      struct walk_miss *miss)
+{
+    result_reset(log, r, offset);
+    if (offset < log->log_start_offset || offset > log->log_end_offset) {
+        r->err = SL_STORAGE_ERR_OFFSET_OUT_OF_RANGE;
+        return WALK_OK;
+    }
+    if (offset == log->log_end_offset)
+        return WALK_OK;
+    uint32_t si = sl_log_find_segment(log, offset);
+    while (si + 1 < log->segment_count && log->segments[si]->next_offset <= offset)
+        si++;
+    struct sl_segment *seg = log->segments[si];
+    uint32_t pos;
+    enum walk_status s = find_batch(log, seg, offset, &pos, miss);
+    if (s != WALK_OK)
+        return s;
+    for (;;) {
+        if (pos >= seg->size_bytes) {
+            if (si + 1 >= log->segment_count)
+                break;
+            seg = log->segments[++si];
+            pos = 0;
+            continue;
+        }
+        struct sl_batch_info info;
+        s = header_at(log, seg, pos, &info, miss);
+        if (s != WALK_OK)
+            break;
+        if (info.base_offset >= max_offset)
+            break;
+        if (r->batch_count > 0 && (uint64_t)r->bytes + info.size_bytes > max_bytes)
+            break;
+        bool full = false;
+        s = add_slices(log, seg, pos, info.size_bytes, r, miss, &full);
+        if (s != WALK_OK || full)
+            break;
+        if (r->batch_count == 0)
+            r->first_offset = info.base_offset;
+        r->bytes += info.size_bytes;
+        r->batch_count++;
+        r->next_offset = sl_batch_last_offset(&info) + 1;
+        pos += info.size_bytes;
+    }
+    /* Whatever was found before a miss is a valid answer; a miss on the first batch
+     * (or a corrupt cache) is not. */
+    if (r->batch_count == 0 && s != WALK_OK) {
+        r->slice_count = 0;
+        return s;
+    }
+    struct sl_storage *st = log->storage;
+    for (uint32_t i = 0; i < r->slice_count; i++)
+        sl_mem_pool_ref(&st->pool, r->slices[i].data);
+    return WALK_OK;
+}
+
+static enum walk_status time_attempt(struct sl_log *log, int64_t timestamp, int64_t *offset_out,
+                                     int64_t *timestamp_out, enum sl_storage_err *err,
+                                     struct walk_miss *miss)
+{
+    *err = SL_STORAGE_ERR_NOT_FOUND;
+    for (uint32_t si = 0; si < log->segment_count; si++) {
+        struct sl_segment *seg = log->segments[si];
+        if (seg->max_timestamp < timestamp || seg->next_offset <= log->log_start_offset)
+            continue;
+        uint32_t rel = sl_time_index_lookup(&seg->time_index, timestamp);
+        uint32_t pos = sl_offset_index_lookup(&seg->offset_index, rel);
+        while (pos < seg->size_bytes) {
+            struct sl_batch_info info;
+            enum walk_status s = header_at(log, seg, pos, &info, miss);
+            if (s != WALK_OK)
+                return s;
+            if (info.max_timestamp >= timestamp &&
+                sl_batch_last_offset(&info) >= log->log_start_offset) {
+                *offset_out = SL_MAX(info.base_offset, log->log_start_offset);
+                *timestamp_out = info.max_timestamp;
+                *err = SL_STORAGE_OK;
+                return WALK_OK;
+            }
+            pos += info.size_bytes;
+        }
+    }
+    return WALK_OK;
+}
+
+static struct sl_read_op *op_get(struct sl_storage *st)
+{
+    struct sl_read_op *op = st->read_free;
+    if (op == NULL)
+        return NULL;
+    st->read_free = op->next;
+    op->next = NULL;
+    op->loads = 0;
+    op->entry = NULL;
+    return op;
+}
+
+static void op_put(struct sl_storage *st, struct sl_read_op *op)
+{
+    SL_ASSERT(!op->load_op.in_flight);
+    op->log = NULL;
+    op->next = st->read_free;
+    st->read_free = op;
+}
+
+static void op_finish(struct sl_read_op *op, enum sl_storage_err err, int64_t offset,
+                      int64_t timestamp)
+{
+    struct sl_log *log = op->log;
+    struct sl_storage *st = log->storage;
+    SL_ASSERT(log->reads_in_flight > 0);
+    log->reads_in_flight--;
+    uint8_t kind = op->kind;
+    struct sl_log_read_result *result = op->result;
+    sl_log_read_cb read_cb = op->read_cb;
+    sl_log_lookup_cb lookup_cb = op->lookup_cb;
+    int64_t *offset_out = op->offset_out, *timestamp_out = op->timestamp_out;
+    void *ctx = op->ctx;
+    op_put(st, op);
+    if (kind == SL_READ_FETCH) {
+        if (err != SL_STORAGE_OK) {
+            result_reset(log, result, result->first_offset);
+            result->err = err;
+        }
+        read_cb(ctx, log, result);
+    } else {
+        if (err == SL_STORAGE_OK) {
+            *offset_out = offset;
+            *timestamp_out = timestamp;
+        }
+        lookup_cb(ctx, log, err, offset, timestamp);
+    }
+}
+
+/* Issues the io_uring read of one chunk. */
+static enum sl_storage_err start_load(struct sl_read_op *op, const struct walk_miss *miss)
+{
+    struct sl_log *log = op->log;
+    struct sl_storage *st = log->storage;
+    uint32_t cb = st->config.chunk_bytes;
+    if (op->loads >= SL_READ_OP_LOADS_MAX)
+        return SL_STORAGE_ERR_BUSY; /* the cache is too small for this read: thrashing */
+    struct sl_cache_entry *e =
+        sl_cache_insert(&st->cache, miss->segment->id, miss->chunk_index, SL_CACHE_LOADING);
+    if (e == NULL)
+        return SL_STORAGE_ERR_NO_BUFFER;
+    struct io_uring_sqe *sqe = sl_storage_get_sqe(st);
+    if (sqe == NULL) {
+        sl_cache_load_done(&st->cache, e, false, 0);
+        return SL_STORAGE_ERR_BUSY;
+    }
+    io_uring_prep_read(sqe, miss->segment->fd, e->chunk, cb, (uint64_t)miss->chunk_index * cb);
+    io_uring_sqe_set_data(sqe, &op->load_op);
+    op->load_op.in_flight = true;
+    op->entry = e;
+    op->loads++;
+    st->cache.misses++;
+    log->counters.cache_misses++;
+    return SL_STORAGE_OK;
+}
+
+static void park(struct sl_read_op *op)
+{
+    struct sl_storage *st = op->log->storage;
+    op->next = st->read_retry;
+    st->read_retry = op;
+}
+
+/* One step of an asynchronous read: try from cache; load what is missing. */
+static void op_run(struct sl_read_op *op)
+{
+    struct sl_log *log = op->log;
+    struct walk_miss miss = {0};
+    enum walk_status s;
+    int64_t offset = -1, timestamp = -1;
+    enum sl_storage_err err = SL_STORAGE_OK;
+    if (op->kind == SL_READ_FETCH) {
+        s = fetch_attempt(log, op->offset, op->max_offset, op->max_bytes, op->result, &miss);
+        err = op->result->err;
+    } else {
+        s = time_attempt(log, op->timestamp, &offset, &timestamp, &err, &miss);
+    }
+    switch (s) {
+    case WALK_OK:
+        if (op->kind == SL_READ_FETCH && err == SL_STORAGE_OK) {
+            log->counters.reads++;
+            log->counters.read_bytes += op->result->bytes;
+        }
+        op_finish(op, err, offset, timestamp);
+        return;
+    case WALK_WAIT:
+        park(op);
+        return;
+    case WALK_FAIL:
+        op_finish(op, SL_STORAGE_ERR_IO, -1, -1);
+        return;
+    case WALK_MISS:
+        err = start_load(op, &miss);
+        if (err == SL_STORAGE_ERR_BUSY && op->loads < SL_READ_OP_LOADS_MAX)
+            park(op); /* no submission slot right now */
+        else if (err != SL_STORAGE_OK)
+            op_finish(op, err, -1, -1);
+        return;
+    }
+}
+
+void sl_read_load_done(struct sl_read_op *op, int res)
+{
+    struct sl_storage *st = op->log->storage;
+    struct sl_cache_entry *e = op->entry;
+    op->entry = NULL;
+    bool ok = res >= 0;
+    sl_cache_load_done(&st->cache, e, ok, ok ? (uint32_t)res : 0);
+    if (!ok) {
+        op_finish(op, SL_STORAGE_ERR_IO, -1, -1);
+        return;
+    }
+    op_run(op);
+}
+
+void sl_read_retry_all(struct sl_storage *storage)
+{
+    struct sl_read_op *op = storage->read_retry;
+    storage->read_retry = NULL;
+    while (op != NULL) {
+        struct sl_read_op *next = op->next;
+        op->next = NULL;
+        op_run(op);
+        op = next;
+    }
+}
+
+/* Starts the asynchronous part after a synchronous attempt missed. */
+static enum sl_storage_err go_async(struct sl_read_op *op, enum walk_status s,
+                                    const struct walk_miss *miss)
+{
+    struct sl_log *log = op->log;
+    struct sl_storage *st = log->storage;
+    log->reads_in_flight++;
+    if (s == WALK_WAIT) {
+        park(op);
+        return SL_STORAGE_IN_PROGRESS;
+    }
+    enum sl_storage_err err = start_load(op, miss);
+    if (err != SL_STORAGE_OK) {
+        log->reads_in_flight--;
+        op_put(st, op);
+        return err;
+    }
+    sl_storage_submit(st);
+    return SL_STORAGE_IN_PROGRESS;
+}
+
+enum sl_storage_err sl_log_read(struct sl_log *log, int64_t offset, int64_t max_offset,
+                                uint32_t max_bytes, struct sl_log_read_result *result,
+                                sl_log_read_cb cb, void *ctx)
+{
+    SL_ASSERT(log != NULL && result != NULL && cb != NULL);
+    struct walk_miss miss = {0};
+    enum walk_status s = fetch_attempt(log, offset, max_offset, max_bytes, result, &miss);
+    if (s == WALK_OK) {
+        if (result->err == SL_STORAGE_OK) {
+            log->counters.reads++;
+            log->counters.read_bytes += result->bytes;
+            log->counters.cache_hits++;
+            log->storage->cache.hits++;
+        }
+        return result->err;
+    }
+    if (s == WALK_FAIL)
+        return SL_STORAGE_ERR_IO;
+    struct sl_read_op *op = op_get(log->storage);
+    if (op == NULL)
+        return SL_STORAGE_ERR_BUSY;
+    op->kind = SL_READ_FETCH;
+    op->log = log;
+    op->offset = offset;
+    op->max_offset = max_offset;
+    op->max_bytes = max_bytes;
+    op->result = result;
+    op->read_cb = cb;
+    op->ctx = ctx;
+    return go_async(op, s, &miss);
+}
+
+void sl_log_read_release(struct sl_storage *storage, struct sl_log_read_result *result)
+{
+    for (uint32_t i = 0; i < result->slice_count; i++)
+        sl_storage_release(storage, result->slices[i].data);
+    result->slice_count = 0;
+}
+
+enum sl_storage_err sl_log_offset_for_timestamp(struct sl_log *log, int64_t timestamp,
+                                                int64_t *offset, int64_t *batch_timestamp,
+                                                sl_log_lookup_cb cb, void *ctx)
+{
+    SL_ASSERT(log != NULL && offset != NULL && batch_timestamp != NULL && cb != NULL);
+    struct walk_miss miss = {0};
+    enum sl_storage_err err;
+    enum walk_status s = time_attempt(log, timestamp, offset, batch_timestamp, &err, &miss);
+    if (s == WALK_OK)
+        return err;
+    if (s == WALK_FAIL)
+        return SL_STORAGE_ERR_IO;
+    struct sl_read_op *op = op_get(log->storage);
+    if (op == NULL)
+        return SL_STORAGE_ERR_BUSY;
+    op->kind = SL_READ_TIME;
+    op->log = log;
+    op->timestamp = timestamp;
+    op->offset_out = offset;
+    op->timestamp_out = batch_timestamp;
+    op->lookup_cb = cb;
+    op->ctx = ctx;
+    return go_async(op, s, &miss);
+}
