@@ -125,8 +125,8 @@ struct sl_net_counters {
     uint64_t rx_bufs_delivered;
     uint64_t rx_exact_bytes;         /* bytes received straight into recv_exact buffers */
     uint64_t rx_exact_copied_bytes;  /* bytes copied into recv_exact buffers from the pool */
-    uint64_t rx_buf_exhausted;       /* receive stopped: the shared pool was empty */
-    uint64_t rx_backpressure_pauses; /* receive stopped: a connection held too many */
+    uint64_t rx_buf_exhausted;       /* receive paused: the shared pool was empty */
+    uint64_t rx_backpressure_pauses; /* receive paused: the connection held its bound */
     uint64_t tx_bytes;
     uint64_t tx_sends_plain;  /* copying send operations submitted */
     uint64_t tx_sends_zc;     /* zero-copy send operations submitted */
@@ -143,6 +143,9 @@ struct sl_net_info {
     const char *driver_name;
     bool send_zc; /* zero-copy send is in use (supported by the kernel and not disabled) */
     bool recv_multishot;
+    /* Receiving stops by itself at rx_bufs_per_conn_max full buffers. When false the
+     * driver stops it by cancellation, and a connection may briefly get more. */
+    bool rx_bound_exact;
 };
 
 struct sl_net_driver;

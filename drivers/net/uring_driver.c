@@ -45,6 +45,8 @@ static void dispatch(struct uring_driver *d, uint64_t ud, int res, uint32_t flag
     uint32_t slot = (uint32_t)(ud >> 32) & 0xffffffu;
     uint32_t arg = (uint32_t)ud;
 
+    if (ud == 0)
+        return; /* a late completion of the create-time probe */
     if (!(flags & IORING_CQE_F_MORE)) {
         SL_ASSERT(d->ops_inflight_total > 0);
         d->ops_inflight_total--;
@@ -152,6 +154,7 @@ static void uring_info(const struct sl_net_driver *drv, struct sl_net_info *out)
     out->driver_name = sl_net_uring_ops.name;
     out->send_zc = d->zc_enabled;
     out->recv_multishot = true;
+    out->rx_bound_exact = d->recv_cap_supported;
 }
 
 static int ring_init(struct uring_driver *d)
@@ -254,6 +257,7 @@ static int uring_create(const struct sl_net_config *cfg, const struct sl_net_cal
             goto err_rx;
     }
     d->zc_enabled = probe_send_zc(d);
+    d->recv_cap_supported = uring_rx_probe_cap(d);
     *out = &d->base;
     return 0;
 

@@ -115,6 +115,7 @@ struct uring_driver {
     struct sl_net_callbacks cb;
     struct io_uring ring;
     bool zc_enabled;
+    bool recv_cap_supported; /* multishot recv takes a byte cap (sqe optlen, Linux 6.1x) */
     bool destroying;
     uint64_t ops_inflight_total; /* submissions whose final completion is pending */
 
@@ -174,6 +175,7 @@ int uring_close(struct sl_net_driver *drv, struct sl_net_conn conn);
 /* uring_rx.c */
 int uring_rx_pool_init(struct uring_driver *d);
 void uring_rx_pool_fini(struct uring_driver *d);
+bool uring_rx_probe_cap(struct uring_driver *d);
 void uring_rx_start(struct uring_driver *d, struct uring_conn *c);
 void uring_rx_on_recv(struct uring_driver *d, struct uring_conn *c, int res, uint32_t flags);
 void uring_rx_on_exact(struct uring_driver *d, struct uring_conn *c, int res);

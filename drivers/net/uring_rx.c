@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/sl_assert.h"
 #include "drivers/net/uring_internal.h"
@@ -94,6 +95,48 @@ static void buf_recycle(struct uring_driver *d, uint32_t bid)
     io_uring_buf_ring_advance(d->buf_ring, 1);
 }
 
+bool uring_rx_probe_cap(struct uring_driver *d)
+{
+    /* Arm a multishot recv capped at 1 byte on a socketpair and send it 2 bytes: a kernel
+     * with the cap ends the multishot recv after that first completion; an older one
+     * rejects the SQE (-EINVAL). */
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return false;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+    SL_ASSERT(sqe != NULL);
+    io_uring_prep_recv_multishot(sqe, sv[0], NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = URING_BUF_GROUP;
+    sqe->file_index = 1;
+    io_uring_sqe_set_data64(sqe, 0);
+    bool capped = false;
+    if (io_uring_submit(&d->ring) == 1 && write(sv[1], "xy", 2) == 2) {
+        for (int i = 0; i < 4; i++) {
+            struct io_uring_cqe *cqe;
+            struct __kernel_timespec ts = {.tv_sec = 1, .tv_nsec = 0};
+            if (io_uring_wait_cqe_timeout(&d->ring, &cqe, &ts) != 0)
+                break;
+            int res = cqe->res;
+            uint32_t flags = cqe->flags;
+            io_uring_cqe_seen(&d->ring, cqe);
+            if (flags & IORING_CQE_F_BUFFER)
+                buf_recycle(d, flags >> IORING_CQE_BUFFER_SHIFT);
+            /* One recv may overshoot the cap (it takes what one buffer holds); what
+             * matters is that the multishot recv ends once the cap is reached. */
+            if (i == 0)
+                capped = res > 0 && !(flags & IORING_CQE_F_MORE);
+            if (!(flags & IORING_CQE_F_MORE))
+                break;
+            /* Cap ignored: end the recv with end-of-stream and drain it. */
+            (void)shutdown(sv[0], SHUT_RDWR);
+        }
+    }
+    close(sv[0]);
+    close(sv[1]);
+    return capped;
+}
+
 static bool may_receive(const struct uring_driver *d, const struct uring_conn *c)
 {
     return c->state == URING_CONN_OPEN && !c->recv_armed && !c->exact_active &&
@@ -118,6 +161,13 @@ static void arm_multishot(struct uring_driver *d, struct uring_conn *c)
     io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = URING_BUF_GROUP;
+    if (d->recv_cap_supported) {
+        /* Newer kernels end a multishot recv after this many bytes (the field is named
+         * optlen in their uapi header, file_index in liburing 2.3's). Full buffers then
+         * stop exactly at the per-connection bound instead of racing a cancel. */
+        SL_ASSERT(c->rx_held < d->cfg.rx_bufs_per_conn_max);
+        sqe->file_index = (d->cfg.rx_bufs_per_conn_max - c->rx_held) * d->cfg.rx_buf_size_bytes;
+    }
     c->recv_armed = true;
     c->recv_cancel_sent = false;
     c->ops_inflight++;
@@ -155,10 +205,15 @@ static void rx_continue(struct uring_driver *d, struct uring_conn *c)
         submit_exact(d, c);
         return;
     }
-    if (may_receive(d, c))
+    if (may_receive(d, c)) {
         arm_multishot(d, c);
+        return;
+    }
+    if (c->rx_held >= d->cfg.rx_bufs_per_conn_max)
+        d->counters.rx_backpressure_pauses++;
     else
-        pause_conn(d, c);
+        d->counters.rx_buf_exhausted++;
+    pause_conn(d, c);
 }
 
 void uring_rx_start(struct uring_driver *d, struct uring_conn *c)
@@ -206,10 +261,8 @@ static void deliver(struct uring_driver *d, struct uring_conn *c, uint32_t bid, 
     struct sl_net_rxbuf rb = {.data = data, .len_bytes = len, .buf_id = bid};
     d->cb.on_recv(d->cb.ctx, uring_handle(d, c), &rb);
     if (c->state == URING_CONN_OPEN && c->rx_held >= d->cfg.rx_bufs_per_conn_max && c->recv_armed &&
-        !c->recv_cancel_sent) {
-        d->counters.rx_backpressure_pauses++;
-        cancel_multishot(d, c);
-    }
+        !c->recv_cancel_sent)
+        cancel_multishot(d, c); /* counted when the recv ends and c pauses */
 }
 
 void uring_rx_on_recv(struct uring_driver *d, struct uring_conn *c, int res, uint32_t flags)
@@ -239,14 +292,18 @@ void uring_rx_on_recv(struct uring_driver *d, struct uring_conn *c, int res, uin
         uring_conn_begin_close(d, c, SL_NET_CLOSE_PEER, 0);
         return;
     }
+    if (res == -EINVAL && d->recv_cap_supported) {
+        /* The kernel predates the multishot byte cap: fall back to cancel-only bounds. */
+        d->recv_cap_supported = false;
+        rx_continue(d, c);
+        return;
+    }
     if (res < 0 && res != -ENOBUFS && res != -ECANCELED) {
         d->counters.errors_recv++;
         uring_conn_begin_close(d, c, SL_NET_CLOSE_ERROR, res);
         return;
     }
-    if (res == -ENOBUFS)
-        d->counters.rx_buf_exhausted++;
-    rx_continue(d, c);
+    rx_continue(d, c); /* after -ENOBUFS: pauses until buffers come back */
 }
 
 void uring_rx_on_exact(struct uring_driver *d, struct uring_conn *c, int res)
