@@ -374,6 +374,8 @@ static void large_send(const sl_net_driver_ops *ops, bool zc_disable)
         in_order.push_back(i);
     EXPECT_EQ(log.order, in_order);
     const sl_net_counters &k = s.counters();
+    ::testing::Test::RecordProperty("tx_sends_zc", std::to_string(k.tx_sends_zc));
+    ::testing::Test::RecordProperty("tx_zc_copied", std::to_string(k.tx_zc_copied));
     EXPECT_EQ(k.tx_bytes, (uint64_t)(kSeg * kSegs + header.size()));
     if (info.send_zc) {
         EXPECT_GE(k.tx_sends_zc, (uint64_t)kSegs);
