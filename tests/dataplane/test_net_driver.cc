@@ -11,6 +11,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -930,6 +931,176 @@ TEST_P(NetDriver, BoundedSendQueueRefusesWithEnobufs)
     EXPECT_TRUE(peer_ok.load());
     for (int i = 0; i < 9; i++)
         EXPECT_EQ(log.count[i], 1);
+}
+
+// ---------------------------------------------------------------------------------
+// The dataplane closes while zero-copy sends are queued and the peer reads nothing:
+// on_close comes later (never inside sl_net_close), after every release.
+
+TEST_P(NetDriver, LocalCloseMidSendReleasesEverythingOnce)
+{
+    constexpr size_t kSeg = 1 << 20;
+    constexpr int kSegs = 8;
+    Region region(kSeg * kSegs);
+    ASSERT_NE(region.base, nullptr);
+    ReleaseLog log(kSegs);
+    Shard s;
+    ASSERT_EQ(s.create(ops(), small_config()), 0);
+    ASSERT_EQ(sl_net_mem_register(s.drv, region.base, region.len), 0);
+    uint16_t port = 0;
+    ASSERT_EQ(listen_loopback(s, 0, &port), 0);
+    sl_net_conn conn{};
+    bool accepted = false;
+    s.on_accept = [&](sl_net_conn c, uint32_t) {
+        conn = c;
+        accepted = true;
+        std::vector<sl_net_seg> segs;
+        for (int i = 0; i < kSegs; i++)
+            segs.push_back(log.seg(i, region.base + i * kSeg, kSeg));
+        ASSERT_EQ(sl_net_send(s.drv, c, segs.data(), kSegs), 0);
+    };
+    sl_net_close_reason reason = SL_NET_CLOSE_SHUTDOWN;
+    s.on_close = [&](sl_net_conn, sl_net_close_reason r, int) { reason = r; };
+    int fd = sl_test::peer_connect(port); // connected, never reads
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(s.poll_until([&] { return accepted; }));
+    // Let the socket buffers fill: part of the 8 MiB is in flight, part unsent.
+    for (int i = 0; i < 20; i++) {
+        (void)sl_net_poll(s.drv, 64);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_LT(log.released(), kSegs);
+    EXPECT_EQ(sl_net_close(s.drv, conn), 0);
+    EXPECT_EQ(s.closes, 0);
+    EXPECT_EQ(sl_net_send_space(s.drv, conn), -ENOTCONN);
+    EXPECT_TRUE(s.poll_until([&] { return s.closes == 1; }));
+    EXPECT_EQ(reason, SL_NET_CLOSE_LOCAL);
+    int failed = 0;
+    for (int i = 0; i < kSegs; i++) {
+        EXPECT_EQ(log.count[i], 1) << "segment " << i;
+        failed += log.status[i] < 0;
+    }
+    EXPECT_GT(failed, 0);
+    close(fd);
+}
+
+// ---------------------------------------------------------------------------------
+// Destroying an instance with open connections and queued segments releases them all
+// and reports SHUTDOWN.
+
+TEST_P(NetDriver, DestroyReleasesQueuedSegmentsAndClosesConnections)
+{
+    ReleaseLog log(4);
+    std::vector<uint8_t> data(4 * 65536, 7);
+    std::vector<sl_net_close_reason> reasons;
+    auto s = std::make_unique<Shard>();
+    ASSERT_EQ(s->create(ops(), small_config()), 0);
+    uint16_t port = 0;
+    ASSERT_EQ(listen_loopback(*s, 0, &port), 0);
+    int accepted = 0;
+    s->on_accept = [&](sl_net_conn c, uint32_t) {
+        accepted++;
+        std::vector<sl_net_seg> segs;
+        for (int i = 0; i < 2; i++) {
+            int k = 2 * (accepted - 1) + i;
+            segs.push_back(log.seg(k, data.data() + k * 65536, 65536));
+        }
+        ASSERT_EQ(sl_net_send(s->drv, c, segs.data(), 2), 0);
+    };
+    int fd1 = sl_test::peer_connect(port);
+    int fd2 = sl_test::peer_connect(port);
+    ASSERT_GE(fd1, 0);
+    ASSERT_GE(fd2, 0);
+    ASSERT_TRUE(s->poll_until([&] { return accepted == 2; }));
+    // Keep on_close for the destroy (the Shard destructor would drop it).
+    sl_net_driver *drv = s->drv;
+    s->drv = nullptr;
+    s->on_close = [&](sl_net_conn, sl_net_close_reason r, int) { reasons.push_back(r); };
+    sl_net_destroy(drv);
+    EXPECT_EQ(reasons.size(), 2u);
+    for (sl_net_close_reason r : reasons)
+        EXPECT_EQ(r, SL_NET_CLOSE_SHUTDOWN);
+    for (int i = 0; i < 4; i++)
+        EXPECT_EQ(log.count[i], 1) << "segment " << i;
+    close(fd1);
+    close(fd2);
+}
+
+// ---------------------------------------------------------------------------------
+// A full connection table refuses new connections by closing them, and counts them.
+
+TEST_P(NetDriver, FullConnectionTableRejectsAccepts)
+{
+    sl_net_config cfg = small_config();
+    cfg.max_connections = 2;
+    Shard s;
+    ASSERT_EQ(s.create(ops(), cfg), 0);
+    uint16_t port = 0;
+    ASSERT_EQ(listen_loopback(s, 0, &port), 0);
+    int accepted = 0;
+    s.on_accept = [&](sl_net_conn c, uint32_t) {
+        EXPECT_LT(c.slot, 2u);
+        accepted++;
+    };
+    std::vector<int> fds;
+    for (int i = 0; i < 4; i++) {
+        int fd = sl_test::peer_connect(port);
+        ASSERT_GE(fd, 0);
+        fds.push_back(fd);
+    }
+    EXPECT_TRUE(s.poll_until([&] { return s.counters().accepts_rejected_full == 2; }));
+    EXPECT_EQ(accepted, 2);
+    // The rejected peers see their connection end; the accepted ones stay open.
+    int ended = 0;
+    for (int fd : fds) {
+        timeval tv = {0, 200000};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        char c;
+        ssize_t n = recv(fd, &c, 1, 0);
+        ended += n == 0 || (n < 0 && errno == ECONNRESET);
+    }
+    EXPECT_EQ(ended, 2);
+    for (int fd : fds)
+        close(fd);
+    EXPECT_TRUE(s.poll_until([&] { return s.closes == 2; }));
+}
+
+// ---------------------------------------------------------------------------------
+// An outbound connection still connecting can be closed: on_close, not on_connect_done.
+
+TEST_P(NetDriver, CloseWhileConnecting)
+{
+    // A listener with backlog 0 that never accepts: the kernel queues one connection
+    // and drops further SYNs, so later connects stay pending (SYN retries take seconds).
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(lfd, 0);
+    sockaddr_in a = sl_test::loopback_addr(0);
+    socklen_t alen = sizeof(a);
+    ASSERT_EQ(bind(lfd, reinterpret_cast<sockaddr *>(&a), sizeof(a)), 0);
+    ASSERT_EQ(listen(lfd, 0), 0);
+    ASSERT_EQ(getsockname(lfd, reinterpret_cast<sockaddr *>(&a), &alen), 0);
+    Shard s;
+    ASSERT_EQ(s.create(ops(), small_config()), 0);
+    std::map<uint32_t, int> done;
+    s.on_connect_done = [&](sl_net_conn c, int err) { done[c.slot] = err; };
+    std::vector<sl_net_conn> conns(4);
+    for (auto &c : conns)
+        ASSERT_EQ(sl_net_connect(s.drv, reinterpret_cast<sockaddr *>(&a), sizeof(a), &c), 0);
+    for (int i = 0; i < 100; i++) {
+        (void)sl_net_poll(s.drv, 64);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::vector<sl_net_conn> pending;
+    for (auto &c : conns)
+        if (done.count(c.slot) == 0)
+            pending.push_back(c);
+    ASSERT_FALSE(pending.empty()) << "every connect finished; the backlog trick failed";
+    for (auto &c : pending)
+        EXPECT_EQ(sl_net_close(s.drv, c), 0);
+    EXPECT_TRUE(s.poll_until([&] { return s.closes == (int)pending.size(); }));
+    for (auto &c : pending)
+        EXPECT_EQ(done.count(c.slot), 0u) << "on_connect_done after close";
+    close(lfd);
 }
 
 const sl_net_driver_ops *const kDrivers[] = {&sl_net_uring_ops};
