@@ -161,8 +161,11 @@ static int ring_init(struct uring_driver *d)
 {
     struct io_uring_params p;
     memset(&p, 0, sizeof(p));
-    /* Multishot recv and accept post many CQEs per SQE: give the CQ room. */
-    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+    /* Multishot recv and accept post many CQEs per SQE: give the CQ room. TASKRUN_FLAG
+     * lets a pure poll loop (no waits) see pending task work and enter the kernel only
+     * then, instead of relying on a later syscall or tick to run it. */
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+              IORING_SETUP_TASKRUN_FLAG;
     p.cq_entries = d->cfg.queue_depth * 4;
     int rc = io_uring_queue_init_params(d->cfg.queue_depth, &d->ring, &p);
     if (rc == -EINVAL) {
