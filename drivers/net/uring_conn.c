@@ -17,26 +17,27 @@
 #include "common/sl_assert.h"
 #include "drivers/net/uring_internal.h"
 
-struct uring_conn *uring_conn_lookup(struct uring_driver *d, struct sl_net_conn h)
+struct sl_uring_conn *sl_uring_conn_lookup(struct sl_uring_driver *d, struct sl_net_conn h)
 {
     if (h.slot >= d->cfg.max_connections)
         return NULL;
-    struct uring_conn *c = &d->conns[h.slot];
-    if (c->state == URING_CONN_FREE || c->gen != h.gen)
+    struct sl_uring_conn *c = &d->conns[h.slot];
+    if (c->state == SL_URING_CONN_FREE || c->gen != h.gen)
         return NULL;
     return c;
 }
 
-static struct uring_conn *conn_alloc(struct uring_driver *d, int fd, enum uring_conn_state state)
+static struct sl_uring_conn *conn_alloc(struct sl_uring_driver *d, int fd,
+                                        enum sl_uring_conn_state state)
 {
     if (d->free_count == 0)
         return NULL;
     uint32_t slot = d->free_slots[--d->free_count];
-    struct uring_conn *c = &d->conns[slot];
-    SL_ASSERT(c->state == URING_CONN_FREE);
+    struct sl_uring_conn *c = &d->conns[slot];
+    SL_ASSERT(c->state == SL_URING_CONN_FREE);
     SL_ASSERT(c->ops_inflight == 0 && c->zc_notifs_pending == 0);
     uint32_t gen = c->gen;
-    struct uring_seg *segs = c->segs;
+    struct sl_uring_seg *segs = c->segs;
     struct iovec *iov = c->iov;
     memset(c, 0, sizeof(*c));
     c->gen = gen;
@@ -47,13 +48,13 @@ static struct uring_conn *conn_alloc(struct uring_driver *d, int fd, enum uring_
     return c;
 }
 
-static void conn_free(struct uring_driver *d, struct uring_conn *c)
+static void conn_free(struct sl_uring_driver *d, struct sl_uring_conn *c)
 {
-    SL_ASSERT(c->state != URING_CONN_FREE);
+    SL_ASSERT(c->state != SL_URING_CONN_FREE);
     SL_ASSERT(c->ops_inflight == 0 && c->zc_notifs_pending == 0 && c->fd < 0);
     SL_ASSERT(c->seg_release == c->seg_tail);
     SL_ASSERT(!c->rx_paused);
-    c->state = URING_CONN_FREE;
+    c->state = SL_URING_CONN_FREE;
     c->gen++;
     SL_ASSERT(d->free_count < d->cfg.max_connections);
     d->free_slots[d->free_count++] = (uint32_t)(c - d->conns);
@@ -66,31 +67,31 @@ static void set_nodelay(int fd)
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-static void submit_cancel_fd(struct uring_driver *d, int fd, uint32_t slot)
+static void submit_cancel_fd(struct sl_uring_driver *d, int fd, uint32_t slot)
 {
-    struct io_uring_sqe *sqe = uring_sqe(d, uring_ud(URING_OP_CANCEL, slot, 0));
+    struct io_uring_sqe *sqe = sl_uring_sqe(d, sl_uring_ud(SL_URING_OP_CANCEL, slot, 0));
     io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
 }
 
-void uring_conn_begin_close(struct uring_driver *d, struct uring_conn *c,
-                            enum sl_net_close_reason reason, int err)
+void sl_uring_conn_begin_close(struct sl_uring_driver *d, struct sl_uring_conn *c,
+                               enum sl_net_close_reason reason, int err)
 {
-    if (c->state == URING_CONN_CLOSING)
+    if (c->state == SL_URING_CONN_CLOSING)
         return;
-    SL_ASSERT(c->state == URING_CONN_OPEN || c->state == URING_CONN_CONNECTING);
+    SL_ASSERT(c->state == SL_URING_CONN_OPEN || c->state == SL_URING_CONN_CONNECTING);
     SL_ASSERT(c->fd >= 0);
-    c->state = URING_CONN_CLOSING;
+    c->state = SL_URING_CONN_CLOSING;
     c->close_reason = reason;
     c->close_err = err;
     /* shutdown wakes a pending recv (end of stream) even if the cancel races it. */
     (void)shutdown(c->fd, SHUT_RDWR);
-    /* The cancel's own completion drives the rest (uring_conn_on_cancel), so on_close
+    /* The cancel's own completion drives the rest (sl_uring_conn_on_cancel), so on_close
      * never runs inside the sl_net_close() call that started it. */
     submit_cancel_fd(d, c->fd, (uint32_t)(c - d->conns));
     c->ops_inflight++;
 }
 
-static void close_fd(struct uring_conn *c)
+static void close_fd(struct sl_uring_conn *c)
 {
     bool unsent = c->seg_send != c->seg_tail;
     if (unsent || c->zc_notifs_pending > 0) {
@@ -103,9 +104,9 @@ static void close_fd(struct uring_conn *c)
     c->fd = -1;
 }
 
-void uring_conn_maybe_finish(struct uring_driver *d, struct uring_conn *c)
+void sl_uring_conn_maybe_finish(struct sl_uring_driver *d, struct sl_uring_conn *c)
 {
-    SL_ASSERT(c->state == URING_CONN_CLOSING);
+    SL_ASSERT(c->state == SL_URING_CONN_CLOSING);
     if (c->ops_inflight > 0)
         return;
     if (c->fd >= 0)
@@ -113,9 +114,9 @@ void uring_conn_maybe_finish(struct uring_driver *d, struct uring_conn *c)
     if (c->zc_notifs_pending > 0)
         return;
 
-    struct sl_net_conn h = uring_handle(d, c);
+    struct sl_net_conn h = sl_uring_handle(d, c);
     int status = c->close_err != 0 ? c->close_err : -ECANCELED;
-    uring_tx_release_all(d, c, status);
+    sl_uring_tx_release_all(d, c, status);
     c->exact_active = false;
     c->exact_dst = NULL;
     enum sl_net_close_reason reason = c->close_reason;
@@ -139,39 +140,39 @@ void uring_conn_maybe_finish(struct uring_driver *d, struct uring_conn *c)
     d->cb.on_close(d->cb.ctx, h, reason, err);
 }
 
-void uring_conn_on_cancel(struct uring_driver *d, uint32_t slot)
+void sl_uring_conn_on_cancel(struct sl_uring_driver *d, uint32_t slot)
 {
-    if (slot == URING_SLOT_NONE)
+    if (slot == SL_URING_SLOT_NONE)
         return; /* a listener's cancel: its accept completion does the work */
     SL_ASSERT(slot < d->cfg.max_connections);
-    struct uring_conn *c = &d->conns[slot];
-    SL_ASSERT(c->state != URING_CONN_FREE);
+    struct sl_uring_conn *c = &d->conns[slot];
+    SL_ASSERT(c->state != SL_URING_CONN_FREE);
     SL_ASSERT(c->ops_inflight > 0);
     c->ops_inflight--;
     /* Cancels of a recv (recv_exact, backpressure) need nothing more: the cancelled
      * recv's own completion continues the receive. */
-    if (c->state == URING_CONN_CLOSING)
-        uring_conn_maybe_finish(d, c);
+    if (c->state == SL_URING_CONN_CLOSING)
+        sl_uring_conn_maybe_finish(d, c);
 }
 
-int uring_close(struct sl_net_driver *drv, struct sl_net_conn conn)
+int sl_uring_close(struct sl_net_driver *drv, struct sl_net_conn conn)
 {
-    struct uring_driver *d = (struct uring_driver *)drv;
-    struct uring_conn *c = uring_conn_lookup(d, conn);
+    struct sl_uring_driver *d = (struct sl_uring_driver *)drv;
+    struct sl_uring_conn *c = sl_uring_conn_lookup(d, conn);
     if (c == NULL)
         return -EBADF;
-    if (c->state == URING_CONN_CLOSING)
+    if (c->state == SL_URING_CONN_CLOSING)
         return -EALREADY;
-    uring_conn_begin_close(d, c, SL_NET_CLOSE_LOCAL, 0);
+    sl_uring_conn_begin_close(d, c, SL_NET_CLOSE_LOCAL, 0);
     return 0;
 }
 
 /* ---- outbound connections ---- */
 
-int uring_connect(struct sl_net_driver *drv, const struct sockaddr *addr, socklen_t addr_len,
-                  struct sl_net_conn *conn_out)
+int sl_uring_connect(struct sl_net_driver *drv, const struct sockaddr *addr, socklen_t addr_len,
+                     struct sl_net_conn *conn_out)
 {
-    struct uring_driver *d = (struct uring_driver *)drv;
+    struct sl_uring_driver *d = (struct sl_uring_driver *)drv;
     SL_ASSERT(addr != NULL && conn_out != NULL);
     if (addr_len > sizeof(struct sockaddr_storage) || d->destroying)
         return -EINVAL;
@@ -180,45 +181,45 @@ int uring_connect(struct sl_net_driver *drv, const struct sockaddr *addr, sockle
     int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    struct uring_conn *c = conn_alloc(d, fd, URING_CONN_CONNECTING);
+    struct sl_uring_conn *c = conn_alloc(d, fd, SL_URING_CONN_CONNECTING);
     SL_ASSERT(c != NULL);
     set_nodelay(fd);
     /* The kernel reads the address asynchronously: keep a copy in the slot. */
     memcpy(&c->connect_addr, addr, addr_len);
     c->connect_addr_len = addr_len;
     struct io_uring_sqe *sqe =
-        uring_sqe(d, uring_ud(URING_OP_CONNECT, (uint32_t)(c - d->conns), 0));
+        sl_uring_sqe(d, sl_uring_ud(SL_URING_OP_CONNECT, (uint32_t)(c - d->conns), 0));
     io_uring_prep_connect(sqe, fd, (struct sockaddr *)&c->connect_addr, c->connect_addr_len);
     c->ops_inflight++;
-    *conn_out = uring_handle(d, c);
+    *conn_out = sl_uring_handle(d, c);
     return 0;
 }
 
-void uring_conn_on_connect(struct uring_driver *d, struct uring_conn *c, int res)
+void sl_uring_conn_on_connect(struct sl_uring_driver *d, struct sl_uring_conn *c, int res)
 {
     SL_ASSERT(c->ops_inflight > 0);
     c->ops_inflight--;
-    if (c->state == URING_CONN_CLOSING) {
-        uring_conn_maybe_finish(d, c);
+    if (c->state == SL_URING_CONN_CLOSING) {
+        sl_uring_conn_maybe_finish(d, c);
         return;
     }
-    SL_ASSERT(c->state == URING_CONN_CONNECTING);
-    struct sl_net_conn h = uring_handle(d, c);
+    SL_ASSERT(c->state == SL_URING_CONN_CONNECTING);
+    struct sl_net_conn h = sl_uring_handle(d, c);
     if (res < 0) {
         d->counters.connect_errors++;
-        c->state = URING_CONN_CLOSING; /* refuses sends from release callbacks */
+        c->state = SL_URING_CONN_CLOSING; /* refuses sends from release callbacks */
         (void)close(c->fd);
         c->fd = -1;
-        uring_tx_release_all(d, c, res);
+        sl_uring_tx_release_all(d, c, res);
         conn_free(d, c);
         if (d->cb.on_connect_done != NULL)
             d->cb.on_connect_done(d->cb.ctx, h, res);
         return;
     }
     d->counters.connects++;
-    c->state = URING_CONN_OPEN;
-    uring_rx_start(d, c);
-    uring_tx_flush(d, c);
+    c->state = SL_URING_CONN_OPEN;
+    sl_uring_rx_start(d, c);
+    sl_uring_tx_flush(d, c);
     if (d->cb.on_connect_done != NULL)
         d->cb.on_connect_done(d->cb.ctx, h, 0);
 }
@@ -256,33 +257,33 @@ err_close:
     return rc;
 }
 
-static void listener_arm(struct uring_driver *d, uint32_t index)
+static void listener_arm(struct sl_uring_driver *d, uint32_t index)
 {
-    struct uring_listener *l = &d->listeners[index];
+    struct sl_uring_listener *l = &d->listeners[index];
     SL_ASSERT(l->active && !l->armed && !l->closing);
-    struct io_uring_sqe *sqe = uring_sqe(d, uring_ud(URING_OP_ACCEPT, index, 0));
+    struct io_uring_sqe *sqe = sl_uring_sqe(d, sl_uring_ud(SL_URING_OP_ACCEPT, index, 0));
     io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL, SOCK_CLOEXEC);
     l->armed = true;
     l->needs_rearm = false;
 }
 
-int uring_listen(struct sl_net_driver *drv, const struct sockaddr *addr, socklen_t addr_len,
-                 uint32_t *listener_id_out, uint16_t *port_out)
+int sl_uring_listen(struct sl_net_driver *drv, const struct sockaddr *addr, socklen_t addr_len,
+                    uint32_t *listener_id_out, uint16_t *port_out)
 {
-    struct uring_driver *d = (struct uring_driver *)drv;
+    struct sl_uring_driver *d = (struct sl_uring_driver *)drv;
     SL_ASSERT(addr != NULL && listener_id_out != NULL);
     if (d->destroying)
         return -EINVAL;
     uint32_t index = 0;
-    while (index < URING_LISTENERS_MAX && d->listeners[index].active)
+    while (index < SL_URING_LISTENERS_MAX && d->listeners[index].active)
         index++;
-    if (index == URING_LISTENERS_MAX)
+    if (index == SL_URING_LISTENERS_MAX)
         return -ENOSPC;
     uint16_t port = 0;
     int fd = make_listen_socket(addr, addr_len, d->cfg.listen_backlog, &port);
     if (fd < 0)
         return fd;
-    struct uring_listener *l = &d->listeners[index];
+    struct sl_uring_listener *l = &d->listeners[index];
     memset(l, 0, sizeof(*l));
     l->fd = fd;
     l->port = port;
@@ -294,9 +295,9 @@ int uring_listen(struct sl_net_driver *drv, const struct sockaddr *addr, socklen
     return 0;
 }
 
-static void accept_conn(struct uring_driver *d, uint32_t index, int fd)
+static void accept_conn(struct sl_uring_driver *d, uint32_t index, int fd)
 {
-    struct uring_conn *c = conn_alloc(d, fd, URING_CONN_OPEN);
+    struct sl_uring_conn *c = conn_alloc(d, fd, SL_URING_CONN_OPEN);
     if (c == NULL) {
         /* Table full: refuse by closing; the client sees a reset and retries. */
         d->counters.accepts_rejected_full++;
@@ -305,14 +306,14 @@ static void accept_conn(struct uring_driver *d, uint32_t index, int fd)
     }
     d->counters.accepts++;
     set_nodelay(fd);
-    uring_rx_start(d, c);
-    d->cb.on_accept(d->cb.ctx, uring_handle(d, c), index);
+    sl_uring_rx_start(d, c);
+    d->cb.on_accept(d->cb.ctx, sl_uring_handle(d, c), index);
 }
 
-void uring_listener_on_accept(struct uring_driver *d, uint32_t index, int res, uint32_t flags)
+void sl_uring_listener_on_accept(struct sl_uring_driver *d, uint32_t index, int res, uint32_t flags)
 {
-    SL_ASSERT(index < URING_LISTENERS_MAX);
-    struct uring_listener *l = &d->listeners[index];
+    SL_ASSERT(index < SL_URING_LISTENERS_MAX);
+    struct sl_uring_listener *l = &d->listeners[index];
     SL_ASSERT(l->active && l->armed);
     if (res >= 0) {
         if (l->closing || d->destroying)
@@ -335,19 +336,19 @@ void uring_listener_on_accept(struct uring_driver *d, uint32_t index, int res, u
     l->needs_rearm = true;
 }
 
-void uring_listeners_rearm(struct uring_driver *d)
+void sl_uring_listeners_rearm(struct sl_uring_driver *d)
 {
-    for (uint32_t i = 0; i < URING_LISTENERS_MAX; i++) {
-        struct uring_listener *l = &d->listeners[i];
+    for (uint32_t i = 0; i < SL_URING_LISTENERS_MAX; i++) {
+        struct sl_uring_listener *l = &d->listeners[i];
         if (l->active && l->needs_rearm && !l->armed && !l->closing)
             listener_arm(d, i);
     }
 }
 
-void uring_listeners_close_all(struct uring_driver *d)
+void sl_uring_listeners_close_all(struct sl_uring_driver *d)
 {
-    for (uint32_t i = 0; i < URING_LISTENERS_MAX; i++) {
-        struct uring_listener *l = &d->listeners[i];
+    for (uint32_t i = 0; i < SL_URING_LISTENERS_MAX; i++) {
+        struct sl_uring_listener *l = &d->listeners[i];
         if (!l->active || l->closing)
             continue;
         l->closing = true;
@@ -357,6 +358,6 @@ void uring_listeners_close_all(struct uring_driver *d)
             l->active = false;
             continue;
         }
-        submit_cancel_fd(d, l->fd, URING_SLOT_NONE);
+        submit_cancel_fd(d, l->fd, SL_URING_SLOT_NONE);
     }
 }

@@ -13,7 +13,7 @@
 
 /* destroy() waits for the kernel to finish every operation; cancels plus a reset make
  * that quick, so this bound only catches a kernel bug instead of hanging forever. */
-#define URING_DESTROY_WAIT_MS 30000
+#define SL_URING_DESTROY_WAIT_MS 30000
 
 static bool kernel_at_least(unsigned major, unsigned minor)
 {
@@ -24,7 +24,7 @@ static bool kernel_at_least(unsigned major, unsigned minor)
     return ma > major || (ma == major && mi >= minor);
 }
 
-struct io_uring_sqe *uring_sqe(struct uring_driver *d, uint64_t user_data)
+struct io_uring_sqe *sl_uring_sqe(struct sl_uring_driver *d, uint64_t user_data)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
     if (sqe == NULL) {
@@ -39,9 +39,9 @@ struct io_uring_sqe *uring_sqe(struct uring_driver *d, uint64_t user_data)
     return sqe;
 }
 
-static void dispatch(struct uring_driver *d, uint64_t ud, int res, uint32_t flags)
+static void dispatch(struct sl_uring_driver *d, uint64_t ud, int res, uint32_t flags)
 {
-    enum uring_op_kind kind = (enum uring_op_kind)(ud >> 56);
+    enum sl_uring_op_kind kind = (enum sl_uring_op_kind)(ud >> 56);
     uint32_t slot = (uint32_t)(ud >> 32) & 0xffffffu;
     uint32_t arg = (uint32_t)ud;
 
@@ -51,39 +51,39 @@ static void dispatch(struct uring_driver *d, uint64_t ud, int res, uint32_t flag
         SL_ASSERT(d->ops_inflight_total > 0);
         d->ops_inflight_total--;
     }
-    if (kind == URING_OP_ACCEPT) {
-        uring_listener_on_accept(d, slot, res, flags);
+    if (kind == SL_URING_OP_ACCEPT) {
+        sl_uring_listener_on_accept(d, slot, res, flags);
         return;
     }
-    if (kind == URING_OP_CANCEL) {
-        uring_conn_on_cancel(d, slot);
+    if (kind == SL_URING_OP_CANCEL) {
+        sl_uring_conn_on_cancel(d, slot);
         return;
     }
     SL_ASSERT(slot < d->cfg.max_connections);
-    struct uring_conn *c = &d->conns[slot];
-    SL_ASSERT(c->state != URING_CONN_FREE);
+    struct sl_uring_conn *c = &d->conns[slot];
+    SL_ASSERT(c->state != SL_URING_CONN_FREE);
     switch (kind) {
-    case URING_OP_RECV:
-        uring_rx_on_recv(d, c, res, flags);
+    case SL_URING_OP_RECV:
+        sl_uring_rx_on_recv(d, c, res, flags);
         break;
-    case URING_OP_RECV_EXACT:
-        uring_rx_on_exact(d, c, res);
+    case SL_URING_OP_RECV_EXACT:
+        sl_uring_rx_on_exact(d, c, res);
         break;
-    case URING_OP_SEND:
-        uring_tx_on_send(d, c, res);
+    case SL_URING_OP_SEND:
+        sl_uring_tx_on_send(d, c, res);
         break;
-    case URING_OP_SEND_ZC:
-        uring_tx_on_send_zc(d, c, arg, res, flags);
+    case SL_URING_OP_SEND_ZC:
+        sl_uring_tx_on_send_zc(d, c, arg, res, flags);
         break;
-    case URING_OP_CONNECT:
-        uring_conn_on_connect(d, c, res);
+    case SL_URING_OP_CONNECT:
+        sl_uring_conn_on_connect(d, c, res);
         break;
     default:
         SL_ASSERT(!"unknown io_uring op kind");
     }
 }
 
-static int reap(struct uring_driver *d, uint32_t budget)
+static int reap(struct sl_uring_driver *d, uint32_t budget)
 {
     uint32_t handled = 0;
     while (handled < budget) {
@@ -101,7 +101,7 @@ static int reap(struct uring_driver *d, uint32_t budget)
     return (int)handled;
 }
 
-static int submit(struct uring_driver *d)
+static int submit(struct sl_uring_driver *d)
 {
     int rc = io_uring_submit(&d->ring);
     /* EBUSY/EAGAIN: the CQ is backed up or memory is short; reaping fixes both. */
@@ -110,11 +110,11 @@ static int submit(struct uring_driver *d)
     return 0;
 }
 
-static int uring_poll(struct sl_net_driver *drv, uint32_t budget)
+static int sl_uring_poll(struct sl_net_driver *drv, uint32_t budget)
 {
-    struct uring_driver *d = (struct uring_driver *)drv;
-    uring_listeners_rearm(d);
-    uring_rx_resume_paused(d);
+    struct sl_uring_driver *d = (struct sl_uring_driver *)drv;
+    sl_uring_listeners_rearm(d);
+    sl_uring_rx_resume_paused(d);
     int rc = submit(d);
     if (rc < 0)
         return rc;
@@ -128,9 +128,9 @@ static int uring_poll(struct sl_net_driver *drv, uint32_t budget)
     return handled;
 }
 
-static int uring_wait(struct sl_net_driver *drv, uint32_t timeout_us)
+static int sl_uring_wait(struct sl_net_driver *drv, uint32_t timeout_us)
 {
-    struct uring_driver *d = (struct uring_driver *)drv;
+    struct sl_uring_driver *d = (struct sl_uring_driver *)drv;
     struct __kernel_timespec ts = {
         .tv_sec = timeout_us / 1000000,
         .tv_nsec = (long long)(timeout_us % 1000000) * 1000,
@@ -142,22 +142,22 @@ static int uring_wait(struct sl_net_driver *drv, uint32_t timeout_us)
     return rc < 0 ? rc : 0;
 }
 
-static const struct sl_net_counters *uring_counters(const struct sl_net_driver *drv)
+static const struct sl_net_counters *sl_uring_counters(const struct sl_net_driver *drv)
 {
-    const struct uring_driver *d = (const struct uring_driver *)drv;
+    const struct sl_uring_driver *d = (const struct sl_uring_driver *)drv;
     return &d->counters;
 }
 
-static void uring_info(const struct sl_net_driver *drv, struct sl_net_info *out)
+static void sl_uring_info(const struct sl_net_driver *drv, struct sl_net_info *out)
 {
-    const struct uring_driver *d = (const struct uring_driver *)drv;
+    const struct sl_uring_driver *d = (const struct sl_uring_driver *)drv;
     out->driver_name = sl_net_uring_ops.name;
     out->send_zc = d->zc_enabled;
     out->recv_multishot = true;
     out->rx_bound_exact = d->recv_cap_supported;
 }
 
-static int ring_init(struct uring_driver *d)
+static int ring_init(struct sl_uring_driver *d)
 {
     struct io_uring_params p;
     memset(&p, 0, sizeof(p));
@@ -177,7 +177,7 @@ static int ring_init(struct uring_driver *d)
     return rc;
 }
 
-static bool probe_send_zc(struct uring_driver *d)
+static bool probe_send_zc(struct sl_uring_driver *d)
 {
     if (d->cfg.zc_disable || !kernel_at_least(6, 2))
         return false;
@@ -189,7 +189,7 @@ static bool probe_send_zc(struct uring_driver *d)
     return ok;
 }
 
-static int alloc_tables(struct uring_driver *d)
+static int alloc_tables(struct sl_uring_driver *d)
 {
     const struct sl_net_config *cfg = &d->cfg;
     d->conns = calloc(cfg->max_connections, sizeof(*d->conns));
@@ -202,7 +202,7 @@ static int alloc_tables(struct uring_driver *d)
     if (!d->conns || !d->free_slots || !d->paused || !d->segs_all || !d->iov_all || !d->regions)
         return -ENOMEM;
     for (uint32_t i = 0; i < cfg->max_connections; i++) {
-        struct uring_conn *c = &d->conns[i];
+        struct sl_uring_conn *c = &d->conns[i];
         c->fd = -1;
         c->segs = &d->segs_all[(size_t)i * cfg->send_segs_per_conn_max];
         c->iov = &d->iov_all[(size_t)i * cfg->send_iov_max];
@@ -210,12 +210,12 @@ static int alloc_tables(struct uring_driver *d)
         d->free_slots[cfg->max_connections - 1 - i] = i;
     }
     d->free_count = cfg->max_connections;
-    for (uint32_t i = 0; i < URING_LISTENERS_MAX; i++)
+    for (uint32_t i = 0; i < SL_URING_LISTENERS_MAX; i++)
         d->listeners[i].fd = -1;
     return 0;
 }
 
-static void free_tables(struct uring_driver *d)
+static void free_tables(struct sl_uring_driver *d)
 {
     free(d->conns);
     free(d->free_slots);
@@ -225,8 +225,8 @@ static void free_tables(struct uring_driver *d)
     free(d->regions);
 }
 
-static int uring_create(const struct sl_net_config *cfg, const struct sl_net_callbacks *cb,
-                        struct sl_net_driver **out)
+static int sl_uring_create(const struct sl_net_config *cfg, const struct sl_net_callbacks *cb,
+                           struct sl_net_driver **out)
 {
     SL_ASSERT(cfg != NULL && cb != NULL && out != NULL);
     SL_ASSERT(cb->on_accept != NULL && cb->on_recv != NULL && cb->on_close != NULL);
@@ -236,7 +236,7 @@ static int uring_create(const struct sl_net_config *cfg, const struct sl_net_cal
     if (!kernel_at_least(6, 0))
         return -EOPNOTSUPP;
 
-    struct uring_driver *d =
+    struct sl_uring_driver *d =
         aligned_alloc(SL_CACHELINE_BYTES, SL_ALIGN_UP(sizeof(*d), (size_t)SL_CACHELINE_BYTES));
     if (d == NULL)
         return -ENOMEM;
@@ -251,7 +251,7 @@ static int uring_create(const struct sl_net_config *cfg, const struct sl_net_cal
     rc = ring_init(d);
     if (rc != 0)
         goto err_tables;
-    rc = uring_rx_pool_init(d);
+    rc = sl_uring_rx_pool_init(d);
     if (rc != 0)
         goto err_ring;
     if (cfg->mem_regions_max > 0) {
@@ -260,12 +260,12 @@ static int uring_create(const struct sl_net_config *cfg, const struct sl_net_cal
             goto err_rx;
     }
     d->zc_enabled = probe_send_zc(d);
-    d->recv_cap_supported = uring_rx_probe_cap(d);
+    d->recv_cap_supported = sl_uring_rx_probe_cap(d);
     *out = &d->base;
     return 0;
 
 err_rx:
-    uring_rx_pool_fini(d);
+    sl_uring_rx_pool_fini(d);
 err_ring:
     io_uring_queue_exit(&d->ring);
 err_tables:
@@ -281,31 +281,31 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static bool all_idle(const struct uring_driver *d)
+static bool all_idle(const struct sl_uring_driver *d)
 {
     if (d->ops_inflight_total > 0)
         return false;
     return d->free_count == d->cfg.max_connections;
 }
 
-static void uring_destroy(struct sl_net_driver *drv)
+static void sl_uring_destroy(struct sl_net_driver *drv)
 {
-    struct uring_driver *d = (struct uring_driver *)drv;
+    struct sl_uring_driver *d = (struct sl_uring_driver *)drv;
     d->destroying = true;
-    uring_listeners_close_all(d);
+    sl_uring_listeners_close_all(d);
     for (uint32_t i = 0; i < d->cfg.max_connections; i++) {
-        struct uring_conn *c = &d->conns[i];
-        if (c->state != URING_CONN_FREE && c->state != URING_CONN_CLOSING)
-            uring_conn_begin_close(d, c, SL_NET_CLOSE_SHUTDOWN, 0);
+        struct sl_uring_conn *c = &d->conns[i];
+        if (c->state != SL_URING_CONN_FREE && c->state != SL_URING_CONN_CLOSING)
+            sl_uring_conn_begin_close(d, c, SL_NET_CLOSE_SHUTDOWN, 0);
     }
     /* Never free memory the kernel may still write: wait for every completion. */
-    uint64_t deadline_ms = now_ms() + URING_DESTROY_WAIT_MS;
+    uint64_t deadline_ms = now_ms() + SL_URING_DESTROY_WAIT_MS;
     while (!all_idle(d)) {
         SL_ASSERT(now_ms() < deadline_ms);
-        (void)uring_wait(drv, 100000);
+        (void)sl_uring_wait(drv, 100000);
         (void)reap(d, UINT32_MAX);
     }
-    uring_rx_pool_fini(d);
+    sl_uring_rx_pool_fini(d);
     if (d->cfg.mem_regions_max > 0)
         (void)io_uring_unregister_buffers(&d->ring);
     io_uring_queue_exit(&d->ring);
@@ -315,18 +315,18 @@ static void uring_destroy(struct sl_net_driver *drv)
 
 const struct sl_net_driver_ops sl_net_uring_ops = {
     .name = "uring",
-    .create = uring_create,
-    .destroy = uring_destroy,
-    .listen = uring_listen,
-    .connect = uring_connect,
-    .send = uring_send,
-    .send_space = uring_send_space,
-    .recv_exact = uring_recv_exact,
-    .rx_release = uring_rx_release,
-    .close = uring_close,
-    .poll = uring_poll,
-    .wait = uring_wait,
-    .mem_register = uring_mem_register,
-    .counters = uring_counters,
-    .info = uring_info,
+    .create = sl_uring_create,
+    .destroy = sl_uring_destroy,
+    .listen = sl_uring_listen,
+    .connect = sl_uring_connect,
+    .send = sl_uring_send,
+    .send_space = sl_uring_send_space,
+    .recv_exact = sl_uring_recv_exact,
+    .rx_release = sl_uring_rx_release,
+    .close = sl_uring_close,
+    .poll = sl_uring_poll,
+    .wait = sl_uring_wait,
+    .mem_register = sl_uring_mem_register,
+    .counters = sl_uring_counters,
+    .info = sl_uring_info,
 };

@@ -20,9 +20,9 @@
 #include "common/sl_compiler.h"
 #include "drivers/net/net_driver.h"
 
-#define URING_LISTENERS_MAX 8
-#define URING_SLOT_NONE     0xffffffu
-#define URING_BUF_GROUP     0
+#define SL_URING_LISTENERS_MAX 8
+#define SL_URING_SLOT_NONE     0xffffffu
+#define SL_URING_BUF_GROUP     0
 
 /* Kernel ABI since 6.2; liburing 2.3's header predates it. */
 #ifndef IORING_SEND_ZC_REPORT_USAGE
@@ -32,31 +32,31 @@
 #define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
 #endif
 
-enum uring_op_kind {
-    URING_OP_ACCEPT = 1, /* slot = listener index */
-    URING_OP_RECV,       /* multishot recv, arg = recv_seq */
-    URING_OP_RECV_EXACT, /* plain recv into the caller's buffer */
-    URING_OP_SEND,       /* sendmsg over gathered segments */
-    URING_OP_SEND_ZC,    /* arg = queue sequence number of the segment */
-    URING_OP_CONNECT,
-    URING_OP_CANCEL, /* slot = URING_SLOT_NONE for listener cancels */
+enum sl_uring_op_kind {
+    SL_URING_OP_ACCEPT = 1, /* slot = listener index */
+    SL_URING_OP_RECV,       /* multishot recv, arg = recv_seq */
+    SL_URING_OP_RECV_EXACT, /* plain recv into the caller's buffer */
+    SL_URING_OP_SEND,       /* sendmsg over gathered segments */
+    SL_URING_OP_SEND_ZC,    /* arg = queue sequence number of the segment */
+    SL_URING_OP_CONNECT,
+    SL_URING_OP_CANCEL, /* slot = SL_URING_SLOT_NONE for listener cancels */
 };
 
-static inline uint64_t uring_ud(enum uring_op_kind kind, uint32_t slot, uint32_t arg)
+static inline uint64_t sl_uring_ud(enum sl_uring_op_kind kind, uint32_t slot, uint32_t arg)
 {
     return (uint64_t)kind << 56 | (uint64_t)(slot & 0xffffffu) << 32 | arg;
 }
 
-enum uring_conn_state {
-    URING_CONN_FREE = 0,
-    URING_CONN_CONNECTING,
-    URING_CONN_OPEN,
-    URING_CONN_CLOSING,
+enum sl_uring_conn_state {
+    SL_URING_CONN_FREE = 0,
+    SL_URING_CONN_CONNECTING,
+    SL_URING_CONN_OPEN,
+    SL_URING_CONN_CLOSING,
 };
 
 /* One queued segment. Queue positions are free-running 32-bit sequence numbers; the
  * ring index is seq % send_segs_per_conn_max. */
-struct uring_seg {
+struct sl_uring_seg {
     const uint8_t *ptr;
     sl_net_release_fn release;
     void *cookie;
@@ -66,10 +66,10 @@ struct uring_seg {
     int32_t region;          /* registered buffer index, or -1: send by copy */
 };
 
-struct uring_conn {
+struct sl_uring_conn {
     int fd;
     uint32_t gen;
-    enum uring_conn_state state;
+    enum sl_uring_conn_state state;
     enum sl_net_close_reason close_reason;
     int close_err;
     uint32_t ops_inflight;      /* submitted ops whose (first) completion is pending */
@@ -92,7 +92,7 @@ struct uring_conn {
     uint32_t seg_release;
     uint32_t seg_send;
     uint32_t seg_tail;
-    struct uring_seg *segs;
+    struct sl_uring_seg *segs;
     struct iovec *iov;
     struct msghdr msg;
 
@@ -100,7 +100,7 @@ struct uring_conn {
     socklen_t connect_addr_len;
 };
 
-struct uring_listener {
+struct sl_uring_listener {
     int fd;
     uint16_t port;
     bool active;
@@ -109,7 +109,7 @@ struct uring_listener {
     bool closing;
 };
 
-struct uring_driver {
+struct sl_uring_driver {
     struct sl_net_driver base;
     struct sl_net_config cfg;
     struct sl_net_callbacks cb;
@@ -119,10 +119,10 @@ struct uring_driver {
     bool destroying;
     uint64_t ops_inflight_total; /* submissions whose final completion is pending */
 
-    struct uring_conn *conns;
+    struct sl_uring_conn *conns;
     uint32_t *free_slots;
     uint32_t free_count;
-    struct uring_seg *segs_all;
+    struct sl_uring_seg *segs_all;
     struct iovec *iov_all;
 
     /* receive pool */
@@ -141,58 +141,60 @@ struct uring_driver {
     struct iovec *regions;
     uint32_t region_count;
 
-    struct uring_listener listeners[URING_LISTENERS_MAX];
+    struct sl_uring_listener listeners[SL_URING_LISTENERS_MAX];
 
     struct sl_net_counters counters SL_CACHE_ALIGNED;
 };
 
-static inline struct sl_net_conn uring_handle(const struct uring_driver *d,
-                                              const struct uring_conn *c)
+static inline struct sl_net_conn sl_uring_handle(const struct sl_uring_driver *d,
+                                                 const struct sl_uring_conn *c)
 {
     struct sl_net_conn h = {(uint32_t)(c - d->conns), c->gen};
     return h;
 }
 
 /* uring_driver.c */
-struct io_uring_sqe *uring_sqe(struct uring_driver *d, uint64_t user_data);
+struct io_uring_sqe *sl_uring_sqe(struct sl_uring_driver *d, uint64_t user_data);
 
 /* uring_conn.c */
-struct uring_conn *uring_conn_lookup(struct uring_driver *d, struct sl_net_conn h);
-void uring_conn_begin_close(struct uring_driver *d, struct uring_conn *c,
-                            enum sl_net_close_reason reason, int err);
-void uring_conn_maybe_finish(struct uring_driver *d, struct uring_conn *c);
-void uring_conn_on_connect(struct uring_driver *d, struct uring_conn *c, int res);
-void uring_conn_on_cancel(struct uring_driver *d, uint32_t slot);
-void uring_listener_on_accept(struct uring_driver *d, uint32_t index, int res, uint32_t flags);
-void uring_listeners_rearm(struct uring_driver *d);
-void uring_listeners_close_all(struct uring_driver *d);
-int uring_listen(struct sl_net_driver *drv, const struct sockaddr *addr, socklen_t addr_len,
-                 uint32_t *listener_id_out, uint16_t *port_out);
-int uring_connect(struct sl_net_driver *drv, const struct sockaddr *addr, socklen_t addr_len,
-                  struct sl_net_conn *conn_out);
-int uring_close(struct sl_net_driver *drv, struct sl_net_conn conn);
+struct sl_uring_conn *sl_uring_conn_lookup(struct sl_uring_driver *d, struct sl_net_conn h);
+void sl_uring_conn_begin_close(struct sl_uring_driver *d, struct sl_uring_conn *c,
+                               enum sl_net_close_reason reason, int err);
+void sl_uring_conn_maybe_finish(struct sl_uring_driver *d, struct sl_uring_conn *c);
+void sl_uring_conn_on_connect(struct sl_uring_driver *d, struct sl_uring_conn *c, int res);
+void sl_uring_conn_on_cancel(struct sl_uring_driver *d, uint32_t slot);
+void sl_uring_listener_on_accept(struct sl_uring_driver *d, uint32_t index, int res,
+                                 uint32_t flags);
+void sl_uring_listeners_rearm(struct sl_uring_driver *d);
+void sl_uring_listeners_close_all(struct sl_uring_driver *d);
+int sl_uring_listen(struct sl_net_driver *drv, const struct sockaddr *addr, socklen_t addr_len,
+                    uint32_t *listener_id_out, uint16_t *port_out);
+int sl_uring_connect(struct sl_net_driver *drv, const struct sockaddr *addr, socklen_t addr_len,
+                     struct sl_net_conn *conn_out);
+int sl_uring_close(struct sl_net_driver *drv, struct sl_net_conn conn);
 
 /* uring_rx.c */
-int uring_rx_pool_init(struct uring_driver *d);
-void uring_rx_pool_fini(struct uring_driver *d);
-bool uring_rx_probe_cap(struct uring_driver *d);
-void uring_rx_start(struct uring_driver *d, struct uring_conn *c);
-void uring_rx_on_recv(struct uring_driver *d, struct uring_conn *c, int res, uint32_t flags);
-void uring_rx_on_exact(struct uring_driver *d, struct uring_conn *c, int res);
-void uring_rx_resume_paused(struct uring_driver *d);
-int uring_recv_exact(struct sl_net_driver *drv, struct sl_net_conn conn, void *dst,
-                     uint32_t len_bytes);
-void uring_rx_release(struct sl_net_driver *drv, uint32_t buf_id);
+int sl_uring_rx_pool_init(struct sl_uring_driver *d);
+void sl_uring_rx_pool_fini(struct sl_uring_driver *d);
+bool sl_uring_rx_probe_cap(struct sl_uring_driver *d);
+void sl_uring_rx_start(struct sl_uring_driver *d, struct sl_uring_conn *c);
+void sl_uring_rx_on_recv(struct sl_uring_driver *d, struct sl_uring_conn *c, int res,
+                         uint32_t flags);
+void sl_uring_rx_on_exact(struct sl_uring_driver *d, struct sl_uring_conn *c, int res);
+void sl_uring_rx_resume_paused(struct sl_uring_driver *d);
+int sl_uring_recv_exact(struct sl_net_driver *drv, struct sl_net_conn conn, void *dst,
+                        uint32_t len_bytes);
+void sl_uring_rx_release(struct sl_net_driver *drv, uint32_t buf_id);
 
 /* uring_tx.c */
-void uring_tx_flush(struct uring_driver *d, struct uring_conn *c);
-void uring_tx_on_send(struct uring_driver *d, struct uring_conn *c, int res);
-void uring_tx_on_send_zc(struct uring_driver *d, struct uring_conn *c, uint32_t seq, int res,
-                         uint32_t flags);
-void uring_tx_release_all(struct uring_driver *d, struct uring_conn *c, int status);
-int uring_send(struct sl_net_driver *drv, struct sl_net_conn conn, const struct sl_net_seg *segs,
-               uint32_t seg_count);
-int uring_send_space(struct sl_net_driver *drv, struct sl_net_conn conn);
-int uring_mem_register(struct sl_net_driver *drv, void *base, size_t len_bytes);
+void sl_uring_tx_flush(struct sl_uring_driver *d, struct sl_uring_conn *c);
+void sl_uring_tx_on_send(struct sl_uring_driver *d, struct sl_uring_conn *c, int res);
+void sl_uring_tx_on_send_zc(struct sl_uring_driver *d, struct sl_uring_conn *c, uint32_t seq,
+                            int res, uint32_t flags);
+void sl_uring_tx_release_all(struct sl_uring_driver *d, struct sl_uring_conn *c, int status);
+int sl_uring_send(struct sl_net_driver *drv, struct sl_net_conn conn, const struct sl_net_seg *segs,
+                  uint32_t seg_count);
+int sl_uring_send_space(struct sl_net_driver *drv, struct sl_net_conn conn);
+int sl_uring_mem_register(struct sl_net_driver *drv, void *base, size_t len_bytes);
 
 #endif

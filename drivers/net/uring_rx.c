@@ -1,7 +1,7 @@
 /* Receiving in the io_uring driver: the provided-buffer pool, multishot recv, the
  * receive-exactly-N path and receive backpressure.
  *
- * All connections of an instance share one buffer ring (group URING_BUF_GROUP). A
+ * All connections of an instance share one buffer ring (group SL_URING_BUF_GROUP). A
  * multishot recv per connection picks buffers from it; each filled buffer is lent to the
  * dataplane (on_recv) until sl_net_rx_release(). Receiving stops for a connection
  * (its recv is cancelled, or not re-armed) when it holds rx_bufs_per_conn_max buffers
@@ -22,7 +22,7 @@
 #include "common/sl_assert.h"
 #include "drivers/net/uring_internal.h"
 
-int uring_rx_pool_init(struct uring_driver *d)
+int sl_uring_rx_pool_init(struct sl_uring_driver *d)
 {
     const struct sl_net_config *cfg = &d->cfg;
     int rc;
@@ -54,7 +54,7 @@ int uring_rx_pool_init(struct uring_driver *d)
     memset(&reg, 0, sizeof(reg));
     reg.ring_addr = (uint64_t)(uintptr_t)d->buf_ring;
     reg.ring_entries = cfg->rx_buf_count;
-    reg.bgid = URING_BUF_GROUP;
+    reg.bgid = SL_URING_BUF_GROUP;
     rc = io_uring_register_buf_ring(&d->ring, &reg, 0);
     if (rc != 0)
         goto err_tables;
@@ -75,9 +75,9 @@ err_ring:
     return rc;
 }
 
-void uring_rx_pool_fini(struct uring_driver *d)
+void sl_uring_rx_pool_fini(struct sl_uring_driver *d)
 {
-    (void)io_uring_unregister_buf_ring(&d->ring, URING_BUF_GROUP);
+    (void)io_uring_unregister_buf_ring(&d->ring, SL_URING_BUF_GROUP);
     free(d->rx_owner_slot);
     free(d->rx_owner_gen);
     free(d->rx_lent);
@@ -85,7 +85,7 @@ void uring_rx_pool_fini(struct uring_driver *d)
     munmap(d->buf_ring, d->buf_ring_bytes);
 }
 
-static void buf_recycle(struct uring_driver *d, uint32_t bid)
+static void buf_recycle(struct sl_uring_driver *d, uint32_t bid)
 {
     SL_ASSERT(bid < d->cfg.rx_buf_count);
     SL_ASSERT(!d->rx_lent[bid]);
@@ -95,7 +95,7 @@ static void buf_recycle(struct uring_driver *d, uint32_t bid)
     io_uring_buf_ring_advance(d->buf_ring, 1);
 }
 
-bool uring_rx_probe_cap(struct uring_driver *d)
+bool sl_uring_rx_probe_cap(struct sl_uring_driver *d)
 {
     /* Arm a multishot recv capped at 1 byte on a socketpair and send it 2 bytes: a kernel
      * with the cap ends the multishot recv after that first completion; an older one
@@ -107,7 +107,7 @@ bool uring_rx_probe_cap(struct uring_driver *d)
     SL_ASSERT(sqe != NULL);
     io_uring_prep_recv_multishot(sqe, sv[0], NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = URING_BUF_GROUP;
+    sqe->buf_group = SL_URING_BUF_GROUP;
     sqe->file_index = 1;
     io_uring_sqe_set_data64(sqe, 0);
     bool capped = false;
@@ -137,13 +137,13 @@ bool uring_rx_probe_cap(struct uring_driver *d)
     return capped;
 }
 
-static bool may_receive(const struct uring_driver *d, const struct uring_conn *c)
+static bool may_receive(const struct sl_uring_driver *d, const struct sl_uring_conn *c)
 {
-    return c->state == URING_CONN_OPEN && !c->recv_armed && !c->exact_active &&
+    return c->state == SL_URING_CONN_OPEN && !c->recv_armed && !c->exact_active &&
            c->rx_held < d->cfg.rx_bufs_per_conn_max && d->rx_lent_count < d->cfg.rx_buf_count;
 }
 
-static void pause_conn(struct uring_driver *d, struct uring_conn *c)
+static void pause_conn(struct sl_uring_driver *d, struct sl_uring_conn *c)
 {
     if (c->rx_paused)
         return;
@@ -152,15 +152,15 @@ static void pause_conn(struct uring_driver *d, struct uring_conn *c)
     c->rx_paused = true;
 }
 
-static void arm_multishot(struct uring_driver *d, struct uring_conn *c)
+static void arm_multishot(struct sl_uring_driver *d, struct sl_uring_conn *c)
 {
     SL_ASSERT(!c->recv_armed && !c->exact_op_inflight);
     c->recv_seq++;
     struct io_uring_sqe *sqe =
-        uring_sqe(d, uring_ud(URING_OP_RECV, (uint32_t)(c - d->conns), c->recv_seq));
+        sl_uring_sqe(d, sl_uring_ud(SL_URING_OP_RECV, (uint32_t)(c - d->conns), c->recv_seq));
     io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = URING_BUF_GROUP;
+    sqe->buf_group = SL_URING_BUF_GROUP;
     if (d->recv_cap_supported) {
         /* Newer kernels end a multishot recv after this many bytes (the field is named
          * optlen in their uapi header, file_index in liburing 2.3's). Full buffers then
@@ -173,33 +173,33 @@ static void arm_multishot(struct uring_driver *d, struct uring_conn *c)
     c->ops_inflight++;
 }
 
-static void submit_exact(struct uring_driver *d, struct uring_conn *c)
+static void submit_exact(struct sl_uring_driver *d, struct sl_uring_conn *c)
 {
     SL_ASSERT(c->exact_active && !c->exact_op_inflight && !c->recv_armed);
     SL_ASSERT(c->exact_done_bytes < c->exact_len_bytes);
     struct io_uring_sqe *sqe =
-        uring_sqe(d, uring_ud(URING_OP_RECV_EXACT, (uint32_t)(c - d->conns), 0));
+        sl_uring_sqe(d, sl_uring_ud(SL_URING_OP_RECV_EXACT, (uint32_t)(c - d->conns), 0));
     io_uring_prep_recv(sqe, c->fd, c->exact_dst + c->exact_done_bytes,
                        c->exact_len_bytes - c->exact_done_bytes, MSG_WAITALL);
     c->exact_op_inflight = true;
     c->ops_inflight++;
 }
 
-static void cancel_multishot(struct uring_driver *d, struct uring_conn *c)
+static void cancel_multishot(struct sl_uring_driver *d, struct sl_uring_conn *c)
 {
     if (!c->recv_armed || c->recv_cancel_sent)
         return;
     uint32_t slot = (uint32_t)(c - d->conns);
-    struct io_uring_sqe *sqe = uring_sqe(d, uring_ud(URING_OP_CANCEL, slot, 0));
-    io_uring_prep_cancel64(sqe, uring_ud(URING_OP_RECV, slot, c->recv_seq), 0);
+    struct io_uring_sqe *sqe = sl_uring_sqe(d, sl_uring_ud(SL_URING_OP_CANCEL, slot, 0));
+    io_uring_prep_cancel64(sqe, sl_uring_ud(SL_URING_OP_RECV, slot, c->recv_seq), 0);
     c->recv_cancel_sent = true;
     c->ops_inflight++;
 }
 
 /* Decides what receives next on c after its previous receive ended. */
-static void rx_continue(struct uring_driver *d, struct uring_conn *c)
+static void rx_continue(struct sl_uring_driver *d, struct sl_uring_conn *c)
 {
-    if (c->state != URING_CONN_OPEN || c->recv_armed || c->exact_op_inflight)
+    if (c->state != SL_URING_CONN_OPEN || c->recv_armed || c->exact_op_inflight)
         return;
     if (c->exact_active) {
         submit_exact(d, c);
@@ -216,13 +216,13 @@ static void rx_continue(struct uring_driver *d, struct uring_conn *c)
     pause_conn(d, c);
 }
 
-void uring_rx_start(struct uring_driver *d, struct uring_conn *c)
+void sl_uring_rx_start(struct sl_uring_driver *d, struct sl_uring_conn *c)
 {
     rx_continue(d, c);
 }
 
 /* Finishes a recv_exact whose buffer is full, then lets the dataplane react. */
-static void exact_complete(struct uring_driver *d, struct uring_conn *c)
+static void exact_complete(struct sl_uring_driver *d, struct sl_uring_conn *c)
 {
     SL_ASSERT(c->exact_done_bytes == c->exact_len_bytes);
     void *dst = c->exact_dst;
@@ -230,15 +230,15 @@ static void exact_complete(struct uring_driver *d, struct uring_conn *c)
     c->exact_active = false;
     c->exact_dst = NULL;
     if (d->cb.on_recv_exact_done != NULL)
-        d->cb.on_recv_exact_done(d->cb.ctx, uring_handle(d, c), dst, len);
+        d->cb.on_recv_exact_done(d->cb.ctx, sl_uring_handle(d, c), dst, len);
 }
 
 /* Hands bytes [off, off + len) of pool buffer bid to c: into a pending exact buffer
  * first, the rest to on_recv. */
-static void deliver(struct uring_driver *d, struct uring_conn *c, uint32_t bid, uint32_t len)
+static void deliver(struct sl_uring_driver *d, struct sl_uring_conn *c, uint32_t bid, uint32_t len)
 {
     const uint8_t *data = d->rx_mem + (size_t)bid * d->cfg.rx_buf_size_bytes;
-    while (len > 0 && c->exact_active && c->state == URING_CONN_OPEN) {
+    while (len > 0 && c->exact_active && c->state == SL_URING_CONN_OPEN) {
         uint32_t n = SL_MIN(len, c->exact_len_bytes - c->exact_done_bytes);
         memcpy(c->exact_dst + c->exact_done_bytes, data, n);
         c->exact_done_bytes += n;
@@ -248,7 +248,7 @@ static void deliver(struct uring_driver *d, struct uring_conn *c, uint32_t bid, 
         if (c->exact_done_bytes == c->exact_len_bytes)
             exact_complete(d, c); /* may start the next recv_exact */
     }
-    if (len == 0 || c->state != URING_CONN_OPEN) {
+    if (len == 0 || c->state != SL_URING_CONN_OPEN) {
         buf_recycle(d, bid);
         return;
     }
@@ -259,17 +259,18 @@ static void deliver(struct uring_driver *d, struct uring_conn *c, uint32_t bid, 
     c->rx_held++;
     d->counters.rx_bufs_delivered++;
     struct sl_net_rxbuf rb = {.data = data, .len_bytes = len, .buf_id = bid};
-    d->cb.on_recv(d->cb.ctx, uring_handle(d, c), &rb);
-    if (c->state == URING_CONN_OPEN && c->rx_held >= d->cfg.rx_bufs_per_conn_max && c->recv_armed &&
-        !c->recv_cancel_sent)
+    d->cb.on_recv(d->cb.ctx, sl_uring_handle(d, c), &rb);
+    if (c->state == SL_URING_CONN_OPEN && c->rx_held >= d->cfg.rx_bufs_per_conn_max &&
+        c->recv_armed && !c->recv_cancel_sent)
         cancel_multishot(d, c); /* counted when the recv ends and c pauses */
 }
 
-void uring_rx_on_recv(struct uring_driver *d, struct uring_conn *c, int res, uint32_t flags)
+void sl_uring_rx_on_recv(struct sl_uring_driver *d, struct sl_uring_conn *c, int res,
+                         uint32_t flags)
 {
     if (flags & IORING_CQE_F_BUFFER) {
         uint32_t bid = flags >> IORING_CQE_BUFFER_SHIFT;
-        if (res > 0 && c->state == URING_CONN_OPEN) {
+        if (res > 0 && c->state == SL_URING_CONN_OPEN) {
             SL_ASSERT((uint32_t)res <= d->cfg.rx_buf_size_bytes);
             d->counters.rx_bytes += (uint32_t)res;
             deliver(d, c, bid, (uint32_t)res);
@@ -284,12 +285,12 @@ void uring_rx_on_recv(struct uring_driver *d, struct uring_conn *c, int res, uin
     c->recv_armed = false;
     c->recv_cancel_sent = false;
     c->ops_inflight--;
-    if (c->state == URING_CONN_CLOSING) {
-        uring_conn_maybe_finish(d, c);
+    if (c->state == SL_URING_CONN_CLOSING) {
+        sl_uring_conn_maybe_finish(d, c);
         return;
     }
     if (res == 0) {
-        uring_conn_begin_close(d, c, SL_NET_CLOSE_PEER, 0);
+        sl_uring_conn_begin_close(d, c, SL_NET_CLOSE_PEER, 0);
         return;
     }
     if (res == -EINVAL && d->recv_cap_supported) {
@@ -300,28 +301,28 @@ void uring_rx_on_recv(struct uring_driver *d, struct uring_conn *c, int res, uin
     }
     if (res < 0 && res != -ENOBUFS && res != -ECANCELED) {
         d->counters.errors_recv++;
-        uring_conn_begin_close(d, c, SL_NET_CLOSE_ERROR, res);
+        sl_uring_conn_begin_close(d, c, SL_NET_CLOSE_ERROR, res);
         return;
     }
     rx_continue(d, c); /* after -ENOBUFS: pauses until buffers come back */
 }
 
-void uring_rx_on_exact(struct uring_driver *d, struct uring_conn *c, int res)
+void sl_uring_rx_on_exact(struct sl_uring_driver *d, struct sl_uring_conn *c, int res)
 {
     SL_ASSERT(c->exact_op_inflight && c->ops_inflight > 0);
     c->exact_op_inflight = false;
     c->ops_inflight--;
-    if (c->state == URING_CONN_CLOSING) {
-        uring_conn_maybe_finish(d, c);
+    if (c->state == SL_URING_CONN_CLOSING) {
+        sl_uring_conn_maybe_finish(d, c);
         return;
     }
     if (res == 0) {
-        uring_conn_begin_close(d, c, SL_NET_CLOSE_PEER, 0);
+        sl_uring_conn_begin_close(d, c, SL_NET_CLOSE_PEER, 0);
         return;
     }
     if (res < 0) {
         d->counters.errors_recv++;
-        uring_conn_begin_close(d, c, SL_NET_CLOSE_ERROR, res);
+        sl_uring_conn_begin_close(d, c, SL_NET_CLOSE_ERROR, res);
         return;
     }
     SL_ASSERT(c->exact_active);
@@ -334,14 +335,14 @@ void uring_rx_on_exact(struct uring_driver *d, struct uring_conn *c, int res)
     rx_continue(d, c);
 }
 
-void uring_rx_resume_paused(struct uring_driver *d)
+void sl_uring_rx_resume_paused(struct sl_uring_driver *d)
 {
     uint32_t i = 0;
     while (i < d->paused_count) {
-        struct uring_conn *c = &d->conns[d->paused[i]];
+        struct sl_uring_conn *c = &d->conns[d->paused[i]];
         SL_ASSERT(c->rx_paused);
-        bool drop =
-            c->state != URING_CONN_OPEN || c->recv_armed || c->exact_active || c->exact_op_inflight;
+        bool drop = c->state != SL_URING_CONN_OPEN || c->recv_armed || c->exact_active ||
+                    c->exact_op_inflight;
         if (!drop && !may_receive(d, c)) {
             i++;
             continue;
@@ -353,14 +354,14 @@ void uring_rx_resume_paused(struct uring_driver *d)
     }
 }
 
-int uring_recv_exact(struct sl_net_driver *drv, struct sl_net_conn conn, void *dst,
-                     uint32_t len_bytes)
+int sl_uring_recv_exact(struct sl_net_driver *drv, struct sl_net_conn conn, void *dst,
+                        uint32_t len_bytes)
 {
-    struct uring_driver *d = (struct uring_driver *)drv;
-    struct uring_conn *c = uring_conn_lookup(d, conn);
+    struct sl_uring_driver *d = (struct sl_uring_driver *)drv;
+    struct sl_uring_conn *c = sl_uring_conn_lookup(d, conn);
     if (c == NULL)
         return -EBADF;
-    if (c->state != URING_CONN_OPEN)
+    if (c->state != SL_URING_CONN_OPEN)
         return -ENOTCONN;
     if (len_bytes == 0 || dst == NULL)
         return -EINVAL;
@@ -377,17 +378,17 @@ int uring_recv_exact(struct sl_net_driver *drv, struct sl_net_conn conn, void *d
     return 0;
 }
 
-void uring_rx_release(struct sl_net_driver *drv, uint32_t buf_id)
+void sl_uring_rx_release(struct sl_net_driver *drv, uint32_t buf_id)
 {
-    struct uring_driver *d = (struct uring_driver *)drv;
+    struct sl_uring_driver *d = (struct sl_uring_driver *)drv;
     SL_ASSERT(buf_id < d->cfg.rx_buf_count);
     SL_ASSERT(d->rx_lent[buf_id]); /* released twice, or never lent */
     d->rx_lent[buf_id] = 0;
     SL_ASSERT(d->rx_lent_count > 0);
     d->rx_lent_count--;
     uint32_t slot = d->rx_owner_slot[buf_id];
-    struct uring_conn *c = &d->conns[slot];
-    if (c->state != URING_CONN_FREE && c->gen == d->rx_owner_gen[buf_id]) {
+    struct sl_uring_conn *c = &d->conns[slot];
+    if (c->state != SL_URING_CONN_FREE && c->gen == d->rx_owner_gen[buf_id]) {
         SL_ASSERT(c->rx_held > 0);
         c->rx_held--;
     }

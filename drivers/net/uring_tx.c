@@ -13,13 +13,13 @@
 #include "common/sl_assert.h"
 #include "drivers/net/uring_internal.h"
 
-static struct uring_seg *seg_at(const struct uring_driver *d, const struct uring_conn *c,
-                                uint32_t seq)
+static struct sl_uring_seg *seg_at(const struct sl_uring_driver *d, const struct sl_uring_conn *c,
+                                   uint32_t seq)
 {
     return &c->segs[seq % d->cfg.send_segs_per_conn_max];
 }
 
-static int32_t find_region(const struct uring_driver *d, const void *ptr, uint32_t len)
+static int32_t find_region(const struct sl_uring_driver *d, const void *ptr, uint32_t len)
 {
     uintptr_t start = (uintptr_t)ptr;
     for (uint32_t i = 0; i < d->region_count; i++) {
@@ -30,22 +30,22 @@ static int32_t find_region(const struct uring_driver *d, const void *ptr, uint32
     return -1;
 }
 
-static void submit_zc(struct uring_driver *d, struct uring_conn *c)
+static void submit_zc(struct sl_uring_driver *d, struct sl_uring_conn *c)
 {
-    struct uring_seg *s = seg_at(d, c, c->seg_send);
+    struct sl_uring_seg *s = seg_at(d, c, c->seg_send);
     struct io_uring_sqe *sqe =
-        uring_sqe(d, uring_ud(URING_OP_SEND_ZC, (uint32_t)(c - d->conns), c->seg_send));
+        sl_uring_sqe(d, sl_uring_ud(SL_URING_OP_SEND_ZC, (uint32_t)(c - d->conns), c->seg_send));
     io_uring_prep_send_zc_fixed(sqe, c->fd, s->ptr + s->sent_bytes, s->len_bytes - s->sent_bytes,
                                 MSG_NOSIGNAL | MSG_WAITALL, IORING_SEND_ZC_REPORT_USAGE,
                                 (unsigned)s->region);
     d->counters.tx_sends_zc++;
 }
 
-static void submit_plain(struct uring_driver *d, struct uring_conn *c)
+static void submit_plain(struct sl_uring_driver *d, struct sl_uring_conn *c)
 {
     uint32_t n = 0;
     for (uint32_t seq = c->seg_send; seq != c->seg_tail && n < d->cfg.send_iov_max; seq++) {
-        struct uring_seg *s = seg_at(d, c, seq);
+        struct sl_uring_seg *s = seg_at(d, c, seq);
         if (s->region >= 0)
             break; /* a zero-copy segment goes in its own operation */
         c->iov[n].iov_base = (void *)(s->ptr + s->sent_bytes);
@@ -56,14 +56,15 @@ static void submit_plain(struct uring_driver *d, struct uring_conn *c)
     memset(&c->msg, 0, sizeof(c->msg));
     c->msg.msg_iov = c->iov;
     c->msg.msg_iovlen = n;
-    struct io_uring_sqe *sqe = uring_sqe(d, uring_ud(URING_OP_SEND, (uint32_t)(c - d->conns), 0));
+    struct io_uring_sqe *sqe =
+        sl_uring_sqe(d, sl_uring_ud(SL_URING_OP_SEND, (uint32_t)(c - d->conns), 0));
     io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL | MSG_WAITALL);
     d->counters.tx_sends_plain++;
 }
 
-void uring_tx_flush(struct uring_driver *d, struct uring_conn *c)
+void sl_uring_tx_flush(struct sl_uring_driver *d, struct sl_uring_conn *c)
 {
-    if (c->send_op_inflight || c->state != URING_CONN_OPEN || c->seg_send == c->seg_tail)
+    if (c->send_op_inflight || c->state != SL_URING_CONN_OPEN || c->seg_send == c->seg_tail)
         return;
     if (seg_at(d, c, c->seg_send)->region >= 0)
         submit_zc(d, c);
@@ -73,17 +74,17 @@ void uring_tx_flush(struct uring_driver *d, struct uring_conn *c)
     c->ops_inflight++;
 }
 
-static void release_seg(struct uring_seg *s, int status)
+static void release_seg(struct sl_uring_seg *s, int status)
 {
     if (s->release != NULL)
         s->release(s->cookie, status);
 }
 
 /* Releases the sent prefix of the queue whose zero-copy notifications have arrived. */
-static void release_done(struct uring_driver *d, struct uring_conn *c)
+static void release_done(struct sl_uring_driver *d, struct sl_uring_conn *c)
 {
     while (c->seg_release != c->seg_send) {
-        struct uring_seg *s = seg_at(d, c, c->seg_release);
+        struct sl_uring_seg *s = seg_at(d, c, c->seg_release);
         if (s->notifs_pending > 0)
             break;
         c->seg_release++;
@@ -91,16 +92,16 @@ static void release_done(struct uring_driver *d, struct uring_conn *c)
     }
 }
 
-void uring_tx_release_all(struct uring_driver *d, struct uring_conn *c, int status)
+void sl_uring_tx_release_all(struct sl_uring_driver *d, struct sl_uring_conn *c, int status)
 {
     SL_ASSERT(c->zc_notifs_pending == 0);
     /* Sequence numbers wrap: count, never compare them. */
     uint32_t sent_count = c->seg_send - c->seg_release;
     uint32_t queued_count = c->seg_tail - c->seg_release;
-    SL_ASSERT(c->state == URING_CONN_CLOSING); /* so releases cannot queue more */
+    SL_ASSERT(c->state == SL_URING_CONN_CLOSING); /* so releases cannot queue more */
     c->seg_send = c->seg_tail;
     for (uint32_t i = 0; i < queued_count; i++) {
-        struct uring_seg *s = seg_at(d, c, c->seg_release);
+        struct sl_uring_seg *s = seg_at(d, c, c->seg_release);
         SL_ASSERT(s->notifs_pending == 0);
         c->seg_release++;
         release_seg(s, i < sent_count ? 0 : status);
@@ -108,12 +109,12 @@ void uring_tx_release_all(struct uring_driver *d, struct uring_conn *c, int stat
     SL_ASSERT(c->seg_release == c->seg_tail);
 }
 
-static void advance(struct uring_driver *d, struct uring_conn *c, uint32_t bytes)
+static void advance(struct sl_uring_driver *d, struct sl_uring_conn *c, uint32_t bytes)
 {
     d->counters.tx_bytes += bytes;
     while (bytes > 0) {
         SL_ASSERT(c->seg_send != c->seg_tail);
-        struct uring_seg *s = seg_at(d, c, c->seg_send);
+        struct sl_uring_seg *s = seg_at(d, c, c->seg_send);
         uint32_t n = SL_MIN(bytes, s->len_bytes - s->sent_bytes);
         s->sent_bytes += n;
         bytes -= n;
@@ -122,23 +123,23 @@ static void advance(struct uring_driver *d, struct uring_conn *c, uint32_t bytes
     }
 }
 
-static void on_send_result(struct uring_driver *d, struct uring_conn *c, int res)
+static void on_send_result(struct sl_uring_driver *d, struct sl_uring_conn *c, int res)
 {
-    if (c->state == URING_CONN_CLOSING) {
-        uring_conn_maybe_finish(d, c);
+    if (c->state == SL_URING_CONN_CLOSING) {
+        sl_uring_conn_maybe_finish(d, c);
         return;
     }
     if (res < 0) {
         d->counters.errors_send++;
-        uring_conn_begin_close(d, c, SL_NET_CLOSE_ERROR, res);
+        sl_uring_conn_begin_close(d, c, SL_NET_CLOSE_ERROR, res);
         return;
     }
     advance(d, c, (uint32_t)res);
     release_done(d, c); /* releases may queue more sends or close c */
-    uring_tx_flush(d, c);
+    sl_uring_tx_flush(d, c);
 }
 
-void uring_tx_on_send(struct uring_driver *d, struct uring_conn *c, int res)
+void sl_uring_tx_on_send(struct sl_uring_driver *d, struct sl_uring_conn *c, int res)
 {
     SL_ASSERT(c->send_op_inflight && c->ops_inflight > 0);
     c->send_op_inflight = false;
@@ -146,18 +147,18 @@ void uring_tx_on_send(struct uring_driver *d, struct uring_conn *c, int res)
     on_send_result(d, c, res);
 }
 
-void uring_tx_on_send_zc(struct uring_driver *d, struct uring_conn *c, uint32_t seq, int res,
-                         uint32_t flags)
+void sl_uring_tx_on_send_zc(struct sl_uring_driver *d, struct sl_uring_conn *c, uint32_t seq,
+                            int res, uint32_t flags)
 {
-    struct uring_seg *s = seg_at(d, c, seq);
+    struct sl_uring_seg *s = seg_at(d, c, seq);
     if (flags & IORING_CQE_F_NOTIF) {
         SL_ASSERT(s->notifs_pending > 0 && c->zc_notifs_pending > 0);
         s->notifs_pending--;
         c->zc_notifs_pending--;
         if ((uint32_t)res & IORING_NOTIF_USAGE_ZC_COPIED)
             d->counters.tx_zc_copied++;
-        if (c->state == URING_CONN_CLOSING)
-            uring_conn_maybe_finish(d, c);
+        if (c->state == SL_URING_CONN_CLOSING)
+            sl_uring_conn_maybe_finish(d, c);
         else
             release_done(d, c);
         return;
@@ -172,14 +173,14 @@ void uring_tx_on_send_zc(struct uring_driver *d, struct uring_conn *c, uint32_t 
     on_send_result(d, c, res);
 }
 
-int uring_send(struct sl_net_driver *drv, struct sl_net_conn conn, const struct sl_net_seg *segs,
-               uint32_t seg_count)
+int sl_uring_send(struct sl_net_driver *drv, struct sl_net_conn conn, const struct sl_net_seg *segs,
+                  uint32_t seg_count)
 {
-    struct uring_driver *d = (struct uring_driver *)drv;
-    struct uring_conn *c = uring_conn_lookup(d, conn);
+    struct sl_uring_driver *d = (struct sl_uring_driver *)drv;
+    struct sl_uring_conn *c = sl_uring_conn_lookup(d, conn);
     if (c == NULL)
         return -EBADF;
-    if (c->state == URING_CONN_CLOSING)
+    if (c->state == SL_URING_CONN_CLOSING)
         return -ENOTCONN;
     SL_ASSERT(segs != NULL || seg_count == 0);
     uint32_t used = c->seg_tail - c->seg_release;
@@ -189,7 +190,7 @@ int uring_send(struct sl_net_driver *drv, struct sl_net_conn conn, const struct 
     }
     for (uint32_t i = 0; i < seg_count; i++) {
         SL_ASSERT(segs[i].ptr != NULL && segs[i].len_bytes > 0);
-        struct uring_seg *s = seg_at(d, c, c->seg_tail + i);
+        struct sl_uring_seg *s = seg_at(d, c, c->seg_tail + i);
         s->ptr = segs[i].ptr;
         s->len_bytes = segs[i].len_bytes;
         s->sent_bytes = 0;
@@ -204,24 +205,24 @@ int uring_send(struct sl_net_driver *drv, struct sl_net_conn conn, const struct 
         }
     }
     c->seg_tail += seg_count;
-    uring_tx_flush(d, c);
+    sl_uring_tx_flush(d, c);
     return 0;
 }
 
-int uring_send_space(struct sl_net_driver *drv, struct sl_net_conn conn)
+int sl_uring_send_space(struct sl_net_driver *drv, struct sl_net_conn conn)
 {
-    struct uring_driver *d = (struct uring_driver *)drv;
-    struct uring_conn *c = uring_conn_lookup(d, conn);
+    struct sl_uring_driver *d = (struct sl_uring_driver *)drv;
+    struct sl_uring_conn *c = sl_uring_conn_lookup(d, conn);
     if (c == NULL)
         return -EBADF;
-    if (c->state == URING_CONN_CLOSING)
+    if (c->state == SL_URING_CONN_CLOSING)
         return -ENOTCONN;
     return (int)(d->cfg.send_segs_per_conn_max - (c->seg_tail - c->seg_release));
 }
 
-int uring_mem_register(struct sl_net_driver *drv, void *base, size_t len_bytes)
+int sl_uring_mem_register(struct sl_net_driver *drv, void *base, size_t len_bytes)
 {
-    struct uring_driver *d = (struct uring_driver *)drv;
+    struct sl_uring_driver *d = (struct sl_uring_driver *)drv;
     SL_ASSERT(base != NULL && len_bytes > 0);
     if (d->region_count >= d->cfg.mem_regions_max)
         return -ENOSPC;
