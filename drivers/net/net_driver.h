@@ -159,6 +159,7 @@ struct sl_net_driver_ops {
     void (*destroy)(struct sl_net_driver *drv);
     int (*listen)(struct sl_net_driver *drv, const struct sockaddr *addr, socklen_t addr_len,
                   uint32_t *listener_id_out, uint16_t *port_out);
+    int (*listen_close)(struct sl_net_driver *drv, uint32_t listener_id);
     int (*connect)(struct sl_net_driver *drv, const struct sockaddr *addr, socklen_t addr_len,
                    struct sl_net_conn *conn_out);
     int (*send)(struct sl_net_driver *drv, struct sl_net_conn conn, const struct sl_net_seg *segs,
@@ -207,6 +208,14 @@ static inline int sl_net_listen(struct sl_net_driver *drv, const struct sockaddr
                                 socklen_t addr_len, uint32_t *listener_id_out, uint16_t *port_out)
 {
     return drv->ops->listen(drv, addr, addr_len, listener_id_out, port_out);
+}
+
+/* Stops accepting on listener_id: no on_accept for it after this call returns;
+ * connections it accepted before stay open. The socket closes from a later poll, and
+ * the id may then be returned by sl_net_listen() again. Returns 0 or -EBADF. */
+static inline int sl_net_listen_close(struct sl_net_driver *drv, uint32_t listener_id)
+{
+    return drv->ops->listen_close(drv, listener_id);
 }
 
 /* Starts an outbound connection to addr (copied). *conn_out is valid at once (send may

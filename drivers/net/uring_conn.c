@@ -345,19 +345,37 @@ void sl_uring_listeners_rearm(struct sl_uring_driver *d)
     }
 }
 
+static void listener_close(struct sl_uring_driver *d, struct sl_uring_listener *l)
+{
+    SL_ASSERT(l->active && !l->closing);
+    l->closing = true;
+    if (!l->armed) {
+        (void)close(l->fd);
+        l->fd = -1;
+        l->active = false;
+        return;
+    }
+    /* The accept's final completion closes the fd: the kernel may still use it. */
+    submit_cancel_fd(d, l->fd, SL_URING_SLOT_NONE);
+}
+
+int sl_uring_listen_close(struct sl_net_driver *drv, uint32_t listener_id)
+{
+    struct sl_uring_driver *d = (struct sl_uring_driver *)drv;
+    if (listener_id >= SL_URING_LISTENERS_MAX)
+        return -EBADF;
+    struct sl_uring_listener *l = &d->listeners[listener_id];
+    if (!l->active || l->closing)
+        return -EBADF;
+    listener_close(d, l);
+    return 0;
+}
+
 void sl_uring_listeners_close_all(struct sl_uring_driver *d)
 {
     for (uint32_t i = 0; i < SL_URING_LISTENERS_MAX; i++) {
         struct sl_uring_listener *l = &d->listeners[i];
-        if (!l->active || l->closing)
-            continue;
-        l->closing = true;
-        if (!l->armed) {
-            (void)close(l->fd);
-            l->fd = -1;
-            l->active = false;
-            continue;
-        }
-        submit_cancel_fd(d, l->fd, SL_URING_SLOT_NONE);
+        if (l->active && !l->closing)
+            listener_close(d, l);
     }
 }

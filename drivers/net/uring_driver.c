@@ -318,6 +318,7 @@ const struct sl_net_driver_ops sl_net_uring_ops = {
     .create = sl_uring_create,
     .destroy = sl_uring_destroy,
     .listen = sl_uring_listen,
+    .listen_close = sl_uring_listen_close,
     .connect = sl_uring_connect,
     .send = sl_uring_send,
     .send_space = sl_uring_send_space,

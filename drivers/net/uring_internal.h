@@ -167,6 +167,7 @@ void sl_uring_listener_on_accept(struct sl_uring_driver *d, uint32_t index, int 
                                  uint32_t flags);
 void sl_uring_listeners_rearm(struct sl_uring_driver *d);
 void sl_uring_listeners_close_all(struct sl_uring_driver *d);
+int sl_uring_listen_close(struct sl_net_driver *drv, uint32_t listener_id);
 int sl_uring_listen(struct sl_net_driver *drv, const struct sockaddr *addr, socklen_t addr_len,
                     uint32_t *listener_id_out, uint16_t *port_out);
 int sl_uring_connect(struct sl_net_driver *drv, const struct sockaddr *addr, socklen_t addr_len,
