@@ -233,8 +233,8 @@ static void exact_complete(struct sl_uring_driver *d, struct sl_uring_conn *c)
         d->cb.on_recv_exact_done(d->cb.ctx, sl_uring_handle(d, c), dst, len);
 }
 
-/* Hands bytes [off, off + len) of pool buffer bid to c: into a pending exact buffer
- * first, the rest to on_recv. */
+/* Hands the first len bytes of pool buffer bid to c: into a pending exact buffer first,
+ * the rest to on_recv. */
 static void deliver(struct sl_uring_driver *d, struct sl_uring_conn *c, uint32_t bid, uint32_t len)
 {
     const uint8_t *data = d->rx_mem + (size_t)bid * d->cfg.rx_buf_size_bytes;
@@ -304,7 +304,14 @@ void sl_uring_rx_on_recv(struct sl_uring_driver *d, struct sl_uring_conn *c, int
         sl_uring_conn_begin_close(d, c, SL_NET_CLOSE_ERROR, res);
         return;
     }
-    rx_continue(d, c); /* after -ENOBUFS: pauses until buffers come back */
+    if (res == -ENOBUFS && !c->exact_active) {
+        /* Re-arming now could spin against buffers still sitting in the CQ; the next
+         * poll re-arms once the pool has room. */
+        d->counters.rx_buf_exhausted++;
+        pause_conn(d, c);
+        return;
+    }
+    rx_continue(d, c);
 }
 
 void sl_uring_rx_on_exact(struct sl_uring_driver *d, struct sl_uring_conn *c, int res)

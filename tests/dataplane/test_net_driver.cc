@@ -304,6 +304,8 @@ TEST_P(NetDriver, EchoManyConnections)
     EXPECT_EQ(k.closes, (uint64_t)kConns);
     EXPECT_EQ(k.rx_bytes, (uint64_t)kConns * kBytes);
     EXPECT_EQ(k.tx_bytes, (uint64_t)kConns * kBytes);
+    RecordProperty("rx_buf_exhausted", std::to_string(k.rx_buf_exhausted));
+    RecordProperty("rx_backpressure_pauses", std::to_string(k.rx_backpressure_pauses));
 }
 
 // ---------------------------------------------------------------------------------
