@@ -6,6 +6,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -38,18 +40,37 @@ inline void set_timeouts(int fd)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
+// Connects to 127.0.0.1:port; returns the blocking fd or -errno. Safe on the thread that
+// polls a driver: io_uring task work interrupts blocking syscalls of that thread
+// (EINTR), and a blocking connect with a send timeout is not restarted, so this
+// connects non-blocking and waits with poll(), retrying on EINTR.
 inline int peer_connect(uint16_t port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
-    set_timeouts(fd);
     sockaddr_in a = loopback_addr(port);
-    if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0) {
+    int rc = connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a));
+    if (rc != 0 && errno == EINPROGRESS) {
+        pollfd p = {fd, POLLOUT, 0};
+        int n;
+        do {
+            n = poll(&p, 1, 20000);
+        } while (n < 0 && errno == EINTR);
+        int err = n == 1 ? 0 : ETIMEDOUT;
+        socklen_t len = sizeof(err);
+        if (n == 1)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        errno = err;
+        rc = err == 0 ? 0 : -1;
+    }
+    if (rc != 0) {
         int e = -errno;
         close(fd);
         return e;
     }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    set_timeouts(fd);
     return fd;
 }
 
