@@ -1158,6 +1158,75 @@ TEST_P(NetDriver, ListenCloseStopsAcceptingKeepsConnections)
     EXPECT_EQ(id2, id);
 }
 
+// ---------------------------------------------------------------------------------
+// Bad arguments and exhausted tables are returned as errors, never asserted.
+
+TEST_P(NetDriver, ArgumentAndLimitErrors)
+{
+    sl_net_config cfg = small_config();
+    sl_net_driver *bad = nullptr;
+    sl_net_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.on_accept = [](void *, sl_net_conn, uint32_t) {};
+    cb.on_recv = [](void *, sl_net_conn, const sl_net_rxbuf *) {};
+    cb.on_close = [](void *, sl_net_conn, sl_net_close_reason, int) {};
+    sl_net_config broken = cfg;
+    broken.rx_buf_count = 100; // not a power of two
+    EXPECT_EQ(sl_net_create(ops(), &broken, &cb, &bad), -EINVAL);
+    broken = cfg;
+    broken.rx_bufs_per_conn_max = cfg.rx_buf_count + 1;
+    EXPECT_EQ(sl_net_create(ops(), &broken, &cb, &bad), -EINVAL);
+    broken = cfg;
+    broken.max_connections = 0;
+    EXPECT_EQ(sl_net_config_check(&broken), -EINVAL);
+    EXPECT_EQ(bad, nullptr);
+
+    cfg.mem_regions_max = 1;
+    Region r1(1 << 16), r2(1 << 16);
+    ASSERT_NE(r1.base, nullptr);
+    ASSERT_NE(r2.base, nullptr);
+    Shard s;
+    ASSERT_EQ(s.create(ops(), cfg), 0);
+    EXPECT_EQ(sl_net_mem_register(s.drv, r1.base, r1.len), 0);
+    EXPECT_EQ(sl_net_mem_register(s.drv, r2.base, r2.len), -ENOSPC);
+
+    // Listener table: fills up, then -ENOSPC.
+    int listeners = 0, rc = 0;
+    uint16_t port = 0;
+    while ((rc = listen_loopback(s, 0, &port)) == 0 && listeners < 1000)
+        listeners++;
+    EXPECT_EQ(rc, -ENOSPC);
+    EXPECT_GT(listeners, 0);
+
+    // A handle that never existed, and one whose slot was never used.
+    sl_net_conn nobody = {cfg.max_connections + 5, 0};
+    sl_net_conn unused = {3, 0};
+    static const char x[] = "x";
+    sl_net_seg seg = {x, 1, nullptr, nullptr};
+    uint8_t dst[4];
+    for (sl_net_conn c : {nobody, unused}) {
+        EXPECT_EQ(sl_net_send(s.drv, c, &seg, 1), -EBADF);
+        EXPECT_EQ(sl_net_send_space(s.drv, c), -EBADF);
+        EXPECT_EQ(sl_net_recv_exact(s.drv, c, dst, 4), -EBADF);
+        EXPECT_EQ(sl_net_close(s.drv, c), -EBADF);
+    }
+
+    // recv_exact with no length on a live connection.
+    sl_net_conn conn{};
+    bool accepted = false;
+    s.on_accept = [&](sl_net_conn c, uint32_t) {
+        conn = c;
+        accepted = true;
+        EXPECT_EQ(sl_net_recv_exact(s.drv, c, dst, 0), -EINVAL);
+    };
+    int fd = sl_test::peer_connect(port);
+    ASSERT_GE(fd, 0);
+    EXPECT_TRUE(s.poll_until([&] { return accepted; }));
+    close(fd);
+    EXPECT_TRUE(s.poll_until([&] { return s.closes == 1; }));
+    EXPECT_EQ(sl_net_recv_exact(s.drv, conn, dst, 4), -EBADF);
+}
+
 const sl_net_driver_ops *const kDrivers[] = {&sl_net_uring_ops};
 
 INSTANTIATE_TEST_SUITE_P(Drivers, NetDriver, ::testing::ValuesIn(kDrivers),
