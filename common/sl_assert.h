@@ -15,7 +15,7 @@
 #define SL_ASSERT(cond)                                                                            \
     do {                                                                                           \
         if (SL_UNLIKELY(!(cond))) {                                                                \
-            fprintf(stderr, "%s:%d: %s: assertion failed: %s\n", __FILE__, __LINE__, __func__,    \
+            fprintf(stderr, "%s:%d: %s: assertion failed: %s\n", __FILE__, __LINE__, __func__,     \
                     #cond);                                                                        \
             abort();                                                                               \
         }                                                                                          \
