@@ -385,7 +385,11 @@ TEST(Publisher, ConcurrentReadersNeverSeeFreedOrTornImages)
         sl_md_publisher_release(pub, slot);
     };
     std::thread r0(reader, 0), r1(reader, 1);
-    for (int32_t i = 1; i <= 2000; i++) {
+    while (reads.load() == 0) {
+        std::this_thread::yield();
+    }
+    // At least 2000 versions, and enough for the readers to overlap with many of them.
+    for (int32_t i = 1; i <= 2000 || (reads.load() < 20000 && i <= 200000); i++) {
         int32_t leader = i % 2 ? 2 : 1;
         ASSERT_EQ(apply_records(&image, {rec_partition(1, 0, {1, 2}, {1, 2}, leader, i, i,
                                                        SL_MD_RECORD_PARTITION_CHANGE)}),
