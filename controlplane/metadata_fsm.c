@@ -142,10 +142,14 @@ int sl_md_fsm_encode_entry(const struct sl_md_record *records, size_t count,
 {
     SL_ASSERT(count >= 1);
     size_t len = sl_md_batch_size(records, count);
-    out->base = raft_malloc(len);
+    /* libraft's on-disk batches assume entry sizes that are multiples of 8 bytes; an
+     * unpadded entry is written in a way it cannot read back. */
+    size_t padded = (len + 7) & ~(size_t)7;
+    out->base = raft_calloc(1, padded);
     if (out->base == NULL) {
         return -ENOMEM;
     }
-    out->len = sl_md_batch_encode(records, count, out->base, len);
+    sl_md_batch_encode(records, count, out->base, len);
+    out->len = padded;
     return 0;
 }

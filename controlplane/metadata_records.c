@@ -382,13 +382,20 @@ int sl_md_batch_open(struct sl_md_batch_reader *reader, const void *buf, size_t 
         return -EBADMSG;
     }
     uint32_t body = sl_load_be32(p + 16);
-    if ((uint64_t)body + SL_MD_BATCH_HEADER_BYTES != len) {
+    uint64_t used = (uint64_t)body + SL_MD_BATCH_HEADER_BYTES;
+    /* Raft log entries are padded to 8 bytes (libraft's disk format needs it); the
+     * padding must be zeros. */
+    bool padding_ok = used <= len && len - used < 8;
+    for (uint64_t i = used; padding_ok && i < len; i++) {
+        padding_ok = p[i] == 0;
+    }
+    if (!padding_ok) {
         set_error(err, err_size,
-                  "metadata batch length mismatch: header says %u body bytes, "
-                  "entry has %zu",
-                  body, len - SL_MD_BATCH_HEADER_BYTES);
+                  "metadata batch length mismatch: header says %u body bytes, entry has %zu", body,
+                  len - SL_MD_BATCH_HEADER_BYTES);
         return -EBADMSG;
     }
+    len = (size_t)used;
     uint32_t stored = sl_load_be32(p + 8);
     uint32_t computed = sl_md_crc32c(p + 12, len - 12);
     if (stored != computed) {

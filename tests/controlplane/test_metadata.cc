@@ -93,6 +93,27 @@ TEST(MetadataRecords, EveryFlippedBitAndTruncationIsDetected)
     }
 }
 
+TEST(MetadataRecords, RaftPaddingMustBeShortAndZero)
+{
+    auto bytes = encode_batch({rec_topic("a", 1)});
+    int rc;
+    std::string why;
+    auto padded = bytes;
+    padded.resize((bytes.size() + 7) & ~size_t(7), 0);
+    padded.push_back(0); // one more byte than padding to 8 needs is still < 8: fine
+    padded.resize(bytes.size() + 7, 0);
+    decode_all(padded, &rc, &why);
+    EXPECT_EQ(rc, 0) << why;
+    auto too_long = bytes;
+    too_long.resize(bytes.size() + 8, 0);
+    decode_all(too_long, &rc, &why);
+    EXPECT_EQ(rc, -EBADMSG);
+    auto dirty = bytes;
+    dirty.push_back(1);
+    decode_all(dirty, &rc, &why);
+    EXPECT_EQ(rc, -EBADMSG);
+}
+
 TEST(MetadataRecords, UnknownTypeOrVersionIsRefusedByName)
 {
     auto bytes = encode_batch({rec_topic("a", 1)});

@@ -445,7 +445,7 @@ TEST(RaftFixture, CorruptEntryStopsEveryStateMachineWithAClearError)
     raft_buffer buf;
     std::vector<sl_md_record> records = {rec_topic("x", 1)};
     ASSERT_EQ(sl_md_fsm_encode_entry(records.data(), records.size(), &buf), 0);
-    static_cast<uint8_t *>(buf.base)[buf.len - 1] ^= 0x40;
+    static_cast<uint8_t *>(buf.base)[SL_MD_BATCH_HEADER_BYTES + 6] ^= 0x40; // inside the record
     raft_index idx = c.propose_raw(c.leader(), buf);
     ASSERT_GT(idx, 0u);
     ASSERT_TRUE(raft_fixture_step_until_applied(c.f(), 3, idx, 10000));
