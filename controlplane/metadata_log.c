@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <raft/uv.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -765,6 +766,12 @@ int sl_md_log_open(const struct sl_md_log_options *options, struct sl_md_log **o
 static void *thread_main(void *arg)
 {
     struct sl_md_log *log = arg;
+    /* A peer voter that goes away mid-write must cost an EPIPE, not the process: SIGPIPE
+     * is delivered to the writing thread, so blocking it here is enough. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     uv_run(&log->loop, UV_RUN_DEFAULT);
     return NULL;
 }

@@ -327,6 +327,174 @@ TEST_F(MetadataLogTest, RefusesACorruptLogSegment)
     printf("corrupt segment refused: %s\n", err.c_str());
 }
 
+namespace
+{
+
+sl_md_log_options cluster_options(int node_id, uint16_t port, const std::string &voters,
+                                  const std::string &dir)
+{
+    std::vector<std::string> args = {
+        "sluiced",
+        "--override",
+        "node.id=" + std::to_string(node_id),
+        "--override",
+        "listeners=PLAINTEXT://127.0.0.1:" + std::to_string(free_port()) +
+            ",CONTROLLER://127.0.0.1:" + std::to_string(port),
+        "--override",
+        "controller.quorum.voters=" + voters,
+        "--override",
+        "metadata.log.dir=" + dir,
+        "--override",
+        "controller.quorum.election.timeout.ms=300",
+        "--override",
+        "controlplane.quorum.heartbeat.ms=50",
+        "--override",
+        "broker.session.timeout.ms=60000",
+    };
+    std::vector<const char *> argv;
+    for (auto &a : args) {
+        argv.push_back(a.c_str());
+    }
+    sl_config cfg;
+    char err[512] = "";
+    EXPECT_EQ(sl_config_load_args(&cfg, (int)argv.size(), argv.data(), err, sizeof(err)), 0) << err;
+    sl_md_log_options o;
+    EXPECT_EQ(sl_md_log_options_from_config(&cfg, 1, &o, err, sizeof(err)), 0) << err;
+    sl_config_free(&cfg);
+    return o;
+}
+
+std::string published_bytes(sl_md_log *log)
+{
+    const sl_md_image *img = sl_md_publisher_acquire(sl_md_log_publisher(log), 0);
+    std::string bytes = image_bytes(img);
+    sl_md_publisher_release(sl_md_log_publisher(log), 0);
+    return bytes;
+}
+
+bool published_topic(sl_md_log *log, const char *name)
+{
+    const sl_md_image *img = sl_md_publisher_acquire(sl_md_log_publisher(log), 0);
+    bool found = sl_md_image_topic(img, name) != nullptr;
+    sl_md_publisher_release(sl_md_log_publisher(log), 0);
+    return found;
+}
+
+int run_on(sl_md_log *log, sl_md_request *req)
+{
+    EXPECT_EQ(sl_md_log_submit(log, req), 0);
+    EXPECT_TRUE(wait_for([&] { return sl_md_request_is_done(req); }));
+    return req->error_code;
+}
+
+} // namespace
+
+// Three voters in one process over real TCP on loopback: the controller fails over and a
+// restarted voter catches up; every node publishes byte-identical images.
+TEST(MetadataLogCluster, ThreeVotersFailOverAndConverge)
+{
+    std::vector<std::string> dirs;
+    std::vector<uint16_t> ports;
+    std::string voters;
+    for (int i = 0; i < 3; i++) {
+        char tmpl[] = "/tmp/sl_md_cluster_XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dirs.push_back(tmpl);
+        ports.push_back(free_port());
+        voters += (i ? "," : "") + std::to_string(i + 1) + "@127.0.0.1:" + std::to_string(ports[i]);
+    }
+    std::vector<sl_md_log *> logs(3, nullptr);
+    auto open_node = [&](int i) {
+        sl_md_log_options o = cluster_options(i + 1, ports[i], voters, dirs[i]);
+        char err[512] = "";
+        ASSERT_EQ(sl_md_log_open(&o, &logs[i], err, sizeof(err)), 0) << err;
+        ASSERT_EQ(sl_md_log_start(logs[i]), 0);
+    };
+    auto controller = [&]() -> int {
+        for (int i = 0; i < 3; i++) {
+            if (logs[i] != nullptr && sl_md_log_is_controller(logs[i])) {
+                return i;
+            }
+        }
+        return -1;
+    };
+    auto converged = [&](const char *topic) {
+        std::string first;
+        for (auto *log : logs) {
+            if (log == nullptr || !published_topic(log, topic)) {
+                return false;
+            }
+            std::string bytes = published_bytes(log);
+            if (first.empty()) {
+                first = bytes;
+            } else if (bytes != first) {
+                return false;
+            }
+        }
+        return true;
+    };
+    for (int i = 0; i < 3; i++) {
+        open_node(i);
+    }
+    ASSERT_TRUE(wait_for([&] { return controller() >= 0; })) << "no controller elected";
+    int c = controller();
+    for (int32_t id = 1; id <= 3; id++) {
+        sl_md_request req;
+        memset(&req, 0, sizeof(req));
+        req.type = SL_MD_REQUEST_REGISTER_BROKER;
+        req.register_broker.broker_id = id;
+        req.register_broker.incarnation_id = test_uuid(40 + (unsigned)id);
+        ASSERT_EQ(run_on(logs[c], &req), 0) << req.error_message;
+        int64_t epoch = req.broker_epoch;
+        memset(&req, 0, sizeof(req));
+        req.type = SL_MD_REQUEST_HEARTBEAT;
+        req.heartbeat.broker_id = id;
+        req.heartbeat.broker_epoch = epoch;
+        ASSERT_EQ(run_on(logs[c], &req), 0);
+    }
+    sl_md_request create;
+    memset(&create, 0, sizeof(create));
+    create.type = SL_MD_REQUEST_CREATE_TOPIC;
+    snprintf(create.create_topic.name, sizeof(create.create_topic.name), "replicated");
+    create.create_topic.num_partitions = 3;
+    create.create_topic.replication_factor = 3;
+    ASSERT_EQ(run_on(logs[c], &create), 0) << create.error_message;
+    ASSERT_TRUE(wait_for([&] { return converged("replicated"); }));
+
+    // A follower refuses and points at the controller.
+    int follower = (c + 1) % 3;
+    sl_md_request refused = create;
+    EXPECT_EQ(run_on(logs[follower], &refused), SL_KAFKA_NOT_CONTROLLER);
+    EXPECT_EQ(refused.leader_id, c + 1);
+
+    // The controller goes away; the other two elect a new one that serves requests.
+    sl_md_log_stop(logs[c]);
+    sl_md_log_close(logs[c]);
+    logs[c] = nullptr;
+    ASSERT_TRUE(wait_for([&] { return controller() >= 0; })) << "no failover";
+    int c2 = controller();
+    ASSERT_NE(c2, c);
+    memset(&create, 0, sizeof(create));
+    create.type = SL_MD_REQUEST_CREATE_TOPIC;
+    snprintf(create.create_topic.name, sizeof(create.create_topic.name), "after-failover");
+    create.create_topic.num_partitions = 2;
+    create.create_topic.replication_factor = 2;
+    ASSERT_EQ(run_on(logs[c2], &create), 0) << create.error_message;
+
+    // The old controller restarts from its directory and catches up.
+    open_node(c);
+    ASSERT_TRUE(wait_for([&] { return converged("after-failover"); }))
+        << "restarted voter did not converge";
+    for (auto *log : logs) {
+        EXPECT_EQ(sl_md_log_error(log), nullptr);
+        sl_md_log_stop(log);
+        sl_md_log_close(log);
+    }
+    for (auto &d : dirs) {
+        ASSERT_EQ(system(("rm -rf '" + d + "'").c_str()), 0);
+    }
+}
+
 TEST(MpscQueue, BoundedFifoWithConcurrentProducers)
 {
     sl_mpsc_queue *q = sl_mpsc_queue_new(5); // rounds up to 8
