@@ -1067,6 +1067,17 @@ int sl_config_validate(const struct sl_config *cfg, char *err, size_t err_size)
     return 0;
 }
 
+int sl_config_check_value(const char *key, const char *value, char *err, size_t err_size)
+{
+    int index = sl_config_key_find(key);
+    if (index < 0) {
+        set_error(err, err_size, "unknown config key '%s'", key);
+        return -ENOENT;
+    }
+    int64_t ignored;
+    return check_value(&config_keys[index], value, &ignored, err, err_size);
+}
+
 int sl_topic_config_validate(const char *key, const char *value, char *err, size_t err_size)
 {
     int index = sl_topic_config_key_find(key);

@@ -147,6 +147,10 @@ int sl_config_parse_voters(const char *text, struct sl_config_voter *out, int ou
 /* Parses a CPU list such as "1-3,5" into a bitmask of CPUs 0..63. Returns 0 or -EINVAL. */
 int sl_config_parse_cpu_list(const char *text, uint64_t *mask, char *err, size_t err_size);
 
+/* Validates one broker key's value without a struct sl_config (AlterConfigs). Returns 0;
+ * -ENOENT for an unknown key; -EINVAL for a bad value; err explains. */
+int sl_config_check_value(const char *key, const char *value, char *err, size_t err_size);
+
 /* Validates a topic-level config pair (CreateTopics, AlterConfigs). Returns 0; -ENOENT
  * for an unknown key; -EINVAL for a bad value; err explains. */
 int sl_topic_config_validate(const char *key, const char *value, char *err, size_t err_size);

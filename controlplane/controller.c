@@ -944,3 +944,92 @@ int sl_controller_alter_partition(struct sl_controller_batch *batch,
     }
     return code;
 }
+
+/* Keys a running broker cannot take from the metadata log: they define its identity,
+ * its listeners, its disks or its memory, which are fixed at start. */
+static bool broker_key_is_static(const char *key)
+{
+    static const char *const prefixes[] = {
+        "node.id",       "process.roles",
+        "listeners",     "advertised.listeners",
+        "listener.",     "inter.broker.listener.name",
+        "controller.",   "log.dirs",
+        "metadata.",     "dataplane.",
+        "controlplane.", "memory.",
+        "storage.",      "stats.",
+        "broker.rack",
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(prefixes); i++) {
+        if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int sl_controller_alter_broker_config(struct sl_controller_batch *batch, const char *broker,
+                                      const char *key, const char *value, char *err,
+                                      size_t err_size)
+{
+    size_t n = strlen(broker);
+    if (n >= SL_MD_TOPIC_NAME_BYTES_MAX || n > 10 || broker[strspn(broker, "0123456789")] != '\0') {
+        set_error(err, err_size, "broker resource '%s' is not a broker id", broker);
+        return SL_KAFKA_INVALID_REQUEST;
+    }
+    char why[256];
+    if (sl_config_key_find(key) < 0) {
+        set_error(err, err_size, "unknown broker config key '%s'", key);
+        return SL_KAFKA_INVALID_CONFIG;
+    }
+    if (broker_key_is_static(key)) {
+        set_error(err, err_size,
+                  "broker config key '%s' is static: set it in server.properties and restart", key);
+        return SL_KAFKA_INVALID_CONFIG;
+    }
+    if (value != NULL && sl_config_check_value(key, value, why, sizeof(why)) != 0) {
+        set_error(err, err_size, "%s", why);
+        return SL_KAFKA_INVALID_CONFIG;
+    }
+    struct op op;
+    if (op_begin(&op, batch) != 0) {
+        return SL_KAFKA_UNKNOWN_SERVER_ERROR;
+    }
+    struct sl_md_record r;
+    memset(&r, 0, sizeof(r));
+    r.type = SL_MD_RECORD_CONFIG;
+    r.config.resource_type = SL_MD_RESOURCE_BROKER;
+    snprintf(r.config.resource_name, sizeof(r.config.resource_name), "%s", broker);
+    snprintf(r.config.key, sizeof(r.config.key), "%s", key);
+    r.config.has_value = value != NULL;
+    if (value != NULL) {
+        snprintf(r.config.value, sizeof(r.config.value), "%s", value);
+    }
+    op_emit(&op, &r);
+    return op_end(&op, SL_KAFKA_NONE);
+}
+
+int sl_controller_unregister_broker(struct sl_controller_batch *batch,
+                                    const struct sl_controller_settings *settings,
+                                    int32_t broker_id)
+{
+    const struct sl_md_broker *b = sl_md_image_broker(batch->draft, broker_id);
+    if (b == NULL) {
+        return SL_KAFKA_BROKER_ID_NOT_REGISTERED;
+    }
+    struct sl_md_broker copy = *b;
+    struct op op;
+    if (op_begin(&op, batch) != 0) {
+        return SL_KAFKA_UNKNOWN_SERVER_ERROR;
+    }
+    if (!copy.fenced) {
+        emit_fence(&op, &copy, true);
+        move_leadership_away(&op, settings, broker_id);
+    }
+    struct sl_md_record r;
+    memset(&r, 0, sizeof(r));
+    r.type = SL_MD_RECORD_UNREGISTER_BROKER;
+    r.broker_change.broker_id = broker_id;
+    r.broker_change.broker_epoch = copy.broker_epoch;
+    op_emit(&op, &r);
+    return op_end(&op, SL_KAFKA_NONE);
+}

@@ -112,6 +112,21 @@ int sl_controller_alter_topic_config(struct sl_controller_batch *batch, const ch
                                      const char *key, const char *value, char *err,
                                      size_t err_size);
 
+/* Sets (value != NULL) or deletes a dynamic broker config for `broker` (a decimal broker
+ * id, or "" for the cluster-wide default). Keys that define a broker's identity or
+ * resources (node.id, process.roles, listeners, controller.*, log.dirs, metadata.*,
+ * dataplane.*, controlplane.*, memory.*, storage.*, stats.*) are static: INVALID_CONFIG,
+ * as are unknown keys and bad values; a bad resource name is INVALID_REQUEST. */
+int sl_controller_alter_broker_config(struct sl_controller_batch *batch, const char *broker,
+                                      const char *key, const char *value, char *err,
+                                      size_t err_size);
+
+/* Removes a broker's registration (decommissioning): it is fenced first, so its
+ * leaderships move. Errors: BROKER_ID_NOT_REGISTERED. */
+int sl_controller_unregister_broker(struct sl_controller_batch *batch,
+                                    const struct sl_controller_settings *settings,
+                                    int32_t broker_id);
+
 struct sl_controller_register_broker_request {
     int32_t broker_id;
     struct sl_md_uuid incarnation_id;

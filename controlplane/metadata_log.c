@@ -426,6 +426,13 @@ static int execute(struct sl_md_log *log, struct sl_controller_batch *b, struct 
     case SL_MD_REQUEST_ELECT_PREFERRED:
         return sl_controller_elect_preferred(b, req->elect_preferred.topic,
                                              req->elect_preferred.partition);
+    case SL_MD_REQUEST_ALTER_BROKER_CONFIG:
+        return sl_controller_alter_broker_config(
+            b, req->alter_broker_config.broker, req->alter_broker_config.key,
+            req->alter_broker_config.has_value ? req->alter_broker_config.value : NULL, msg,
+            msg_size);
+    case SL_MD_REQUEST_UNREGISTER_BROKER:
+        return sl_controller_unregister_broker(b, s, req->unregister_broker_id);
     case SL_MD_REQUEST_REBALANCE_LEADERS: {
         int moved = sl_controller_rebalance_leaders(b);
         req->leaders_moved = moved > 0 ? moved : 0;

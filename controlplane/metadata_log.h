@@ -67,6 +67,8 @@ enum sl_md_request_type {
     SL_MD_REQUEST_ALTER_PARTITION,
     SL_MD_REQUEST_ELECT_PREFERRED,
     SL_MD_REQUEST_REBALANCE_LEADERS,
+    SL_MD_REQUEST_ALTER_BROKER_CONFIG,
+    SL_MD_REQUEST_UNREGISTER_BROKER,
 };
 
 struct sl_md_request {
@@ -95,6 +97,13 @@ struct sl_md_request {
             char topic[SL_MD_TOPIC_NAME_BYTES_MAX];
             int32_t partition;
         } elect_preferred;
+        struct {
+            char broker[16]; /* decimal id, or "" for the cluster default */
+            char key[SL_MD_CONFIG_KEY_BYTES_MAX];
+            bool has_value;
+            char value[SL_MD_CONFIG_VALUE_BYTES_MAX];
+        } alter_broker_config;
+        int32_t unregister_broker_id;
     };
     /* Optional; runs on the control-plane thread right after the results are set. */
     void (*on_done)(struct sl_md_request *req, void *arg);

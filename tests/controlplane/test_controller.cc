@@ -472,3 +472,49 @@ TEST_F(ControllerTest, AlterPartitionChecks)
     good.isr[2] = third;
     EXPECT_EQ(sl_controller_alter_partition(&batch, &good, &pe), SL_KAFKA_INELIGIBLE_REPLICA);
 }
+
+TEST_F(ControllerTest, BrokerConfigsAndUnregistration)
+{
+    add_broker(1);
+    add_broker(2);
+    char err[256];
+    EXPECT_EQ(
+        sl_controller_alter_broker_config(&batch, "x", "log.retention.ms", "1", err, sizeof(err)),
+        SL_KAFKA_INVALID_REQUEST);
+    EXPECT_EQ(sl_controller_alter_broker_config(&batch, "", "nope", "1", err, sizeof(err)),
+              SL_KAFKA_INVALID_CONFIG);
+    EXPECT_EQ(sl_controller_alter_broker_config(&batch, "1", "listeners", "PLAINTEXT://h:1", err,
+                                                sizeof(err)),
+              SL_KAFKA_INVALID_CONFIG);
+    EXPECT_NE(std::string(err).find("is static"), std::string::npos) << err;
+    EXPECT_EQ(
+        sl_controller_alter_broker_config(&batch, "", "log.retention.ms", "-5", err, sizeof(err)),
+        SL_KAFKA_INVALID_CONFIG);
+    EXPECT_EQ(batch.count, 0u);
+    ASSERT_EQ(
+        sl_controller_alter_broker_config(&batch, "", "log.retention.ms", "1000", err, sizeof(err)),
+        0);
+    ASSERT_EQ(sl_controller_alter_broker_config(&batch, "2", "message.max.bytes", "2000", err,
+                                                sizeof(err)),
+              0);
+    commit();
+    EXPECT_STREQ(sl_md_image_broker_config(image, "", "log.retention.ms"), "1000");
+    EXPECT_STREQ(sl_md_image_broker_config(image, "2", "message.max.bytes"), "2000");
+    ASSERT_EQ(sl_controller_alter_broker_config(&batch, "", "log.retention.ms", nullptr, err,
+                                                sizeof(err)),
+              0);
+    commit();
+    EXPECT_EQ(sl_md_image_broker_config(image, "", "log.retention.ms"), nullptr);
+
+    ASSERT_EQ(create("t", 2, 2, 1), 0);
+    commit();
+    EXPECT_EQ(sl_controller_unregister_broker(&batch, &settings, 9),
+              SL_KAFKA_BROKER_ID_NOT_REGISTERED);
+    ASSERT_EQ(sl_controller_unregister_broker(&batch, &settings, 1), 0);
+    commit();
+    EXPECT_EQ(sl_md_image_broker(image, 1), nullptr);
+    for (int32_t p = 0; p < 2; p++) {
+        EXPECT_EQ(part("t", p)->leader, 2);
+        EXPECT_EQ(part("t", p)->isr_count, 1);
+    }
+}
