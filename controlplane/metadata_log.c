@@ -542,11 +542,19 @@ static void tick(uv_timer_t *timer)
         uint64_t limit = (uint64_t)log->options.election_timeout_ms * NO_LEADER_WARN_TIMEOUTS;
         if (now - log->no_leader_since_ms > limit && now - log->last_warning_ms > limit) {
             log->last_warning_ms = now;
+            char voters[1024] = "";
+            size_t off = 0;
+            for (int k = 0; k < log->options.voter_count && off < sizeof(voters); k++) {
+                int n = snprintf(voters + off, sizeof(voters) - off, "%s%d@%s:%u", k ? "," : "",
+                                 log->options.voters[k].id, log->options.voters[k].host,
+                                 log->options.voters[k].port);
+                off += n > 0 ? (size_t)n : 0;
+            }
             fprintf(stderr,
-                    "sluiced: metadata quorum: no leader for %llu ms; a majority of "
-                    "controller.quorum.voters must be running and reachable on their "
-                    "CONTROLLER listeners\n",
-                    (unsigned long long)(now - log->no_leader_since_ms));
+                    "sluiced: metadata quorum: no leader for %llu ms; %d of the voters %s must "
+                    "be running and reachable on their CONTROLLER listeners\n",
+                    (unsigned long long)(now - log->no_leader_since_ms),
+                    log->options.voter_count / 2 + 1, voters);
         }
     } else {
         log->no_leader_since_ms = 0;

@@ -495,6 +495,34 @@ TEST(MetadataLogCluster, ThreeVotersFailOverAndConverge)
     }
 }
 
+// One voter of three cannot form a quorum: it never becomes controller and refuses
+// requests with NOT_CONTROLLER and no leader hint.
+TEST(MetadataLogCluster, OneOfThreeVotersHasNoQuorum)
+{
+    char tmpl[] = "/tmp/sl_md_cluster_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    uint16_t port = free_port();
+    std::string voters = "1@127.0.0.1:" + std::to_string(port) +
+                         ",2@127.0.0.1:" + std::to_string(free_port()) +
+                         ",3@127.0.0.1:" + std::to_string(free_port());
+    sl_md_log_options o = cluster_options(1, port, voters, tmpl);
+    sl_md_log *log = nullptr;
+    char err[512] = "";
+    ASSERT_EQ(sl_md_log_open(&o, &log, err, sizeof(err)), 0) << err;
+    ASSERT_EQ(sl_md_log_start(log), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2000)); // > 5 election timeouts
+    EXPECT_FALSE(sl_md_log_is_controller(log));
+    EXPECT_EQ(sl_md_log_leader_id(log), -1);
+    sl_md_request req;
+    memset(&req, 0, sizeof(req));
+    req.type = SL_MD_REQUEST_REBALANCE_LEADERS;
+    EXPECT_EQ(run_on(log, &req), SL_KAFKA_NOT_CONTROLLER);
+    EXPECT_EQ(req.leader_id, -1);
+    sl_md_log_stop(log);
+    sl_md_log_close(log);
+    ASSERT_EQ(system((std::string("rm -rf '") + tmpl + "'").c_str()), 0);
+}
+
 TEST(MpscQueue, BoundedFifoWithConcurrentProducers)
 {
     sl_mpsc_queue *q = sl_mpsc_queue_new(5); // rounds up to 8
