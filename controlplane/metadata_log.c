@@ -1,0 +1,862 @@
+#include "controlplane/metadata_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <raft/uv.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "common/sl_assert.h"
+#include "common/sl_compiler.h"
+#include "controlplane/metadata_fsm.h"
+#include "controlplane/mpsc_queue.h"
+
+/* Controller housekeeping (leadership changes, session checks) runs this often. */
+#define TICK_MS 50
+/* Say so on stderr when no leader has been known for this many election timeouts. */
+#define NO_LEADER_WARN_TIMEOUTS 5
+
+struct sl_md_log {
+    struct sl_md_log_options options;
+    uv_loop_t loop;
+    uv_async_t wakeup;
+    uv_timer_t tick;
+    struct raft_uv_transport transport;
+    struct raft_io io;
+    struct raft raft;
+    struct sl_md_fsm fsm;
+    struct sl_md_publisher *publisher;
+    struct sl_mpsc_queue *queue;
+    struct sl_controller_liveness liveness;
+    pthread_t thread;
+    bool thread_started;
+    bool raft_initialized;
+    bool closing;
+    _Atomic bool stop_requested;
+    _Atomic bool is_controller;
+    _Atomic int32_t leader_id;
+    _Atomic bool failed;
+    char error[512];
+
+    /* Control-plane thread only. */
+    bool was_leader;
+    bool leader_ready;
+    struct raft_barrier barrier;
+    bool barrier_pending;
+    uint32_t inflight;
+    struct sl_md_image *pending_image; /* committed image + in-flight proposals */
+    uint64_t no_leader_since_ms;
+    uint64_t last_warning_ms;
+};
+
+struct internal_apply {
+    struct raft_apply req;
+    struct sl_md_log *log;
+};
+
+static void set_error(char *err, size_t err_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_error(char *err, size_t err_size, const char *fmt, ...)
+{
+    if (err == NULL || err_size == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_size, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- options ---- */
+
+int sl_md_log_options_from_config(const struct sl_config *cfg, uint32_t reader_count,
+                                  struct sl_md_log_options *out, char *err, size_t err_size)
+{
+    memset(out, 0, sizeof(*out));
+    out->node_id = (int32_t)sl_config_int(cfg, SL_CONFIG_NODE_ID);
+    out->voter = sl_config_has_role(cfg, "controller");
+    if (!out->voter) {
+        set_error(err, err_size,
+                  "node %d is broker-only: standby replication of the metadata log needs the "
+                  "broker registration RPC, which is not available yet; give it the "
+                  "controller role",
+                  out->node_id);
+        return -EINVAL;
+    }
+    if (sl_config_metadata_log_dir(cfg, out->dir, sizeof(out->dir)) != 0) {
+        set_error(err, err_size, "metadata.log.dir is too long");
+        return -EINVAL;
+    }
+    out->voter_count =
+        sl_config_parse_voters(sl_config_string(cfg, SL_CONFIG_CONTROLLER_QUORUM_VOTERS),
+                               out->voters, SL_CONFIG_VOTERS_MAX, err, err_size);
+    if (out->voter_count < 0) {
+        return out->voter_count;
+    }
+    for (int i = 0; i < out->voter_count; i++) {
+        if (out->voters[i].id == out->node_id) {
+            snprintf(out->address, sizeof(out->address), "%s:%u", out->voters[i].host,
+                     out->voters[i].port);
+        }
+    }
+    if (out->address[0] == '\0') {
+        set_error(err, err_size, "node.id %d is not in controller.quorum.voters", out->node_id);
+        return -EINVAL;
+    }
+    struct sl_config_listener listeners[SL_CONFIG_LISTENERS_MAX];
+    int n = sl_config_parse_listeners("listeners", sl_config_string(cfg, SL_CONFIG_LISTENERS),
+                                      listeners, SL_CONFIG_LISTENERS_MAX, err, err_size);
+    const char *names = sl_config_string(cfg, SL_CONFIG_CONTROLLER_LISTENER_NAMES);
+    size_t first_len = strcspn(names, ",");
+    for (int i = 0; i < n; i++) {
+        if (strlen(listeners[i].name) == first_len &&
+            strncmp(listeners[i].name, names, first_len) == 0 &&
+            (listeners[i].host[0] == '\0' || strcmp(listeners[i].host, "0.0.0.0") == 0)) {
+            snprintf(out->bind_address, sizeof(out->bind_address), "0.0.0.0:%u", listeners[i].port);
+        }
+    }
+    out->election_timeout_ms =
+        (unsigned)sl_config_int(cfg, SL_CONFIG_CONTROLLER_QUORUM_ELECTION_TIMEOUT_MS);
+    out->heartbeat_ms = (unsigned)sl_config_int(cfg, SL_CONFIG_CONTROLPLANE_QUORUM_HEARTBEAT_MS);
+    out->snapshot_threshold =
+        (unsigned)sl_config_int(cfg, SL_CONFIG_METADATA_SNAPSHOT_INTERVAL_ENTRIES);
+    out->snapshot_trailing =
+        (unsigned)sl_config_int(cfg, SL_CONFIG_METADATA_SNAPSHOT_TRAILING_ENTRIES);
+    out->submit_queue_capacity =
+        (uint32_t)sl_config_int(cfg, SL_CONFIG_CONTROLPLANE_SUBMIT_QUEUE_CAPACITY);
+    out->reader_count = reader_count;
+    out->brokers_max = 1024;
+    sl_controller_settings_from_config(cfg, &out->settings);
+    return 0;
+}
+
+/* ---- node directory ---- */
+
+static int mkdir_p(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+                return -errno;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+        return -errno;
+    }
+    return 0;
+}
+
+/* meta.properties names the node a metadata directory belongs to, so a directory copied
+ * or mounted on the wrong broker is refused instead of silently joining as another node. */
+static int check_node_identity(const struct sl_md_log_options *o, char *err, size_t err_size)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/meta.properties", o->dir);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        long long stored = -1;
+        char line[256];
+        while (fgets(line, sizeof(line), f) != NULL) {
+            sscanf(line, "node.id=%lld", &stored);
+        }
+        fclose(f);
+        if (stored != o->node_id) {
+            set_error(err, err_size,
+                      "metadata.log.dir '%s' belongs to node.id %lld, not %d; point this broker "
+                      "at its own directory",
+                      o->dir, stored, o->node_id);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    char tmp[4210];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        int rc = -errno;
+        set_error(err, err_size, "cannot create '%s': %s", tmp, strerror(-rc));
+        return rc;
+    }
+    fprintf(f,
+            "# written by sluiced; identifies the node owning this metadata log\n"
+            "version=1\nnode.id=%d\n",
+            o->node_id);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        int rc = -errno;
+        fclose(f);
+        set_error(err, err_size, "cannot write '%s': %s", tmp, strerror(-rc));
+        return rc;
+    }
+    fclose(f);
+    if (rename(tmp, path) != 0) {
+        int rc = -errno;
+        set_error(err, err_size, "cannot rename '%s': %s", tmp, strerror(-rc));
+        return rc;
+    }
+    return 0;
+}
+
+static void describe_voters(const struct raft_configuration *conf, char *out, size_t out_size)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (unsigned i = 0; i < conf->n && o < out_size; i++) {
+        int n = snprintf(out + o, out_size - o, "%s%llu@%s%s", i ? "," : "", conf->servers[i].id,
+                         conf->servers[i].address,
+                         conf->servers[i].role == RAFT_VOTER ? "" : "(non-voter)");
+        o += n > 0 ? (size_t)n : 0;
+    }
+}
+
+/* The stored voter set must be the configured one: a voter list edited in
+ * server.properties alone would otherwise describe a different cluster than the log. */
+static int check_voters(struct sl_md_log *log, char *err, size_t err_size)
+{
+    const struct raft_configuration *conf = &log->raft.configuration;
+    const struct sl_md_log_options *o = &log->options;
+    bool same = true;
+    unsigned stored_voters = 0;
+    for (unsigned i = 0; i < conf->n; i++) {
+        if (conf->servers[i].role != RAFT_VOTER) {
+            continue;
+        }
+        stored_voters++;
+        bool found = false;
+        for (int k = 0; k < o->voter_count; k++) {
+            char address[SL_CONFIG_HOST_BYTES_MAX + 8];
+            snprintf(address, sizeof(address), "%s:%u", o->voters[k].host, o->voters[k].port);
+            if ((raft_id)o->voters[k].id == conf->servers[i].id &&
+                strcmp(address, conf->servers[i].address) == 0) {
+                found = true;
+            }
+        }
+        same = same && found;
+    }
+    if (same && stored_voters == (unsigned)o->voter_count) {
+        return 0;
+    }
+    char stored[1024];
+    describe_voters(conf, stored, sizeof(stored));
+    char configured[1024];
+    size_t off = 0;
+    configured[0] = '\0';
+    for (int k = 0; k < o->voter_count && off < sizeof(configured); k++) {
+        int n = snprintf(configured + off, sizeof(configured) - off, "%s%d@%s:%u", k ? "," : "",
+                         o->voters[k].id, o->voters[k].host, o->voters[k].port);
+        off += n > 0 ? (size_t)n : 0;
+    }
+    set_error(err, err_size,
+              "the metadata log in '%s' has the voter set %s but controller.quorum.voters is "
+              "%s; the voter set of an existing cluster cannot be changed by editing the "
+              "configuration",
+              o->dir, stored, configured);
+    return -EINVAL;
+}
+
+/* ---- completion ---- */
+
+static struct sl_md_request *request_of(struct raft_apply *apply)
+{
+    return (struct sl_md_request *)((char *)apply - offsetof(struct sl_md_request, apply));
+}
+
+static void complete(struct sl_md_request *req, int code)
+{
+    req->error_code = code;
+    if (req->on_done != NULL) {
+        req->on_done(req, req->on_done_arg);
+    }
+    __atomic_store_n(&req->done, 1, __ATOMIC_RELEASE);
+}
+
+bool sl_md_request_is_done(const struct sl_md_request *req)
+{
+    return __atomic_load_n(&req->done, __ATOMIC_ACQUIRE) != 0;
+}
+
+static void not_controller(struct sl_md_log *log, struct sl_md_request *req, const char *why)
+{
+    req->leader_id = atomic_load(&log->leader_id);
+    snprintf(req->error_message, sizeof(req->error_message), "%s", why);
+    complete(req, SL_KAFKA_NOT_CONTROLLER);
+}
+
+static void drop_pending_image(struct sl_md_log *log)
+{
+    sl_md_image_unref(log->pending_image);
+    log->pending_image = NULL;
+}
+
+static void proposal_finished(struct sl_md_log *log, int status, void *result, char *message,
+                              size_t message_size, int *code)
+{
+    SL_ASSERT(log->inflight > 0);
+    log->inflight--;
+    int rc = status == 0 ? sl_md_fsm_apply_result(result) : 0;
+    if (status != 0) {
+        *code = SL_KAFKA_NOT_CONTROLLER;
+        set_error(message, message_size, "leadership changed before the change committed (%s)",
+                  raft_strerror(status));
+    } else if (rc != 0) {
+        *code = SL_KAFKA_UNKNOWN_SERVER_ERROR;
+        set_error(message, message_size, "the change no longer fits the metadata (%s); retry",
+                  strerror(-rc));
+    } else {
+        *code = SL_KAFKA_NONE;
+    }
+    /* After a failure the controller's view may hold changes that never happened. */
+    if (*code != SL_KAFKA_NONE || log->inflight == 0) {
+        drop_pending_image(log);
+    }
+}
+
+static void request_applied(struct raft_apply *apply, int status, void *result)
+{
+    struct sl_md_request *req = request_of(apply);
+    struct sl_md_log *log = apply->data;
+    int code;
+    proposal_finished(log, status, result, req->error_message, sizeof(req->error_message), &code);
+    if (code == SL_KAFKA_NOT_CONTROLLER) {
+        req->leader_id = atomic_load(&log->leader_id);
+    }
+    complete(req, code);
+}
+
+static void internal_applied(struct raft_apply *apply, int status, void *result)
+{
+    struct internal_apply *ia = (struct internal_apply *)apply;
+    char message[128];
+    int code;
+    proposal_finished(ia->log, status, result, message, sizeof(message), &code);
+    free(ia);
+}
+
+/* Proposes the batch; on success the controller's view becomes the batch's draft. */
+static int propose(struct sl_md_log *log, struct sl_controller_batch *batch,
+                   struct raft_apply *apply, raft_apply_cb cb)
+{
+    struct raft_buffer buf;
+    if (sl_md_fsm_encode_entry(batch->records, batch->count, &buf) != 0) {
+        return RAFT_NOMEM;
+    }
+    apply->data = log;
+    int rc = raft_apply(&log->raft, apply, &buf, 1, cb);
+    if (rc != 0) {
+        raft_free(buf.base);
+        return rc;
+    }
+    log->inflight++;
+    drop_pending_image(log);
+    sl_md_image_seal(batch->draft);
+    log->pending_image = sl_md_image_ref(batch->draft);
+    return 0;
+}
+
+static const struct sl_md_image *controller_view(struct sl_md_log *log)
+{
+    return log->pending_image != NULL ? log->pending_image : log->fsm.image;
+}
+
+static void random_uuid(struct sl_md_uuid *u)
+{
+    static const struct sl_md_uuid zero;
+    do {
+        if (getrandom(u->bytes, sizeof(u->bytes), 0) != sizeof(u->bytes)) {
+            /* getrandom on 16 bytes does not fail short; fall back defensively. */
+            for (size_t i = 0; i < sizeof(u->bytes); i++) {
+                u->bytes[i] = (uint8_t)rand();
+            }
+        }
+    } while (memcmp(u, &zero, sizeof(zero)) == 0);
+    u->bytes[6] = (uint8_t)((u->bytes[6] & 0x0f) | 0x40); /* version 4 */
+    u->bytes[8] = (uint8_t)((u->bytes[8] & 0x3f) | 0x80); /* variant */
+}
+
+static int execute(struct sl_md_log *log, struct sl_controller_batch *b, struct sl_md_request *req)
+{
+    const struct sl_controller_settings *s = &log->options.settings;
+    int64_t now_ms = (int64_t)uv_now(&log->loop);
+    uint32_t seed;
+    if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) {
+        seed = (uint32_t)now_ms;
+    }
+    char *msg = req->error_message;
+    size_t msg_size = sizeof(req->error_message);
+    switch (req->type) {
+    case SL_MD_REQUEST_CREATE_TOPIC:
+        random_uuid(&req->topic_id);
+        return sl_controller_create_topic(b, s, &req->create_topic, &req->topic_id, seed, msg,
+                                          msg_size);
+    case SL_MD_REQUEST_DELETE_TOPIC:
+        return sl_controller_delete_topic(b, s, req->delete_topic);
+    case SL_MD_REQUEST_CREATE_PARTITIONS:
+        return sl_controller_create_partitions(b, req->create_partitions.topic,
+                                               req->create_partitions.total_count, seed, msg,
+                                               msg_size);
+    case SL_MD_REQUEST_ALTER_TOPIC_CONFIG:
+        return sl_controller_alter_topic_config(
+            b, req->alter_topic_config.topic, req->alter_topic_config.key,
+            req->alter_topic_config.has_value ? req->alter_topic_config.value : NULL, msg,
+            msg_size);
+    case SL_MD_REQUEST_REGISTER_BROKER:
+        return sl_controller_register_broker(b, s, &log->liveness, &req->register_broker, now_ms,
+                                             &req->broker_epoch);
+    case SL_MD_REQUEST_HEARTBEAT:
+        return sl_controller_heartbeat(b, s, &log->liveness, req->heartbeat.broker_id,
+                                       req->heartbeat.broker_epoch, req->heartbeat.want_fence,
+                                       now_ms);
+    case SL_MD_REQUEST_ALTER_PARTITION:
+        return sl_controller_alter_partition(b, &req->alter_partition, &req->partition_epoch);
+    case SL_MD_REQUEST_ELECT_PREFERRED:
+        return sl_controller_elect_preferred(b, req->elect_preferred.topic,
+                                             req->elect_preferred.partition);
+    case SL_MD_REQUEST_ALTER_BROKER_CONFIG:
+        return sl_controller_alter_broker_config(
+            b, req->alter_broker_config.broker, req->alter_broker_config.key,
+            req->alter_broker_config.has_value ? req->alter_broker_config.value : NULL, msg,
+            msg_size);
+    case SL_MD_REQUEST_UNREGISTER_BROKER:
+        return sl_controller_unregister_broker(b, s, req->unregister_broker_id);
+    case SL_MD_REQUEST_REBALANCE_LEADERS: {
+        int moved = sl_controller_rebalance_leaders(b);
+        req->leaders_moved = moved > 0 ? moved : 0;
+        return moved < 0 ? moved : SL_KAFKA_NONE;
+    }
+    }
+    return SL_KAFKA_INVALID_REQUEST;
+}
+
+static void handle_request(struct sl_md_log *log, struct sl_md_request *req)
+{
+    req->error_message[0] = '\0';
+    req->leader_id = -1;
+    if (atomic_load(&log->failed)) {
+        snprintf(req->error_message, sizeof(req->error_message), "%.200s", log->error);
+        complete(req, SL_KAFKA_UNKNOWN_SERVER_ERROR);
+        return;
+    }
+    if (log->closing || !log->leader_ready) {
+        not_controller(log, req, log->closing ? "shutting down" : "not the active controller");
+        return;
+    }
+    struct sl_controller_batch batch;
+    if (sl_controller_batch_init(&batch, controller_view(log)) != 0) {
+        complete(req, SL_KAFKA_UNKNOWN_SERVER_ERROR);
+        return;
+    }
+    int code = execute(log, &batch, req);
+    if (code != SL_KAFKA_NONE || batch.count == 0) {
+        sl_controller_batch_free(&batch);
+        complete(req, code);
+        return;
+    }
+    int rc = propose(log, &batch, &req->apply, request_applied);
+    sl_controller_batch_free(&batch);
+    if (rc != 0) {
+        not_controller(log, req, raft_strerror(rc));
+    }
+}
+
+/* ---- housekeeping on the control-plane thread ---- */
+
+static void fail(struct sl_md_log *log, const char *why)
+{
+    if (!atomic_load(&log->failed)) {
+        snprintf(log->error, sizeof(log->error), "%s", why);
+        atomic_store(&log->failed, true);
+        fprintf(stderr, "sluiced: metadata log: %s\n", why);
+    }
+}
+
+static void barrier_done(struct raft_barrier *req, int status)
+{
+    struct sl_md_log *log = req->data;
+    log->barrier_pending = false;
+    if (status != 0 || raft_state(&log->raft) != RAFT_LEADER) {
+        return;
+    }
+    /* Everything committed before this term is applied: the image is authoritative. */
+    log->leader_ready = true;
+    sl_controller_liveness_reset(&log->liveness, log->fsm.image, (int64_t)uv_now(&log->loop));
+    atomic_store(&log->is_controller, true);
+}
+
+static void check_sessions(struct sl_md_log *log)
+{
+    if (log->inflight > 0) {
+        return; /* decide on settled state; the next tick comes soon */
+    }
+    struct sl_controller_batch batch;
+    if (sl_controller_batch_init(&batch, controller_view(log)) != 0) {
+        return;
+    }
+    int fenced = sl_controller_check_sessions(&batch, &log->options.settings, &log->liveness,
+                                              (int64_t)uv_now(&log->loop));
+    if (fenced > 0 && batch.count > 0) {
+        struct internal_apply *ia = calloc(1, sizeof(*ia));
+        if (ia != NULL) {
+            ia->log = log;
+            if (propose(log, &batch, &ia->req, internal_applied) != 0) {
+                free(ia);
+            }
+        }
+    }
+    sl_controller_batch_free(&batch);
+}
+
+static void tick(uv_timer_t *timer)
+{
+    struct sl_md_log *log = timer->data;
+    if (log->closing) {
+        return;
+    }
+    const char *fsm_error = sl_md_fsm_error(&log->fsm);
+    if (fsm_error != NULL) {
+        fail(log, fsm_error);
+    }
+    raft_id leader = 0;
+    const char *leader_address = NULL;
+    raft_leader(&log->raft, &leader, &leader_address);
+    atomic_store(&log->leader_id, leader ? (int32_t)leader : -1);
+    uint64_t now = uv_now(&log->loop);
+    if (leader == 0) {
+        if (log->no_leader_since_ms == 0) {
+            log->no_leader_since_ms = now;
+        }
+        uint64_t limit = (uint64_t)log->options.election_timeout_ms * NO_LEADER_WARN_TIMEOUTS;
+        if (now - log->no_leader_since_ms > limit && now - log->last_warning_ms > limit) {
+            log->last_warning_ms = now;
+            char voters[1024] = "";
+            size_t off = 0;
+            for (int k = 0; k < log->options.voter_count && off < sizeof(voters); k++) {
+                int n = snprintf(voters + off, sizeof(voters) - off, "%s%d@%s:%u", k ? "," : "",
+                                 log->options.voters[k].id, log->options.voters[k].host,
+                                 log->options.voters[k].port);
+                off += n > 0 ? (size_t)n : 0;
+            }
+            fprintf(stderr,
+                    "sluiced: metadata quorum: no leader for %llu ms; %d of the voters %s must "
+                    "be running and reachable on their CONTROLLER listeners\n",
+                    (unsigned long long)(now - log->no_leader_since_ms),
+                    log->options.voter_count / 2 + 1, voters);
+        }
+    } else {
+        log->no_leader_since_ms = 0;
+    }
+    bool leading = raft_state(&log->raft) == RAFT_LEADER;
+    if (leading && !log->was_leader && !log->barrier_pending) {
+        log->was_leader = true;
+        log->barrier.data = log;
+        if (raft_barrier(&log->raft, &log->barrier, barrier_done) == 0) {
+            log->barrier_pending = true;
+        } else {
+            log->was_leader = false;
+        }
+    } else if (!leading && log->was_leader) {
+        log->was_leader = false;
+        log->leader_ready = false;
+        atomic_store(&log->is_controller, false);
+    }
+    if (log->leader_ready && !atomic_load(&log->failed)) {
+        check_sessions(log);
+    }
+    sl_md_publisher_reclaim(log->publisher);
+}
+
+static void raft_closed(struct raft *raft)
+{
+    struct sl_md_log *log = raft->data;
+    raft_uv_close(&log->io);
+    raft_uv_tcp_close(&log->transport);
+}
+
+static void begin_close(struct sl_md_log *log)
+{
+    if (log->closing) {
+        return;
+    }
+    log->closing = true;
+    atomic_store(&log->is_controller, false);
+    log->leader_ready = false;
+    struct sl_md_request *req;
+    while ((req = sl_mpsc_queue_pop(log->queue)) != NULL) {
+        not_controller(log, req, "shutting down");
+    }
+    uv_timer_stop(&log->tick);
+    uv_close((uv_handle_t *)&log->tick, NULL);
+    uv_close((uv_handle_t *)&log->wakeup, NULL);
+    raft_close(&log->raft, raft_closed);
+}
+
+static void wakeup(uv_async_t *async)
+{
+    struct sl_md_log *log = async->data;
+    if (atomic_load(&log->stop_requested)) {
+        begin_close(log);
+        return;
+    }
+    /* Bounded by the queue capacity: producers are refused when it is full. */
+    struct sl_md_request *req;
+    while ((req = sl_mpsc_queue_pop(log->queue)) != NULL) {
+        handle_request(log, req);
+    }
+}
+
+/* ---- lifecycle ---- */
+
+/* Runs the loop until raft and the uv handles are closed (open's error path, close). */
+static void shutdown_raft_inline(struct sl_md_log *log)
+{
+    if (log->raft_initialized) {
+        log->closing = true;
+        raft_close(&log->raft, raft_closed);
+        uv_run(&log->loop, UV_RUN_DEFAULT);
+        log->raft_initialized = false;
+    }
+}
+
+static void free_log(struct sl_md_log *log)
+{
+    if (uv_loop_close(&log->loop) != 0) {
+        /* A handle is still open: run the loop once more so its close completes. */
+        uv_run(&log->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&log->loop);
+    }
+    drop_pending_image(log);
+    sl_md_publisher_free(log->publisher);
+    sl_md_fsm_close(&log->fsm);
+    sl_mpsc_queue_free(log->queue);
+    sl_controller_liveness_free(&log->liveness);
+    free(log);
+}
+
+static int start_raft(struct sl_md_log *log, char *err, size_t err_size)
+{
+    const struct sl_md_log_options *o = &log->options;
+    int rc = raft_uv_tcp_init(&log->transport, &log->loop);
+    if (rc == 0 && o->bind_address[0] != '\0') {
+        rc = raft_uv_tcp_set_bind_address(&log->transport, o->bind_address);
+    }
+    if (rc != 0) {
+        set_error(err, err_size, "metadata log transport: %s", raft_strerror(rc));
+        return -EINVAL;
+    }
+    rc = raft_uv_init(&log->io, &log->loop, o->dir, &log->transport);
+    if (rc != 0) {
+        set_error(err, err_size, "metadata log in '%s': %s", o->dir, log->io.errmsg);
+        raft_uv_tcp_close(&log->transport);
+        uv_run(&log->loop, UV_RUN_DEFAULT);
+        return -EIO;
+    }
+    rc = raft_init(&log->raft, &log->io, &log->fsm.raft_fsm, (raft_id)o->node_id, o->address);
+    if (rc != 0) {
+        set_error(err, err_size, "metadata log raft init: %s", raft_errmsg(&log->raft));
+        raft_uv_close(&log->io);
+        raft_uv_tcp_close(&log->transport);
+        uv_run(&log->loop, UV_RUN_DEFAULT);
+        return -EINVAL;
+    }
+    log->raft_initialized = true;
+    log->raft.data = log;
+    raft_set_election_timeout(&log->raft, o->election_timeout_ms);
+    raft_set_heartbeat_timeout(&log->raft, o->heartbeat_ms);
+    raft_set_snapshot_threshold(&log->raft, o->snapshot_threshold);
+    raft_set_snapshot_trailing(&log->raft, o->snapshot_trailing);
+    /* A voter that was cut off does not depose a healthy leader when it returns. */
+    raft_set_pre_vote(&log->raft, true);
+
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    for (int i = 0; i < o->voter_count && rc == 0; i++) {
+        char address[SL_CONFIG_HOST_BYTES_MAX + 8];
+        snprintf(address, sizeof(address), "%s:%u", o->voters[i].host, o->voters[i].port);
+        rc = raft_configuration_add(&conf, (raft_id)o->voters[i].id, address, RAFT_VOTER);
+    }
+    if (rc == 0) {
+        rc = raft_bootstrap(&log->raft, &conf);
+        if (rc == RAFT_CANTBOOTSTRAP) {
+            rc = 0; /* the directory already holds a log */
+        }
+    }
+    raft_configuration_close(&conf);
+    if (rc != 0) {
+        set_error(err, err_size, "cannot bootstrap the metadata log in '%s': %s", o->dir,
+                  raft_errmsg(&log->raft));
+        return -EINVAL;
+    }
+    rc = raft_start(&log->raft);
+    if (rc != 0) {
+        const char *fsm_error = sl_md_fsm_error(&log->fsm);
+        set_error(err, err_size,
+                  "cannot load the metadata log in '%s': %s%s%s (the log or a snapshot is "
+                  "damaged: restore this directory from a healthy voter"
+                  ")",
+                  o->dir, raft_errmsg(&log->raft), fsm_error ? "; " : "",
+                  fsm_error ? fsm_error : "");
+        return rc == RAFT_CORRUPT ? -EBADMSG : -EIO;
+    }
+    const char *fsm_error = sl_md_fsm_error(&log->fsm);
+    if (fsm_error != NULL) {
+        set_error(err, err_size, "metadata log in '%s': %s", o->dir, fsm_error);
+        return -EBADMSG;
+    }
+    return check_voters(log, err, err_size);
+}
+
+int sl_md_log_open(const struct sl_md_log_options *options, struct sl_md_log **out, char *err,
+                   size_t err_size)
+{
+    SL_ASSERT(options->reader_count >= 1);
+    struct sl_md_log *log = calloc(1, sizeof(*log));
+    if (log == NULL) {
+        set_error(err, err_size, "out of memory");
+        return -ENOMEM;
+    }
+    log->options = *options;
+    int rc = uv_loop_init(&log->loop);
+    if (rc != 0) {
+        free(log);
+        set_error(err, err_size, "uv_loop_init: %s", uv_strerror(rc));
+        return -EIO;
+    }
+    atomic_init(&log->leader_id, -1);
+    rc = sl_md_fsm_init(&log->fsm, NULL);
+    if (rc == 0) {
+        log->publisher = sl_md_publisher_new(options->reader_count, log->fsm.image);
+        log->queue = sl_mpsc_queue_new(SL_MAX(options->submit_queue_capacity, 2u));
+        if (log->publisher == NULL || log->queue == NULL ||
+            sl_controller_liveness_init(&log->liveness, options->brokers_max) != 0) {
+            rc = -ENOMEM;
+        }
+    }
+    if (rc != 0) {
+        set_error(err, err_size, "out of memory");
+        free_log(log);
+        return rc;
+    }
+    log->fsm.publisher = log->publisher;
+    rc = mkdir_p(options->dir);
+    if (rc != 0) {
+        set_error(err, err_size, "cannot create metadata.log.dir '%s': %s", options->dir,
+                  strerror(-rc));
+        free_log(log);
+        return rc;
+    }
+    rc = check_node_identity(options, err, err_size);
+    if (rc == 0) {
+        rc = start_raft(log, err, err_size);
+    }
+    if (rc == 0) {
+        uv_async_init(&log->loop, &log->wakeup, wakeup);
+        log->wakeup.data = log;
+        uv_timer_init(&log->loop, &log->tick);
+        log->tick.data = log;
+        uv_timer_start(&log->tick, tick, TICK_MS, TICK_MS);
+    }
+    if (rc != 0) {
+        shutdown_raft_inline(log);
+        free_log(log);
+        return rc;
+    }
+    *out = log;
+    return 0;
+}
+
+static void *thread_main(void *arg)
+{
+    struct sl_md_log *log = arg;
+    /* A peer voter that goes away mid-write must cost an EPIPE, not the process: SIGPIPE
+     * is delivered to the writing thread, so blocking it here is enough. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    uv_run(&log->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+int sl_md_log_start(struct sl_md_log *log)
+{
+    SL_ASSERT(!log->thread_started);
+    int rc = pthread_create(&log->thread, NULL, thread_main, log);
+    if (rc != 0) {
+        return -rc;
+    }
+    log->thread_started = true;
+    return 0;
+}
+
+void sl_md_log_stop(struct sl_md_log *log)
+{
+    if (!log->thread_started) {
+        return;
+    }
+    atomic_store(&log->stop_requested, true);
+    uv_async_send(&log->wakeup);
+    pthread_join(log->thread, NULL);
+    log->thread_started = false;
+    log->raft_initialized = false;
+}
+
+void sl_md_log_close(struct sl_md_log *log)
+{
+    if (log == NULL) {
+        return;
+    }
+    SL_ASSERT(!log->thread_started);
+    if (!log->closing) {
+        /* Never started: close handles and raft on this thread. */
+        log->closing = true;
+        uv_close((uv_handle_t *)&log->tick, NULL);
+        uv_close((uv_handle_t *)&log->wakeup, NULL);
+        raft_close(&log->raft, raft_closed);
+        uv_run(&log->loop, UV_RUN_DEFAULT);
+    }
+    free_log(log);
+}
+
+int sl_md_log_submit(struct sl_md_log *log, struct sl_md_request *req)
+{
+    req->done = 0;
+    if (!sl_mpsc_queue_push(log->queue, req)) {
+        return -EAGAIN;
+    }
+    uv_async_send(&log->wakeup);
+    return 0;
+}
+
+struct sl_md_publisher *sl_md_log_publisher(struct sl_md_log *log)
+{
+    return log->publisher;
+}
+
+bool sl_md_log_is_controller(const struct sl_md_log *log)
+{
+    return atomic_load(&((struct sl_md_log *)log)->is_controller);
+}
+
+int32_t sl_md_log_leader_id(const struct sl_md_log *log)
+{
+    return atomic_load(&((struct sl_md_log *)log)->leader_id);
+}
+
+const char *sl_md_log_error(const struct sl_md_log *log)
+{
+    return atomic_load(&((struct sl_md_log *)log)->failed) ? log->error : NULL;
+}

@@ -1,0 +1,155 @@
+/* The replicated metadata log of one broker: canonical raft over libuv (raft_uv +
+ * raft_uv_tcp) in `metadata.log.dir`, the metadata FSM, the controller, and the
+ * control-plane thread that runs them.
+ *
+ * Lifecycle (any single thread): sl_md_log_open -> sl_md_log_start (spawns the
+ * control-plane thread) -> ... -> sl_md_log_stop (joins it) -> sl_md_log_close.
+ * Open bootstraps a fresh directory with controller.quorum.voters (a single node is a
+ * quorum of one) and refuses, with a message naming the problem, a directory that
+ * belongs to another node.id, a stored voter set that differs from the configured one,
+ * and a corrupt log or snapshot.
+ *
+ * Requests from other threads: fill a struct sl_md_request, sl_md_log_submit() it (a
+ * bounded lock-free MPSC queue plus a uv_async wakeup), then poll
+ * sl_md_request_is_done() (or pass `on_done`, which runs on the control-plane thread).
+ * The request memory belongs to the submitter and must stay valid until done.
+ * Requests are executed by the controller only on the raft leader after it has applied
+ * everything committed before its term (a barrier); elsewhere they complete with
+ * NOT_CONTROLLER and `leader_id` as a hint.
+ *
+ * Readers (dataplane shards) read the current image through sl_md_log_publisher().
+ */
+#ifndef SL_METADATA_LOG_H
+#define SL_METADATA_LOG_H
+
+#include <raft.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "controlplane/config.h"
+#include "controlplane/controller.h"
+#include "controlplane/metadata_image.h"
+#include "controlplane/metadata_publisher.h"
+
+struct sl_md_log_options {
+    int32_t node_id;
+    bool voter; /* process.roles has controller */
+    char dir[4096];
+    /* raft address of this node ("host:port"); bind_address is used when the listener
+     * binds a wildcard host. */
+    char address[SL_CONFIG_HOST_BYTES_MAX + 8];
+    char bind_address[SL_CONFIG_HOST_BYTES_MAX + 8];
+    int voter_count;
+    struct sl_config_voter voters[SL_CONFIG_VOTERS_MAX];
+    unsigned election_timeout_ms;
+    unsigned heartbeat_ms;
+    unsigned snapshot_threshold;
+    unsigned snapshot_trailing;
+    uint32_t submit_queue_capacity;
+    uint32_t reader_count; /* publisher slots (dataplane shards) */
+    uint32_t brokers_max;  /* bound of the liveness table */
+    struct sl_controller_settings settings;
+};
+
+/* Fills options from a validated configuration; `reader_count` is the number of
+ * dataplane shards that will read images. Returns 0 or -EINVAL (err says why, e.g. a
+ * broker-only node, whose standby path is not wired yet). */
+int sl_md_log_options_from_config(const struct sl_config *cfg, uint32_t reader_count,
+                                  struct sl_md_log_options *out, char *err, size_t err_size);
+
+enum sl_md_request_type {
+    SL_MD_REQUEST_CREATE_TOPIC = 1,
+    SL_MD_REQUEST_DELETE_TOPIC,
+    SL_MD_REQUEST_CREATE_PARTITIONS,
+    SL_MD_REQUEST_ALTER_TOPIC_CONFIG,
+    SL_MD_REQUEST_REGISTER_BROKER,
+    SL_MD_REQUEST_HEARTBEAT,
+    SL_MD_REQUEST_ALTER_PARTITION,
+    SL_MD_REQUEST_ELECT_PREFERRED,
+    SL_MD_REQUEST_REBALANCE_LEADERS,
+    SL_MD_REQUEST_ALTER_BROKER_CONFIG,
+    SL_MD_REQUEST_UNREGISTER_BROKER,
+};
+
+struct sl_md_request {
+    enum sl_md_request_type type;
+    union {
+        struct sl_controller_create_topic_request create_topic;
+        char delete_topic[SL_MD_TOPIC_NAME_BYTES_MAX];
+        struct {
+            char topic[SL_MD_TOPIC_NAME_BYTES_MAX];
+            int32_t total_count;
+        } create_partitions;
+        struct {
+            char topic[SL_MD_TOPIC_NAME_BYTES_MAX];
+            char key[SL_MD_CONFIG_KEY_BYTES_MAX];
+            bool has_value;
+            char value[SL_MD_CONFIG_VALUE_BYTES_MAX];
+        } alter_topic_config;
+        struct sl_controller_register_broker_request register_broker;
+        struct {
+            int32_t broker_id;
+            int64_t broker_epoch;
+            bool want_fence;
+        } heartbeat;
+        struct sl_controller_alter_partition_request alter_partition;
+        struct {
+            char topic[SL_MD_TOPIC_NAME_BYTES_MAX];
+            int32_t partition;
+        } elect_preferred;
+        struct {
+            char broker[16]; /* decimal id, or "" for the cluster default */
+            char key[SL_MD_CONFIG_KEY_BYTES_MAX];
+            bool has_value;
+            char value[SL_MD_CONFIG_VALUE_BYTES_MAX];
+        } alter_broker_config;
+        int32_t unregister_broker_id;
+    };
+    /* Optional; runs on the control-plane thread right after the results are set. */
+    void (*on_done)(struct sl_md_request *req, void *arg);
+    void *on_done_arg;
+
+    /* Results, valid once sl_md_request_is_done() returns true. */
+    int error_code; /* kafka_error_codes.h */
+    char error_message[256];
+    int64_t broker_epoch;       /* REGISTER_BROKER */
+    struct sl_md_uuid topic_id; /* CREATE_TOPIC */
+    int32_t partition_epoch;    /* ALTER_PARTITION */
+    int32_t leader_id;          /* NOT_CONTROLLER: the known leader or -1 */
+    int32_t leaders_moved;      /* REBALANCE_LEADERS */
+
+    /* Private to the metadata log. */
+    uint32_t done;
+    struct raft_apply apply;
+};
+
+struct sl_md_log;
+
+/* Opens (and on first use bootstraps) the metadata log. Any thread; the log is not
+ * running until sl_md_log_start. Returns 0 or a negative errno with err naming the
+ * problem. */
+int sl_md_log_open(const struct sl_md_log_options *options, struct sl_md_log **out, char *err,
+                   size_t err_size);
+/* Spawns the control-plane thread. Returns 0 or -errno. */
+int sl_md_log_start(struct sl_md_log *log);
+/* Asks the control-plane thread to close raft and waits for it; queued requests complete
+ * with NOT_CONTROLLER. Any thread but the control-plane thread. */
+void sl_md_log_stop(struct sl_md_log *log);
+/* Frees a stopped (or never started) log. */
+void sl_md_log_close(struct sl_md_log *log);
+
+/* Queues a request. Any thread. Returns 0, or -EAGAIN when the queue is full. */
+int sl_md_log_submit(struct sl_md_log *log, struct sl_md_request *req);
+/* True once the request's results are set (acquire ordering). Any thread. */
+bool sl_md_request_is_done(const struct sl_md_request *req);
+
+/* Current published image source for reader threads (see metadata_publisher.h). */
+struct sl_md_publisher *sl_md_log_publisher(struct sl_md_log *log);
+/* True when this node is the active controller and ready for requests. Any thread. */
+bool sl_md_log_is_controller(const struct sl_md_log *log);
+/* The known raft leader's node id, or -1. Any thread. */
+int32_t sl_md_log_leader_id(const struct sl_md_log *log);
+/* NULL while healthy; otherwise why this node stopped applying the log. Any thread. */
+const char *sl_md_log_error(const struct sl_md_log *log);
+
+#endif

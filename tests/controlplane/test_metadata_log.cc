@@ -1,0 +1,571 @@
+// The metadata log on real libuv raft in a temporary directory: a single-node quorum
+// creates topics, stops, restarts and replays snapshot + tail; bad directories, voter
+// sets and corrupt files are refused with a clear message. Also the bounded MPSC queue.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "md_test_util.h"
+
+extern "C" {
+#include "controlplane/config.h"
+#include "controlplane/metadata_log.h"
+#include "controlplane/mpsc_queue.h"
+}
+
+namespace
+{
+
+uint16_t free_port()
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr = {};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0);
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len);
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+std::vector<std::string> list_dir(const std::string &dir)
+{
+    std::vector<std::string> out;
+    DIR *d = opendir(dir.c_str());
+    if (d == nullptr) {
+        return out;
+    }
+    while (dirent *e = readdir(d)) {
+        out.push_back(e->d_name);
+    }
+    closedir(d);
+    return out;
+}
+
+template <typename Pred> bool wait_for(Pred pred, int timeout_ms = 15000)
+{
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (pred()) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return pred();
+}
+
+class MetadataLogTest : public ::testing::Test
+{
+  protected:
+    void SetUp() override
+    {
+        char tmpl[] = "/tmp/sl_md_log_XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dir = tmpl;
+        port = free_port();
+    }
+    void TearDown() override
+    {
+        if (log != nullptr) {
+            sl_md_log_stop(log);
+            sl_md_log_close(log);
+        }
+        std::string cmd = "rm -rf '" + dir + "'";
+        ASSERT_EQ(system(cmd.c_str()), 0);
+    }
+    sl_md_log_options options(int node_id = 1, std::string voters = "")
+    {
+        if (voters.empty()) {
+            voters = "1@127.0.0.1:" + std::to_string(port);
+        }
+        std::string controller = "CONTROLLER://127.0.0.1:" + std::to_string(port);
+        std::string listeners =
+            "PLAINTEXT://127.0.0.1:" + std::to_string(free_port()) + "," + controller;
+        std::vector<std::string> args = {
+            "sluiced",
+            "--override",
+            "node.id=" + std::to_string(node_id),
+            "--override",
+            "listeners=" + listeners,
+            "--override",
+            "controller.quorum.voters=" + voters,
+            "--override",
+            "metadata.log.dir=" + dir,
+            "--override",
+            "metadata.snapshot.interval.entries=4",
+            "--override",
+            "metadata.snapshot.trailing.entries=2",
+            "--override",
+            "controller.quorum.election.timeout.ms=200",
+            "--override",
+            "controlplane.quorum.heartbeat.ms=50",
+        };
+        std::vector<const char *> argv;
+        for (auto &a : args) {
+            argv.push_back(a.c_str());
+        }
+        sl_config cfg;
+        char err[512] = "";
+        EXPECT_EQ(sl_config_load_args(&cfg, (int)argv.size(), argv.data(), err, sizeof(err)), 0)
+            << err;
+        sl_md_log_options o;
+        EXPECT_EQ(sl_md_log_options_from_config(&cfg, 2, &o, err, sizeof(err)), 0) << err;
+        sl_config_free(&cfg);
+        return o;
+    }
+    void open_and_start(const sl_md_log_options &o)
+    {
+        char err[512] = "";
+        ASSERT_EQ(sl_md_log_open(&o, &log, err, sizeof(err)), 0) << err;
+        ASSERT_EQ(sl_md_log_start(log), 0);
+        ASSERT_TRUE(wait_for([&] { return sl_md_log_is_controller(log); }))
+            << "single node never became the active controller";
+        EXPECT_EQ(sl_md_log_leader_id(log), 1);
+    }
+    void stop()
+    {
+        sl_md_log_stop(log);
+        sl_md_log_close(log);
+        log = nullptr;
+    }
+    int run(sl_md_request *req)
+    {
+        EXPECT_EQ(sl_md_log_submit(log, req), 0);
+        EXPECT_TRUE(wait_for([&] { return sl_md_request_is_done(req); }));
+        return req->error_code;
+    }
+    std::string current_image_bytes()
+    {
+        const sl_md_image *img = sl_md_publisher_acquire(sl_md_log_publisher(log), 0);
+        std::string bytes = image_bytes(img);
+        sl_md_publisher_release(sl_md_log_publisher(log), 0);
+        return bytes;
+    }
+    const sl_md_image *reader_image()
+    {
+        return sl_md_publisher_acquire(sl_md_log_publisher(log), 1);
+    }
+    void register_and_unfence(int32_t id)
+    {
+        sl_md_request req;
+        memset(&req, 0, sizeof(req));
+        req.type = SL_MD_REQUEST_REGISTER_BROKER;
+        req.register_broker.broker_id = id;
+        req.register_broker.incarnation_id = test_uuid(99);
+        ASSERT_EQ(run(&req), 0) << req.error_message;
+        int64_t epoch = req.broker_epoch;
+        memset(&req, 0, sizeof(req));
+        req.type = SL_MD_REQUEST_HEARTBEAT;
+        req.heartbeat.broker_id = id;
+        req.heartbeat.broker_epoch = epoch;
+        ASSERT_EQ(run(&req), 0) << req.error_message;
+    }
+    int create_topic(const std::string &name, int partitions)
+    {
+        sl_md_request req;
+        memset(&req, 0, sizeof(req));
+        req.type = SL_MD_REQUEST_CREATE_TOPIC;
+        snprintf(req.create_topic.name, sizeof(req.create_topic.name), "%s", name.c_str());
+        req.create_topic.num_partitions = partitions;
+        req.create_topic.replication_factor = 1;
+        return run(&req);
+    }
+    std::string open_error(const sl_md_log_options &o)
+    {
+        sl_md_log *other = nullptr;
+        char err[512] = "";
+        int rc = sl_md_log_open(&o, &other, err, sizeof(err));
+        EXPECT_NE(rc, 0);
+        if (rc == 0) {
+            sl_md_log_close(other);
+        }
+        return err;
+    }
+
+    std::string dir;
+    uint16_t port = 0;
+    sl_md_log *log = nullptr;
+};
+
+} // namespace
+
+TEST_F(MetadataLogTest, SingleNodeCreatesTopicsAndReplaysSnapshotPlusTailAfterRestart)
+{
+    open_and_start(options());
+    register_and_unfence(1);
+    for (int k = 0; k < 7; k++) {
+        ASSERT_EQ(create_topic("topic-" + std::to_string(k), 3), 0);
+    }
+    EXPECT_EQ(create_topic("topic-0", 3), SL_KAFKA_TOPIC_ALREADY_EXISTS);
+    EXPECT_EQ(create_topic("bad name", 3), SL_KAFKA_INVALID_TOPIC_EXCEPTION);
+    const sl_md_image *img = reader_image();
+    EXPECT_EQ(img->topic_count, 7u);
+    EXPECT_EQ(sl_md_topic_partition(sl_md_image_topic(img, "topic-6"), 2)->leader, 1);
+    std::string before = current_image_bytes();
+    stop();
+
+    bool has_snapshot = false;
+    for (auto &name : list_dir(dir)) {
+        has_snapshot = has_snapshot || name.rfind("snapshot-", 0) == 0;
+    }
+    EXPECT_TRUE(has_snapshot) << "11 entries with a threshold of 4 must have snapshotted";
+
+    open_and_start(options());
+    EXPECT_EQ(current_image_bytes(), before) << "restart must replay snapshot + tail exactly";
+    ASSERT_EQ(create_topic("after-restart", 1), 0);
+    EXPECT_EQ(reader_image()->topic_count, 8u);
+}
+
+TEST_F(MetadataLogTest, RequestsOnAFreshLogAndQueueBound)
+{
+    open_and_start(options());
+    sl_md_request req;
+    memset(&req, 0, sizeof(req));
+    req.type = SL_MD_REQUEST_HEARTBEAT;
+    req.heartbeat.broker_id = 5;
+    EXPECT_EQ(run(&req), SL_KAFKA_BROKER_ID_NOT_REGISTERED);
+    // No unfenced broker yet: nowhere to place replicas.
+    EXPECT_EQ(create_topic("t", 1), SL_KAFKA_INVALID_REPLICATION_FACTOR);
+    register_and_unfence(1);
+    EXPECT_EQ(create_topic("t", 1), 0);
+    memset(&req, 0, sizeof(req));
+    req.type = SL_MD_REQUEST_DELETE_TOPIC;
+    snprintf(req.delete_topic, sizeof(req.delete_topic), "t");
+    EXPECT_EQ(run(&req), 0);
+    EXPECT_EQ(sl_md_image_topic(reader_image(), "t"), nullptr);
+}
+
+TEST_F(MetadataLogTest, RefusesADirectoryOfAnotherNode)
+{
+    open_and_start(options());
+    stop();
+    std::string voters2 = "2@127.0.0.1:" + std::to_string(port);
+    std::string err = open_error(options(2, voters2));
+    EXPECT_NE(err.find("belongs to node.id 1, not 2"), std::string::npos) << err;
+}
+
+TEST_F(MetadataLogTest, RefusesAVoterSetThatDoesNotMatchTheLog)
+{
+    open_and_start(options());
+    stop();
+    std::string voters =
+        "1@127.0.0.1:" + std::to_string(port) + ",2@127.0.0.1:" + std::to_string(free_port());
+    std::string err = open_error(options(1, voters));
+    EXPECT_NE(err.find("has the voter set 1@127.0.0.1:"), std::string::npos) << err;
+    EXPECT_NE(err.find("cannot be changed by editing"), std::string::npos) << err;
+}
+
+TEST_F(MetadataLogTest, RefusesACorruptSnapshot)
+{
+    open_and_start(options());
+    register_and_unfence(1);
+    for (int k = 0; k < 6; k++) {
+        ASSERT_EQ(create_topic("topic-" + std::to_string(k), 1), 0);
+    }
+    stop();
+    int corrupted = 0;
+    for (auto &name : list_dir(dir)) {
+        if (name.rfind("snapshot-", 0) == 0 && name.find(".meta") == std::string::npos) {
+            std::string path = dir + "/" + name;
+            int fd = open(path.c_str(), O_RDWR);
+            ASSERT_GE(fd, 0);
+            off_t size = lseek(fd, 0, SEEK_END);
+            uint8_t byte;
+            ASSERT_EQ(pread(fd, &byte, 1, size - 3), 1);
+            byte ^= 0x20;
+            ASSERT_EQ(pwrite(fd, &byte, 1, size - 3), 1);
+            close(fd);
+            corrupted++;
+        }
+    }
+    ASSERT_GT(corrupted, 0);
+    std::string err = open_error(options());
+    EXPECT_NE(err.find("cannot load the metadata log"), std::string::npos) << err;
+    printf("corrupt snapshot refused: %s\n", err.c_str());
+}
+
+TEST_F(MetadataLogTest, RefusesACorruptLogSegment)
+{
+    open_and_start(options());
+    register_and_unfence(1);
+    ASSERT_EQ(create_topic("t", 1), 0);
+    stop();
+    int corrupted = 0;
+    for (auto &name : list_dir(dir)) {
+        bool segment =
+            name.rfind("open-", 0) == 0 || (name.size() > 0 && isdigit((unsigned char)name[0]) &&
+                                            name.find('-') != std::string::npos);
+        if (!segment) {
+            continue;
+        }
+        std::string path = dir + "/" + name;
+        int fd = open(path.c_str(), O_RDWR);
+        ASSERT_GE(fd, 0);
+        // Flip a byte inside the first entry's data (after the segment and batch headers).
+        uint8_t byte;
+        ASSERT_EQ(pread(fd, &byte, 1, 64), 1);
+        byte ^= 0x01;
+        ASSERT_EQ(pwrite(fd, &byte, 1, 64), 1);
+        close(fd);
+        corrupted++;
+    }
+    ASSERT_GT(corrupted, 0);
+    std::string err = open_error(options());
+    EXPECT_NE(err.find("metadata log"), std::string::npos) << err;
+    printf("corrupt segment refused: %s\n", err.c_str());
+}
+
+namespace
+{
+
+sl_md_log_options cluster_options(int node_id, uint16_t port, const std::string &voters,
+                                  const std::string &dir)
+{
+    std::vector<std::string> args = {
+        "sluiced",
+        "--override",
+        "node.id=" + std::to_string(node_id),
+        "--override",
+        "listeners=PLAINTEXT://127.0.0.1:" + std::to_string(free_port()) +
+            ",CONTROLLER://127.0.0.1:" + std::to_string(port),
+        "--override",
+        "controller.quorum.voters=" + voters,
+        "--override",
+        "metadata.log.dir=" + dir,
+        "--override",
+        "controller.quorum.election.timeout.ms=300",
+        "--override",
+        "controlplane.quorum.heartbeat.ms=50",
+        "--override",
+        "broker.session.timeout.ms=60000",
+    };
+    std::vector<const char *> argv;
+    for (auto &a : args) {
+        argv.push_back(a.c_str());
+    }
+    sl_config cfg;
+    char err[512] = "";
+    EXPECT_EQ(sl_config_load_args(&cfg, (int)argv.size(), argv.data(), err, sizeof(err)), 0) << err;
+    sl_md_log_options o;
+    EXPECT_EQ(sl_md_log_options_from_config(&cfg, 1, &o, err, sizeof(err)), 0) << err;
+    sl_config_free(&cfg);
+    return o;
+}
+
+std::string published_bytes(sl_md_log *log)
+{
+    const sl_md_image *img = sl_md_publisher_acquire(sl_md_log_publisher(log), 0);
+    std::string bytes = image_bytes(img);
+    sl_md_publisher_release(sl_md_log_publisher(log), 0);
+    return bytes;
+}
+
+bool published_topic(sl_md_log *log, const char *name)
+{
+    const sl_md_image *img = sl_md_publisher_acquire(sl_md_log_publisher(log), 0);
+    bool found = sl_md_image_topic(img, name) != nullptr;
+    sl_md_publisher_release(sl_md_log_publisher(log), 0);
+    return found;
+}
+
+int run_on(sl_md_log *log, sl_md_request *req)
+{
+    EXPECT_EQ(sl_md_log_submit(log, req), 0);
+    EXPECT_TRUE(wait_for([&] { return sl_md_request_is_done(req); }));
+    return req->error_code;
+}
+
+} // namespace
+
+// Three voters in one process over real TCP on loopback: the controller fails over and a
+// restarted voter catches up; every node publishes byte-identical images.
+TEST(MetadataLogCluster, ThreeVotersFailOverAndConverge)
+{
+    std::vector<std::string> dirs;
+    std::vector<uint16_t> ports;
+    std::string voters;
+    for (int i = 0; i < 3; i++) {
+        char tmpl[] = "/tmp/sl_md_cluster_XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dirs.push_back(tmpl);
+        ports.push_back(free_port());
+        voters += (i ? "," : "") + std::to_string(i + 1) + "@127.0.0.1:" + std::to_string(ports[i]);
+    }
+    std::vector<sl_md_log *> logs(3, nullptr);
+    auto open_node = [&](int i) {
+        sl_md_log_options o = cluster_options(i + 1, ports[i], voters, dirs[i]);
+        char err[512] = "";
+        ASSERT_EQ(sl_md_log_open(&o, &logs[i], err, sizeof(err)), 0) << err;
+        ASSERT_EQ(sl_md_log_start(logs[i]), 0);
+    };
+    auto controller = [&]() -> int {
+        for (int i = 0; i < 3; i++) {
+            if (logs[i] != nullptr && sl_md_log_is_controller(logs[i])) {
+                return i;
+            }
+        }
+        return -1;
+    };
+    auto converged = [&](const char *topic) {
+        std::string first;
+        for (auto *log : logs) {
+            if (log == nullptr || !published_topic(log, topic)) {
+                return false;
+            }
+            std::string bytes = published_bytes(log);
+            if (first.empty()) {
+                first = bytes;
+            } else if (bytes != first) {
+                return false;
+            }
+        }
+        return true;
+    };
+    for (int i = 0; i < 3; i++) {
+        open_node(i);
+    }
+    ASSERT_TRUE(wait_for([&] { return controller() >= 0; })) << "no controller elected";
+    int c = controller();
+    for (int32_t id = 1; id <= 3; id++) {
+        sl_md_request req;
+        memset(&req, 0, sizeof(req));
+        req.type = SL_MD_REQUEST_REGISTER_BROKER;
+        req.register_broker.broker_id = id;
+        req.register_broker.incarnation_id = test_uuid(40 + (unsigned)id);
+        ASSERT_EQ(run_on(logs[c], &req), 0) << req.error_message;
+        int64_t epoch = req.broker_epoch;
+        memset(&req, 0, sizeof(req));
+        req.type = SL_MD_REQUEST_HEARTBEAT;
+        req.heartbeat.broker_id = id;
+        req.heartbeat.broker_epoch = epoch;
+        ASSERT_EQ(run_on(logs[c], &req), 0);
+    }
+    sl_md_request create;
+    memset(&create, 0, sizeof(create));
+    create.type = SL_MD_REQUEST_CREATE_TOPIC;
+    snprintf(create.create_topic.name, sizeof(create.create_topic.name), "replicated");
+    create.create_topic.num_partitions = 3;
+    create.create_topic.replication_factor = 3;
+    ASSERT_EQ(run_on(logs[c], &create), 0) << create.error_message;
+    ASSERT_TRUE(wait_for([&] { return converged("replicated"); }));
+
+    // A follower refuses and points at the controller.
+    int follower = (c + 1) % 3;
+    sl_md_request refused = create;
+    EXPECT_EQ(run_on(logs[follower], &refused), SL_KAFKA_NOT_CONTROLLER);
+    EXPECT_EQ(refused.leader_id, c + 1);
+
+    // The controller goes away; the other two elect a new one that serves requests.
+    sl_md_log_stop(logs[c]);
+    sl_md_log_close(logs[c]);
+    logs[c] = nullptr;
+    ASSERT_TRUE(wait_for([&] { return controller() >= 0; })) << "no failover";
+    int c2 = controller();
+    ASSERT_NE(c2, c);
+    memset(&create, 0, sizeof(create));
+    create.type = SL_MD_REQUEST_CREATE_TOPIC;
+    snprintf(create.create_topic.name, sizeof(create.create_topic.name), "after-failover");
+    create.create_topic.num_partitions = 2;
+    create.create_topic.replication_factor = 2;
+    ASSERT_EQ(run_on(logs[c2], &create), 0) << create.error_message;
+
+    // The old controller restarts from its directory and catches up.
+    open_node(c);
+    ASSERT_TRUE(wait_for([&] { return converged("after-failover"); }))
+        << "restarted voter did not converge";
+    for (auto *log : logs) {
+        EXPECT_EQ(sl_md_log_error(log), nullptr);
+        sl_md_log_stop(log);
+        sl_md_log_close(log);
+    }
+    for (auto &d : dirs) {
+        ASSERT_EQ(system(("rm -rf '" + d + "'").c_str()), 0);
+    }
+}
+
+// One voter of three cannot form a quorum: it never becomes controller and refuses
+// requests with NOT_CONTROLLER and no leader hint.
+TEST(MetadataLogCluster, OneOfThreeVotersHasNoQuorum)
+{
+    char tmpl[] = "/tmp/sl_md_cluster_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    uint16_t port = free_port();
+    std::string voters = "1@127.0.0.1:" + std::to_string(port) +
+                         ",2@127.0.0.1:" + std::to_string(free_port()) +
+                         ",3@127.0.0.1:" + std::to_string(free_port());
+    sl_md_log_options o = cluster_options(1, port, voters, tmpl);
+    sl_md_log *log = nullptr;
+    char err[512] = "";
+    ASSERT_EQ(sl_md_log_open(&o, &log, err, sizeof(err)), 0) << err;
+    ASSERT_EQ(sl_md_log_start(log), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2000)); // > 5 election timeouts
+    EXPECT_FALSE(sl_md_log_is_controller(log));
+    EXPECT_EQ(sl_md_log_leader_id(log), -1);
+    sl_md_request req;
+    memset(&req, 0, sizeof(req));
+    req.type = SL_MD_REQUEST_REBALANCE_LEADERS;
+    EXPECT_EQ(run_on(log, &req), SL_KAFKA_NOT_CONTROLLER);
+    EXPECT_EQ(req.leader_id, -1);
+    sl_md_log_stop(log);
+    sl_md_log_close(log);
+    ASSERT_EQ(system((std::string("rm -rf '") + tmpl + "'").c_str()), 0);
+}
+
+TEST(MpscQueue, BoundedFifoWithConcurrentProducers)
+{
+    sl_mpsc_queue *q = sl_mpsc_queue_new(5); // rounds up to 8
+    std::vector<int> items(16);
+    for (int i = 0; i < 8; i++) {
+        ASSERT_TRUE(sl_mpsc_queue_push(q, &items[i]));
+    }
+    EXPECT_FALSE(sl_mpsc_queue_push(q, &items[8])) << "full queue refuses";
+    for (int i = 0; i < 8; i++) {
+        ASSERT_EQ(sl_mpsc_queue_pop(q), &items[i]);
+    }
+    EXPECT_EQ(sl_mpsc_queue_pop(q), nullptr);
+    sl_mpsc_queue_free(q);
+
+    q = sl_mpsc_queue_new(64);
+    constexpr int per_producer = 20000;
+    std::vector<std::vector<int>> values(3, std::vector<int>(per_producer));
+    std::vector<std::thread> producers;
+    for (int p = 0; p < 3; p++) {
+        producers.emplace_back([&, p] {
+            for (int i = 0; i < per_producer; i++) {
+                values[p][i] = p * per_producer + i;
+                while (!sl_mpsc_queue_push(q, &values[p][i])) {
+                    std::this_thread::yield();
+                }
+            }
+        });
+    }
+    std::vector<int> last(3, -1);
+    int received = 0;
+    while (received < 3 * per_producer) {
+        int *v = static_cast<int *>(sl_mpsc_queue_pop(q));
+        if (v == nullptr) {
+            std::this_thread::yield();
+            continue;
+        }
+        int p = *v / per_producer;
+        ASSERT_GT(*v, last[p]) << "per-producer order must hold";
+        last[p] = *v;
+        received++;
+    }
+    for (auto &t : producers) {
+        t.join();
+    }
+    sl_mpsc_queue_free(q);
+}
