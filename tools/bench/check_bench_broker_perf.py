@@ -13,7 +13,8 @@ REQUIRED_NUMERIC = [
     "produce_1k_acks1_MBps", "produce_1k_acks1_records_per_s", "produce_1k_acks1_p99_us",
     "produce_100b_acks1_MBps", "produce_100b_acksall_MBps", "produce_1k_acksall_MBps",
     "p50_us", "p99_us", "p999_us", "p50_half_rate_us", "p99_half_rate_us",
-    "p999_half_rate_us", "half_rate_records_per_s", "consume_MBps", "consume_bytes",
+    "p999_half_rate_us", "half_rate_records_per_s", "half_rate_achieved_records_per_s",
+    "half_rate_queue_full_waits", "consume_MBps", "consume_bytes",
     "mock_burst_4m_MBps", "burst_4m_MBps", "burst_vs_mock_ratio", "sustained_bytes",
     "burst_bytes",
 ]
