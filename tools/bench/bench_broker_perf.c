@@ -190,6 +190,11 @@ static int sl_bench_parse_record_sizes(const char *text, struct sl_bench_options
             sl_bench_parse_size(item, &size) != 0 || size > SL_BENCH_RECORD_BYTES_MAX) {
             return -1;
         }
+        for (int i = 0; i < options->record_size_count; i++) {
+            if (options->record_bytes[i] == size) {
+                return -1; /* the same size twice would repeat its keys */
+            }
+        }
         options->record_bytes[options->record_size_count++] = (size_t)size;
     }
     return options->record_size_count > 0 ? 0 : -1;
@@ -286,8 +291,8 @@ static int sl_bench_parse_args(int argc, char **argv, struct sl_bench_options *o
             break;
         case OPT_RECORD_BYTES:
             if (sl_bench_parse_record_sizes(optarg, options) != 0) {
-                fprintf(stderr, "bench: bad --record-bytes '%s' (1..%u each, up to %d)\n", optarg,
-                        SL_BENCH_RECORD_BYTES_MAX, SL_BENCH_RECORD_SIZES_MAX);
+                fprintf(stderr, "bench: bad --record-bytes '%s' (distinct sizes 1..%u, up to %d)\n",
+                        optarg, SL_BENCH_RECORD_BYTES_MAX, SL_BENCH_RECORD_SIZES_MAX);
                 return 2;
             }
             break;
@@ -615,78 +620,91 @@ static void sl_bench_result_latency(struct sl_bench_result_line *line, const cha
                         sl_bench_us(sl_bench_histogram_percentile_ns(latency, 99.9)));
 }
 
-/* Runs every measurement against target; fills line. Returns 0 or -1. */
-static int sl_bench_run_all(const struct sl_bench_options *options, struct sl_bench_target *target,
-                            const struct sl_bench_limits *limits, struct sl_bench_result_line *line)
+/* What the phases of one bench run share. */
+struct sl_bench_run {
+    const struct sl_bench_options *options;
+    struct sl_bench_target *target;
+    const struct sl_bench_limits *limits;
+    struct sl_bench_result_line *line;
+    /* Reused by every produce run: it holds a 30 KiB histogram. */
+    struct sl_bench_produce_result *result;
+    size_t primary_bytes; /* largest --record-bytes */
+    char primary_label[32];
+    double sustained_records_per_s;
+    char sustained_topic[256];
+    int64_t sustained_first_offset;
+    int64_t sustained_last_offset;
+};
+
+/* Phase 1: sustained produce of the primary size at acks=1. */
+static int sl_bench_phase_sustained(struct sl_bench_run *run)
 {
-    size_t primary_bytes = 0;
-    for (int i = 0; i < options->record_size_count; i++) {
-        primary_bytes = SL_MAX(primary_bytes, options->record_bytes[i]);
-    }
-    char size_label[32];
-    char burst_label[32];
-    char key[128];
-    char topic[256];
-    sl_bench_size_label(primary_bytes, size_label, sizeof(size_label));
-    sl_bench_size_label(options->burst_bytes, burst_label, sizeof(burst_label));
-    /* Large structs (the histograms): one at a time, on the heap. */
-    struct sl_bench_produce_result *result = malloc(sizeof(*result));
-    if (result == NULL) {
+    struct sl_bench_produce_result *result = run->result;
+    uint64_t count = sl_bench_record_count(run->options->sustained_bytes, run->primary_bytes);
+    if (sl_bench_produce(run->target, "sustained", run->options, run->primary_bytes, "1", count, 0,
+                         run->sustained_topic, sizeof(run->sustained_topic), result) != 0) {
         return -1;
     }
-    int status = -1;
-
-    /* 1. Sustained produce, then read it all back. */
-    snprintf(key, sizeof(key), "produce_%s_acks1", size_label);
-    if (sl_bench_produce(target, "sustained", options, primary_bytes, "1",
-                         sl_bench_record_count(options->sustained_bytes, primary_bytes), 0, topic,
-                         sizeof(topic), result) != 0) {
-        goto out;
-    }
-    double sustained_records_per_s = (double)result->records_acked / result->elapsed_s;
-    sl_bench_result_produce(line, key, result, limits);
-    sl_bench_result_latency(line, "", &result->latency);
+    run->sustained_records_per_s = (double)result->records_acked / result->elapsed_s;
+    run->sustained_first_offset = result->first_offset;
+    run->sustained_last_offset = result->last_offset;
+    char key[128];
+    snprintf(key, sizeof(key), "produce_%s_acks1", run->primary_label);
+    sl_bench_result_produce(run->line, key, result, run->limits);
+    sl_bench_result_latency(run->line, "", &result->latency);
     /* librdkafka's statistics come every 200 ms; a shorter run has no batch figure. */
-    sl_bench_result_value(line, "batch_avg_KiB",
+    sl_bench_result_value(run->line, "batch_avg_KiB",
                           result->batch_avg_bytes > 0 ? result->batch_avg_bytes / 1024.0 : -1);
+    return 0;
+}
 
-    printf("run consume: topic %s, offsets %" PRId64 "..%" PRId64 "\n", topic, result->first_offset,
-           result->last_offset);
-    struct sl_bench_consume_spec consume_spec = {
-        .bootstrap = target->bootstrap,
-        .topic = topic,
+/* Phase 2: read back exactly what the sustained run wrote. */
+static int sl_bench_phase_consume(struct sl_bench_run *run)
+{
+    printf("run consume: topic %s, offsets %" PRId64 "..%" PRId64 "\n", run->sustained_topic,
+           run->sustained_first_offset, run->sustained_last_offset);
+    struct sl_bench_consume_spec spec = {
+        .bootstrap = run->target->bootstrap,
+        .topic = run->sustained_topic,
         .label = "consume",
-        .start_offset = result->first_offset,
-        .end_offset = result->last_offset + 1,
+        .start_offset = run->sustained_first_offset,
+        .end_offset = run->sustained_last_offset + 1,
         .idle_timeout_ms = SL_BENCH_CONSUME_IDLE_MS,
     };
     struct sl_bench_consume_result consumed;
-    if (sl_bench_consume_run(&consume_spec, &sl_bench_stop_requested, &consumed) != 0) {
+    if (sl_bench_consume_run(&spec, &sl_bench_stop_requested, &consumed) != 0) {
         fprintf(stderr, "bench: run consume failed\n");
-        goto out;
+        return -1;
     }
-    double consume_mbps = sl_bench_mib_per_s(consumed.payload_bytes, consumed.elapsed_s);
+    double mbps = sl_bench_mib_per_s(consumed.payload_bytes, consumed.elapsed_s);
     printf("result consume: %" PRIu64 " records, %.0f MiB in %.2f s = %.1f MiB/s\n",
            consumed.records, (double)consumed.payload_bytes / (1024.0 * 1024.0), consumed.elapsed_s,
-           consume_mbps);
-    sl_bench_result_add(line, " consume_MBps=%.1f consume_bytes=%" PRIu64, consume_mbps,
+           mbps);
+    sl_bench_result_add(run->line, " consume_MBps=%.1f consume_bytes=%" PRIu64, mbps,
                         consumed.payload_bytes);
     /* iperf3 reports 10^9 bit/s; MBps here is 2^20 bytes/s. */
-    sl_bench_result_ratio(line, "consume_iperf3_ratio", consume_mbps * 1048576.0 * 8.0 / 1e9,
-                          limits->iperf3_gbps);
+    sl_bench_result_ratio(run->line, "consume_iperf3_ratio", mbps * 1048576.0 * 8.0 / 1e9,
+                          run->limits->iperf3_gbps);
+    return 0;
+}
 
-    /* 2. Latency at half the sustained record rate. */
-    double half_rate = sustained_records_per_s / 2.0;
-    uint64_t half_rate_count = (uint64_t)(half_rate * options->half_rate_s);
-    if (sl_bench_produce(target, "half-rate", options, primary_bytes, "1",
-                         half_rate_count > 0 ? half_rate_count : 1, half_rate, topic, sizeof(topic),
-                         result) != 0) {
-        goto out;
+/* Phase 3: latency at half the sustained record rate. */
+static int sl_bench_phase_half_rate(struct sl_bench_run *run)
+{
+    struct sl_bench_produce_result *result = run->result;
+    double rate = run->sustained_records_per_s / 2.0;
+    uint64_t count = (uint64_t)(rate * run->options->half_rate_s);
+    char topic[256];
+    if (sl_bench_produce(run->target, "half-rate", run->options, run->primary_bytes, "1",
+                         count > 0 ? count : 1, rate, topic, sizeof(topic), result) != 0) {
+        return -1;
     }
-    sl_bench_result_latency(line, "_half_rate", &result->latency);
-    double half_rate_achieved = (double)result->records_acked / result->elapsed_s;
-    sl_bench_result_add(line, " half_rate_records_per_s=%.0f half_rate_achieved_records_per_s=%.0f",
-                        half_rate, half_rate_achieved);
+    sl_bench_result_latency(run->line, "_half_rate", &result->latency);
+    sl_bench_result_add(run->line,
+                        " half_rate_records_per_s=%.0f half_rate_achieved_records_per_s=%.0f"
+                        " half_rate_queue_full_waits=%" PRIu64,
+                        rate, (double)result->records_acked / result->elapsed_s,
+                        result->queue_full_count);
     if (result->queue_full_count > 0) {
         /* Then the target did not keep up even at half rate and the tail is queueing in the
          * client, not the broker's service time. */
@@ -694,59 +712,96 @@ static int sl_bench_run_all(const struct sl_bench_options *options, struct sl_be
                " times; the target did not sustain half of its own maximum rate\n",
                result->queue_full_count);
     }
-    sl_bench_result_add(line, " half_rate_queue_full_waits=%" PRIu64, result->queue_full_count);
+    return 0;
+}
 
-    /* 3. Burst on the target, then the same burst on an in-process mock. */
-    if (sl_bench_produce(target, "burst", options, primary_bytes, "1",
-                         sl_bench_record_count(options->burst_bytes, primary_bytes), 0, topic,
-                         sizeof(topic), result) != 0) {
-        goto out;
+/* Phase 4: a burst on the target, then the same burst on a fresh in-process mock. */
+static int sl_bench_phase_burst(struct sl_bench_run *run)
+{
+    struct sl_bench_produce_result *result = run->result;
+    uint64_t count = sl_bench_record_count(run->options->burst_bytes, run->primary_bytes);
+    char topic[256];
+    if (sl_bench_produce(run->target, "burst", run->options, run->primary_bytes, "1", count, 0,
+                         topic, sizeof(topic), result) != 0) {
+        return -1;
     }
     double burst_mbps = sl_bench_mib_per_s(result->payload_bytes_acked, result->elapsed_s);
-    struct sl_bench_mock burst_mock;
-    if (sl_bench_mock_start(&burst_mock) != 0) {
-        goto out;
+    struct sl_bench_mock mock;
+    if (sl_bench_mock_start(&mock) != 0) {
+        return -1;
     }
-    struct sl_bench_target mock_target = {.bootstrap = burst_mock.bootstrap, .mock = &burst_mock};
+    struct sl_bench_target mock_target = {.bootstrap = mock.bootstrap, .mock = &mock};
     snprintf(mock_target.topic_prefix, sizeof(mock_target.topic_prefix), "%s",
-             target->topic_prefix);
-    printf("in-process mock cluster for the burst comparison: %s\n", burst_mock.bootstrap);
-    int mock_status = sl_bench_produce(&mock_target, "mock-burst", options, primary_bytes, "1",
-                                       sl_bench_record_count(options->burst_bytes, primary_bytes),
-                                       0, topic, sizeof(topic), result);
-    sl_bench_mock_stop(&burst_mock);
+             run->target->topic_prefix);
+    printf("in-process mock cluster for the burst comparison: %s\n", mock.bootstrap);
+    int mock_status = sl_bench_produce(&mock_target, "mock-burst", run->options, run->primary_bytes,
+                                       "1", count, 0, topic, sizeof(topic), result);
+    sl_bench_mock_stop(&mock);
     if (mock_status != 0) {
-        goto out;
+        return -1;
     }
     double mock_mbps = sl_bench_mib_per_s(result->payload_bytes_acked, result->elapsed_s);
-    sl_bench_result_add(line, " burst_%s_MBps=%.1f mock_burst_%s_MBps=%.1f", burst_label,
-                        burst_mbps, burst_label, mock_mbps);
-    sl_bench_result_ratio(line, "burst_vs_mock_ratio", burst_mbps, mock_mbps);
+    char label[32];
+    sl_bench_size_label(run->options->burst_bytes, label, sizeof(label));
+    sl_bench_result_add(run->line, " burst_%s_MBps=%.1f mock_burst_%s_MBps=%.1f", label, burst_mbps,
+                        label, mock_mbps);
+    sl_bench_result_ratio(run->line, "burst_vs_mock_ratio", burst_mbps, mock_mbps);
+    return 0;
+}
 
-    /* 4. The rest of the record size x acks matrix. */
+/* Phase 5: every record size x acks pair not yet measured, at --burst-bytes. */
+static int sl_bench_phase_matrix(struct sl_bench_run *run)
+{
     static const char *const acks_values[] = {"1", "all"};
-    for (int i = 0; i < options->record_size_count; i++) {
+    for (int i = 0; i < run->options->record_size_count; i++) {
         for (size_t a = 0; a < SL_ARRAY_LEN(acks_values); a++) {
-            size_t record_bytes = options->record_bytes[i];
-            if (record_bytes == primary_bytes && a == 0) {
+            size_t record_bytes = run->options->record_bytes[i];
+            if (record_bytes == run->primary_bytes && a == 0) {
                 continue; /* that is the sustained run */
             }
             char label[32];
             char name[64];
+            char key[128];
+            char topic[256];
             sl_bench_size_label(record_bytes, label, sizeof(label));
             snprintf(name, sizeof(name), "%s-acks%s", label, acks_values[a]);
             snprintf(key, sizeof(key), "produce_%s_acks%s", label, acks_values[a]);
-            if (sl_bench_produce(target, name, options, record_bytes, acks_values[a],
-                                 sl_bench_record_count(options->burst_bytes, record_bytes), 0,
-                                 topic, sizeof(topic), result) != 0) {
-                goto out;
+            uint64_t count = sl_bench_record_count(run->options->burst_bytes, record_bytes);
+            if (sl_bench_produce(run->target, name, run->options, record_bytes, acks_values[a],
+                                 count, 0, topic, sizeof(topic), run->result) != 0) {
+                return -1;
             }
-            sl_bench_result_produce(line, key, result, limits);
+            sl_bench_result_produce(run->line, key, run->result, run->limits);
         }
     }
-    status = 0;
-out:
-    free(result);
+    return 0;
+}
+
+/* Runs every phase against target, in order; fills line. Returns 0 or -1. */
+static int sl_bench_run_all(const struct sl_bench_options *options, struct sl_bench_target *target,
+                            const struct sl_bench_limits *limits, struct sl_bench_result_line *line)
+{
+    struct sl_bench_run run = {
+        .options = options,
+        .target = target,
+        .limits = limits,
+        .line = line,
+    };
+    for (int i = 0; i < options->record_size_count; i++) {
+        run.primary_bytes = SL_MAX(run.primary_bytes, options->record_bytes[i]);
+    }
+    sl_bench_size_label(run.primary_bytes, run.primary_label, sizeof(run.primary_label));
+    run.result = malloc(sizeof(*run.result));
+    if (run.result == NULL) {
+        return -1;
+    }
+    int status = -1;
+    if (sl_bench_phase_sustained(&run) == 0 && sl_bench_phase_consume(&run) == 0 &&
+        sl_bench_phase_half_rate(&run) == 0 && sl_bench_phase_burst(&run) == 0 &&
+        sl_bench_phase_matrix(&run) == 0) {
+        status = 0;
+    }
+    free(run.result);
     return status;
 }
 
