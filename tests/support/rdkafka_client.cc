@@ -226,22 +226,20 @@ std::string consume_partitions(const std::string &bootstrap, const std::string &
         rd_kafka_conf_destroy(conf);
         return std::string("rd_kafka_new consumer: ") + errstr;
     }
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *assignment =
-        rd_kafka_topic_partition_list_new(partition_count);
+    // The legacy per-partition consumer needs no consumer group (librdkafka 2.0.2's
+    // rd_kafka_assign insists on group.id, which would drag the group coordinator in).
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
     for (int p = 0; p < partition_count; p++) {
-        rd_kafka_topic_partition_list_add(assignment, topic.c_str(), p)->offset = start_offset;
-    }
-    rd_kafka_resp_err_t assign_err = rd_kafka_assign(rk, assignment);
-    rd_kafka_topic_partition_list_destroy(assignment);
-    if (assign_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rd_kafka_destroy(rk);
-        return std::string("assign: ") + rd_kafka_err2str(assign_err);
+        if (rd_kafka_consume_start_queue(rkt, p, start_offset, queue) != 0) {
+            error = "consume_start partition " + std::to_string(p) + ": " +
+                    rd_kafka_err2str(rd_kafka_last_error());
+        }
     }
     std::vector<bool> at_end((size_t)partition_count, false);
     long long deadline_ms = monotonic_ms() + timeout_ms;
     size_t count = 0;
-    for (;;) {
+    while (error.empty()) {
         bool all_at_end = true;
         for (bool e : at_end) {
             all_at_end = all_at_end && e;
@@ -255,7 +253,7 @@ std::string consume_partitions(const std::string &bootstrap, const std::string &
                     std::to_string(timeout_ms) + " ms timeout";
             break;
         }
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 100);
+        rd_kafka_message_t *msg = rd_kafka_consume_queue(queue, 100);
         if (msg == nullptr) {
             continue;
         }
@@ -298,7 +296,11 @@ std::string consume_partitions(const std::string &bootstrap, const std::string &
         }
         rd_kafka_message_destroy(msg);
     }
-    rd_kafka_consumer_close(rk);
+    for (int p = 0; p < partition_count; p++) {
+        rd_kafka_consume_stop(rkt, p);
+    }
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
     return error;
 }
