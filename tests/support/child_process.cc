@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -71,8 +72,15 @@ std::vector<std::string> build_environment(const std::map<std::string, std::stri
 
 // In the child after fork: only async-signal-safe calls until exec.
 [[noreturn]] void exec_child(char *const *argv, char *const *envp, int stdin_fd, int stdout_fd,
-                             int stderr_fd, const char *working_dir, bool new_group)
+                             int stderr_fd, const char *working_dir, bool new_group,
+                             pid_t parent_pid)
 {
+    // If the test process dies without running destructors (meson's timeout SIGTERM, a
+    // crash), its brokers and clients must not outlive it.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent_pid) {
+        _exit(125); // the parent died before prctl took effect
+    }
     if (new_group) {
         setpgid(0, 0);
     }
@@ -171,10 +179,11 @@ bool child_process::start(const std::vector<std::string> &argv, const command_op
     argv_ptrs.push_back(nullptr);
     const char *working_dir = options.working_dir.empty() ? nullptr : options.working_dir.c_str();
 
+    const pid_t parent_pid = getpid();
     pid_t pid = fork();
     if (pid == 0) {
         exec_child(argv_ptrs.data(), env_ptrs.data(), stdin_fd, stdout_fd, stderr_fd, working_dir,
-                   options.new_process_group);
+                   options.new_process_group, parent_pid);
     }
     int fork_errno = errno;
     close(stdin_fd);

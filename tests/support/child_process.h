@@ -38,7 +38,10 @@ struct command_options {
 };
 
 // One started child. Owns its PID: the destructor SIGKILLs it (and its process group when
-// it has its own) if it is still running, then reaps it. Not copyable.
+// it has its own) if it is still running, then reaps it. The child also gets SIGKILL from
+// the kernel (PR_SET_PDEATHSIG) if the thread that started it dies, so a test killed by
+// meson's timeout leaves no broker behind. Start children from the test's main thread.
+// Not copyable.
 class child_process
 {
   public:
