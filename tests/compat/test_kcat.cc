@@ -3,7 +3,6 @@
 // and from the end with exact content, and every compression codec.
 #include <gtest/gtest.h>
 
-#include <dirent.h>
 #include <stdio.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include "tests/support/broker_process.h"
 #include "tests/support/child_process.h"
 #include "tests/support/compat_env.h"
+#include "tests/support/segment_file.h"
 
 namespace
 {
@@ -302,6 +302,50 @@ TEST_P(KcatCompressionTest, CompressedMessagesRoundTrip)
         ASSERT_EQ(lines[(size_t)i].headers, "trace=abc,origin=kcat");
         ASSERT_EQ(lines[(size_t)i].offset, i);
     }
+}
+
+// Compression attribute (bits 0-2 of a magic-v2 batch's attributes) per kcat codec name.
+int codec_id(const std::string &codec)
+{
+    static const std::map<std::string, int> ids = {
+        {"none", 0}, {"gzip", 1}, {"snappy", 2}, {"lz4", 3}, {"zstd", 4}};
+    auto it = ids.find(codec);
+    return it == ids.end() ? -1 : it->second;
+}
+
+// Invariant 3: the broker stores batches exactly as produced, so on disk they carry the
+// producer's codec. Needs the broker's data dir: not available in mock mode.
+TEST_P(KcatCompressionTest, StoredBatchesKeepProducerCompression)
+{
+    if (sl_test::broker_is_mock()) {
+        GTEST_SKIP() << "mock mode has no data dir to inspect";
+    }
+    const std::string codec = GetParam();
+    const std::string topic = "kcat-disk-" + codec;
+    constexpr int k_count = 2000;
+    ASSERT_NO_FATAL_FAILURE(start_broker({{topic, 1}}));
+    command_result produced = kcat_produce(
+        *broker_, topic, write_keyed_input(work_dir_, 0, k_count),
+        {"-X", "compression.codec=" + codec, "-X", "linger.ms=20", "-X", "batch.num.messages=500"});
+    ASSERT_EQ(produced.exit_code, 0) << produced.describe();
+    ASSERT_TRUE(broker_->Stop()); // everything on disk, nothing half-written
+
+    std::vector<std::string> segments = sl_test::list_segment_files(broker_->data_dir(), topic, 0);
+    ASSERT_FALSE(segments.empty())
+        << "no <20-digit offset>.log segment for " << topic << "-0 in " << broker_->data_dir();
+    std::vector<sl_test::stored_batch> batches;
+    for (const auto &segment : segments) {
+        std::string error;
+        ASSERT_TRUE(sl_test::read_segment_batches(segment, &batches, &error)) << error;
+    }
+    ASSERT_GE(batches.size(), 4u) << "expected several batches of up to 500";
+    int records = 0;
+    for (const auto &b : batches) {
+        EXPECT_EQ(b.compression, codec_id(codec)) << "batch at offset " << b.base_offset;
+        EXPECT_TRUE(b.crc_ok) << "batch at offset " << b.base_offset;
+        records += b.record_count;
+    }
+    EXPECT_EQ(records, k_count);
 }
 
 INSTANTIATE_TEST_SUITE_P(Codecs, KcatCompressionTest,

@@ -7,17 +7,26 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 
 #include "tests/support/broker_process.h"
 #include "tests/support/child_process.h"
 #include "tests/support/raw_kafka_client.h"
+#include "tests/support/segment_file.h"
+#include "tests/support/stats_socket.h"
 
 #ifndef SL_FAKE_BROKER_PATH
 #error "SL_FAKE_BROKER_PATH must be defined by meson"
+#endif
+#ifndef SL_TEST_DATA_DIR
+#error "SL_TEST_DATA_DIR must be defined by meson"
 #endif
 
 namespace
@@ -228,6 +237,141 @@ TEST(BrokerProcessMockMode, StartStopRestartMovesBootstrap)
     ASSERT_TRUE(broker.Stop()); // the mock exits 0 on SIGTERM
     ASSERT_TRUE(broker.Restart());
     EXPECT_EQ(sl_test::probe_api_versions_fresh(broker.bootstrap(), 2000), "");
+}
+
+TEST(RawKafka, Crc32cMatchesStandardCheckValue)
+{
+    const char *check = "123456789";
+    EXPECT_EQ(sl_test::crc32c((const uint8_t *)check, 9), 0xe3069283u);
+}
+
+// Golden batches captured from kcat (tests/data/batches) laid out like a segment with
+// zero padding after them: the reader finds each batch, its codec, count and a good CRC.
+TEST(SegmentFile, ReadsGoldenBatchesAndStopsAtPadding)
+{
+    const std::string batches_dir = std::string(SL_TEST_DATA_DIR) + "/batches";
+    const char *names[] = {"kcat-gzip-00.bin", "kcat-zstd-01.bin", "kcat-none-00.bin"};
+    const int codecs[] = {1, 4, 0};
+    std::string segment;
+    for (const char *name : names) {
+        std::string bytes = sl_test::read_file(batches_dir + "/" + name);
+        ASSERT_FALSE(bytes.empty()) << name;
+        segment += bytes;
+    }
+    segment += std::string(4096, '\0');
+    std::string dir = sl_test::make_temp_dir("sl-segment");
+    ASSERT_FALSE(dir.empty());
+    ASSERT_TRUE(sl_test::write_file(dir + "/00000000000000000000.log", segment));
+    std::vector<sl_test::stored_batch> batches;
+    std::string error;
+    ASSERT_TRUE(sl_test::read_segment_batches(dir + "/00000000000000000000.log", &batches, &error))
+        << error;
+    ASSERT_EQ(batches.size(), 3u);
+    for (size_t i = 0; i < 3; i++) {
+        EXPECT_EQ(batches[i].compression, codecs[i]) << names[i];
+        EXPECT_TRUE(batches[i].crc_ok) << names[i];
+        EXPECT_GT(batches[i].record_count, 0) << names[i];
+    }
+
+    // One flipped bit in the middle batch's records: its CRC no longer matches.
+    size_t first = sl_test::read_file(batches_dir + "/" + names[0]).size();
+    segment[first + 70] ^= 0x01;
+    ASSERT_TRUE(sl_test::write_file(dir + "/00000000000000000000.log", segment));
+    batches.clear();
+    ASSERT_TRUE(sl_test::read_segment_batches(dir + "/00000000000000000000.log", &batches, &error));
+    ASSERT_EQ(batches.size(), 3u);
+    EXPECT_TRUE(batches[0].crc_ok);
+    EXPECT_FALSE(batches[1].crc_ok);
+
+    // A batch cut short is an error, not silently accepted.
+    ASSERT_TRUE(
+        sl_test::write_file(dir + "/00000000000000000000.log", segment.substr(0, first + 30)));
+    batches.clear();
+    EXPECT_FALSE(
+        sl_test::read_segment_batches(dir + "/00000000000000000000.log", &batches, &error));
+
+    // Segment listing: only <20 digits>.log files, in offset order.
+    ASSERT_EQ(mkdir((dir + "/t-0").c_str(), 0755), 0);
+    for (const char *name : {"00000000000000000123.log", "00000000000000000000.log",
+                             "00000000000000000000.index", "junk.log"}) {
+        ASSERT_TRUE(sl_test::write_file(dir + "/t-0/" + name, ""));
+    }
+    std::vector<std::string> listed = sl_test::list_segment_files(dir, "t", 0);
+    ASSERT_EQ(listed.size(), 2u);
+    EXPECT_EQ(listed[0], dir + "/t-0/00000000000000000000.log");
+    EXPECT_EQ(listed[1], dir + "/t-0/00000000000000000123.log");
+    EXPECT_TRUE(sl_test::list_segment_files(dir, "t", 1).empty());
+    sl_test::remove_tree(dir);
+}
+
+// The test's own batch builder produces what the segment reader (and CRC) accept.
+TEST(RawKafka, BuiltRecordBatchIsConsistent)
+{
+    std::vector<uint8_t> batch = sl_test::build_record_batch(
+        {{"k1", "v1"}, {"", "v2"}, {"k3", std::string(300, 'x')}}, 1700000000000);
+    std::string dir = sl_test::make_temp_dir("sl-batch");
+    ASSERT_FALSE(dir.empty());
+    std::string path = dir + "/00000000000000000000.log";
+    ASSERT_TRUE(sl_test::write_file(path, std::string(batch.begin(), batch.end())));
+    std::vector<sl_test::stored_batch> batches;
+    std::string error;
+    ASSERT_TRUE(sl_test::read_segment_batches(path, &batches, &error)) << error;
+    ASSERT_EQ(batches.size(), 1u);
+    EXPECT_EQ(batches[0].record_count, 3);
+    EXPECT_EQ(batches[0].compression, 0);
+    EXPECT_TRUE(batches[0].crc_ok);
+    sl_test::remove_tree(dir);
+}
+
+// A throwaway Unix-socket server: reads one line, answers, and closes (or stays open).
+TEST(StatsSocket, SendsRequestLineAndReturnsReply)
+{
+    std::string dir = sl_test::make_temp_dir("sl-stats");
+    ASSERT_FALSE(dir.empty());
+    const std::string path = dir + "/stats.sock";
+    int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(listener, 0);
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path.c_str(), path.size());
+    ASSERT_EQ(bind(listener, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    ASSERT_EQ(listen(listener, 4), 0);
+    std::string received;
+    std::thread server([&] {
+        for (int round = 0; round < 2; round++) {
+            int conn = accept(listener, nullptr, nullptr);
+            if (conn < 0) {
+                return;
+            }
+            char buf[256];
+            ssize_t n = recv(conn, buf, sizeof(buf), 0);
+            if (n > 0) {
+                received.assign(buf, (size_t)n);
+            }
+            const char reply[] = "{\"ok\":true}";
+            (void)!send(conn, reply, sizeof(reply) - 1, MSG_NOSIGNAL);
+            if (round == 0) {
+                close(conn); // first: reply then close
+            } else {
+                usleep(1000 * 1000); // second: reply and stay silent; the idle limit ends it
+                close(conn);
+            }
+        }
+    });
+    std::string reply, error;
+    EXPECT_TRUE(sl_test::query_stats_socket(path, "{\"cmd\":\"/\"}", 3000, &reply, &error))
+        << error;
+    EXPECT_EQ(reply, "{\"ok\":true}");
+    long long start_ms = sl_test::monotonic_ms();
+    EXPECT_TRUE(sl_test::query_stats_socket(path, "{\"cmd\":\"/stats\"}", 3000, &reply, &error));
+    EXPECT_LT(sl_test::monotonic_ms() - start_ms, 900) << "the idle limit did not end the read";
+    EXPECT_EQ(reply, "{\"ok\":true}");
+    server.join();
+    EXPECT_EQ(received, "{\"cmd\":\"/stats\"}\n");
+    close(listener);
+    EXPECT_FALSE(sl_test::query_stats_socket(dir + "/missing.sock", "{}", 500, &reply, &error));
+    sl_test::remove_tree(dir);
 }
 
 } // namespace
