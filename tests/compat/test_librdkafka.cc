@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -147,12 +148,22 @@ TEST_P(IdempotentProducerTest, ExactlyOnceAcrossBrokerRestart)
                               &error))
         << error;
     uint64_t next_id = 0;
-    while (producer.reports().size() < k_delivered_before_interrupt && next_id < k_count) {
-        ASSERT_EQ(producer.produce(topic, 0, nullptr, value_of(next_id), {}, next_id),
-                  RD_KAFKA_RESP_ERR_NO_ERROR);
-        next_id++;
-        producer.poll(0);
+    auto produce_next = [&](uint64_t n) {
+        for (uint64_t end = std::min(next_id + n, k_count); next_id < end; next_id++) {
+            ASSERT_EQ(producer.produce(topic, 0, nullptr, value_of(next_id), {}, next_id),
+                      RD_KAFKA_RESP_ERR_NO_ERROR);
+        }
+    };
+    // Paced: bursts of 200 until a few thousand are acknowledged...
+    long long deadline_ms = sl_test::monotonic_ms() + 60000;
+    while (producer.reports().size() < k_delivered_before_interrupt &&
+           sl_test::monotonic_ms() < deadline_ms) {
+        ASSERT_NO_FATAL_FAILURE(produce_next(200));
+        producer.poll(5);
     }
+    ASSERT_GE(producer.reports().size(), k_delivered_before_interrupt);
+    // ...then a burst the broker cannot have answered yet when it goes down.
+    ASSERT_NO_FATAL_FAILURE(produce_next(3000));
     int outstanding_at_interrupt = rd_kafka_outq_len(producer.handle());
     if (GetParam() == interruption::sigterm) {
         ASSERT_TRUE(broker.Stop());
@@ -160,19 +171,12 @@ TEST_P(IdempotentProducerTest, ExactlyOnceAcrossBrokerRestart)
         broker.Kill();
     }
     // Keep producing while the broker is down: these queue up and go out after restart.
-    for (int j = 0; j < 1000 && next_id < k_count; j++, next_id++) {
-        ASSERT_EQ(producer.produce(topic, 0, nullptr, value_of(next_id), {}, next_id),
-                  RD_KAFKA_RESP_ERR_NO_ERROR);
-    }
+    ASSERT_NO_FATAL_FAILURE(produce_next(1000));
     producer.poll(200);
     ASSERT_TRUE(broker.Restart());
     ASSERT_EQ(broker.bootstrap(), bootstrap)
         << "the broker came back on another address (mock mode cannot keep ports or data)";
-    for (; next_id < k_count; next_id++) {
-        ASSERT_EQ(producer.produce(topic, 0, nullptr, value_of(next_id), {}, next_id),
-                  RD_KAFKA_RESP_ERR_NO_ERROR);
-        producer.poll(0);
-    }
+    ASSERT_NO_FATAL_FAILURE(produce_next(k_count));
     ASSERT_EQ(producer.flush(90000), 0) << "messages still undelivered";
     EXPECT_GT(outstanding_at_interrupt, 0)
         << "nothing was in flight when the broker went down; the test proved nothing";

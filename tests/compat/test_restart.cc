@@ -151,23 +151,30 @@ TEST(RestartTest, SigkillWithFlushPerMessageKeepsEveryAcknowledgedMessage)
                               &error))
         << error;
     uint64_t sent = 0;
+    auto produce_burst = [&](uint64_t n) {
+        for (uint64_t end = sent + n; sent < end; sent++) {
+            std::string key = key_of(sent);
+            ASSERT_EQ(
+                producer.produce(topic, RD_KAFKA_PARTITION_UA, &key, value_of(sent), {}, sent),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+        }
+    };
+    // Paced bursts until a few thousand acknowledgements have come back...
     long long deadline_ms = sl_test::monotonic_ms() + 60000;
     while (producer.reports().size() < k_acked_before_kill && sent < k_max_messages &&
            sl_test::monotonic_ms() < deadline_ms) {
-        std::string key = key_of(sent);
-        ASSERT_EQ(producer.produce(topic, RD_KAFKA_PARTITION_UA, &key, value_of(sent), {}, sent),
-                  RD_KAFKA_RESP_ERR_NO_ERROR);
-        sent++;
-        // Keep requests in flight: poll without waiting so the kill lands mid-stream.
-        producer.poll(0);
+        ASSERT_NO_FATAL_FAILURE(produce_burst(200));
+        producer.poll(5);
     }
     ASSERT_GE(producer.reports().size(), k_acked_before_kill) << "too few acks before kill";
+    // ...then a burst that is certainly still in flight when SIGKILL lands.
+    ASSERT_NO_FATAL_FAILURE(produce_burst(2000));
+    producer.poll(0);
     int in_flight_at_kill = rd_kafka_outq_len(producer.handle());
     broker.Kill();
     // Reports for responses received before the kill are served here too; purged
     // messages report an error and are not acknowledged.
     producer.abandon();
-    std::vector<uint64_t> acked_ids;
     std::map<uint64_t, delivery_report> acked;
     for (const auto &r : producer.reports()) {
         if (r.error == RD_KAFKA_RESP_ERR_NO_ERROR) {
