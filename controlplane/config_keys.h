@@ -44,6 +44,8 @@
       "Metadata log entries kept after a snapshot, so slightly lagging standbys need no snapshot.") \
     X(CONTROLPLANE_SUBMIT_QUEUE_CAPACITY, "controlplane.submit.queue.capacity", INT, "1024", 2, 1048576, "", \
       "Bound of the queue of requests other threads submit to the controller thread (a power of two is used).") \
+    X(CONTROLPLANE_BROKERS_MAX, "controlplane.brokers.max", INT, "1024", 1, 65536, "", \
+      "Bound of the controller's table of broker sessions (registered brokers in the cluster).") \
     X(LOG_DIRS, "log.dirs", STRING, "./data", 0, 0, "", \
       "Comma-separated directories holding partition logs.") \
     X(METADATA_LOG_DIR, "metadata.log.dir", STRING, NULL, 0, 0, "", \

@@ -136,7 +136,7 @@ int sl_md_log_options_from_config(const struct sl_config *cfg, uint32_t reader_c
     out->submit_queue_capacity =
         (uint32_t)sl_config_int(cfg, SL_CONFIG_CONTROLPLANE_SUBMIT_QUEUE_CAPACITY);
     out->reader_count = reader_count;
-    out->brokers_max = 1024;
+    out->brokers_max = (uint32_t)sl_config_int(cfg, SL_CONFIG_CONTROLPLANE_BROKERS_MAX);
     sl_controller_settings_from_config(cfg, &out->settings);
     return 0;
 }
