@@ -53,6 +53,7 @@ struct sl_md_log {
     bool leader_ready;
     struct raft_barrier barrier;
     bool barrier_pending;
+    raft_term ready_term; /* the term the barrier was proposed in */
     uint32_t inflight;
     struct sl_md_image *pending_image; /* committed image + in-flight proposals */
     uint64_t no_leader_since_ms;
@@ -488,7 +489,8 @@ static void barrier_done(struct raft_barrier *req, int status)
 {
     struct sl_md_log *log = req->data;
     log->barrier_pending = false;
-    if (status != 0 || raft_state(&log->raft) != RAFT_LEADER) {
+    if (status != 0 || raft_state(&log->raft) != RAFT_LEADER ||
+        log->raft.current_term != log->ready_term || !log->was_leader) {
         return;
     }
     /* Everything committed before this term is applied: the image is authoritative. */
@@ -499,9 +501,8 @@ static void barrier_done(struct raft_barrier *req, int status)
 
 static void check_sessions(struct sl_md_log *log)
 {
-    if (log->inflight > 0) {
-        return; /* decide on settled state; the next tick comes soon */
-    }
+    /* The controller's view includes in-flight proposals, so a broker being fenced by one
+     * of them is not fenced twice. */
     struct sl_controller_batch batch;
     if (sl_controller_batch_init(&batch, controller_view(log)) != 0) {
         return;
@@ -560,8 +561,17 @@ static void tick(uv_timer_t *timer)
         log->no_leader_since_ms = 0;
     }
     bool leading = raft_state(&log->raft) == RAFT_LEADER;
+    if (leading && log->was_leader && log->raft.current_term != log->ready_term) {
+        /* Lost and regained leadership between two ticks: a new term needs a new barrier
+         * before the image can be trusted. */
+        log->was_leader = false;
+        log->leader_ready = false;
+        atomic_store(&log->is_controller, false);
+        drop_pending_image(log);
+    }
     if (leading && !log->was_leader && !log->barrier_pending) {
         log->was_leader = true;
+        log->ready_term = log->raft.current_term;
         log->barrier.data = log;
         if (raft_barrier(&log->raft, &log->barrier, barrier_done) == 0) {
             log->barrier_pending = true;
@@ -572,6 +582,7 @@ static void tick(uv_timer_t *timer)
         log->was_leader = false;
         log->leader_ready = false;
         atomic_store(&log->is_controller, false);
+        drop_pending_image(log);
     }
     if (log->leader_ready && !atomic_load(&log->failed)) {
         check_sessions(log);
