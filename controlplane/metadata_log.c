@@ -87,14 +87,6 @@ int sl_md_log_options_from_config(const struct sl_config *cfg, uint32_t reader_c
     memset(out, 0, sizeof(*out));
     out->node_id = (int32_t)sl_config_int(cfg, SL_CONFIG_NODE_ID);
     out->voter = sl_config_has_role(cfg, "controller");
-    if (!out->voter) {
-        set_error(err, err_size,
-                  "node %d is broker-only: standby replication of the metadata log needs the "
-                  "broker registration RPC, which is not available yet; give it the "
-                  "controller role",
-                  out->node_id);
-        return -EINVAL;
-    }
     if (sl_config_metadata_log_dir(cfg, out->dir, sizeof(out->dir)) != 0) {
         set_error(err, err_size, "metadata.log.dir is too long");
         return -EINVAL;
@@ -110,6 +102,17 @@ int sl_md_log_options_from_config(const struct sl_config *cfg, uint32_t reader_c
             snprintf(out->address, sizeof(out->address), "%s:%u", out->voters[i].host,
                      out->voters[i].port);
         }
+    }
+    if (!out->voter) {
+        const char *standby = sl_config_string(cfg, SL_CONFIG_METADATA_STANDBY_ADDRESS);
+        if (standby == NULL || strchr(standby, ':') == NULL) {
+            set_error(err, err_size,
+                      "node %d is broker-only: set metadata.standby.address (host:port) so "
+                      "the controller quorum can replicate the metadata log to it",
+                      out->node_id);
+            return -EINVAL;
+        }
+        snprintf(out->address, sizeof(out->address), "%s", standby);
     }
     if (out->address[0] == '\0') {
         set_error(err, err_size, "node.id %d is not in controller.quorum.voters", out->node_id);
@@ -231,6 +234,9 @@ static int check_voters(struct sl_md_log *log, char *err, size_t err_size)
 {
     const struct raft_configuration *conf = &log->raft.configuration;
     const struct sl_md_log_options *o = &log->options;
+    if (!o->voter && conf->n == 0) {
+        return 0; /* a standby that has not been added yet knows no configuration */
+    }
     bool same = true;
     unsigned stored_voters = 0;
     for (unsigned i = 0; i < conf->n; i++) {
@@ -434,6 +440,8 @@ static int execute(struct sl_md_log *log, struct sl_controller_batch *b, struct 
             msg_size);
     case SL_MD_REQUEST_UNREGISTER_BROKER:
         return sl_controller_unregister_broker(b, s, req->unregister_broker_id);
+    case SL_MD_REQUEST_ADD_STANDBY:
+        break; /* handled by add_standby: a raft membership change, not records */
     case SL_MD_REQUEST_REBALANCE_LEADERS: {
         int moved = sl_controller_rebalance_leaders(b);
         req->leaders_moved = moved > 0 ? moved : 0;
@@ -441,6 +449,70 @@ static int execute(struct sl_md_log *log, struct sl_controller_batch *b, struct 
     }
     }
     return SL_KAFKA_INVALID_REQUEST;
+}
+
+static struct sl_md_request *request_of_change(struct raft_change *change)
+{
+    return (struct sl_md_request *)((char *)change - offsetof(struct sl_md_request, change));
+}
+
+static void standby_assigned(struct raft_change *change, int status)
+{
+    struct sl_md_request *req = request_of_change(change);
+    if (status != 0) {
+        snprintf(req->error_message, sizeof(req->error_message), "cannot make %d a standby: %s",
+                 req->add_standby.node_id, raft_strerror(status));
+        complete(req, SL_KAFKA_NOT_CONTROLLER);
+        return;
+    }
+    complete(req, SL_KAFKA_NONE);
+}
+
+static void standby_added(struct raft_change *change, int status)
+{
+    struct sl_md_request *req = request_of_change(change);
+    struct sl_md_log *log = change->data;
+    int rc = status;
+    if (rc == 0) {
+        /* raft_add makes a spare; a standby also receives the log. */
+        rc = raft_assign(&log->raft, change, (raft_id)req->add_standby.node_id, RAFT_STANDBY,
+                         standby_assigned);
+    }
+    if (rc != 0) {
+        snprintf(req->error_message, sizeof(req->error_message), "cannot add standby %d: %s",
+                 req->add_standby.node_id, raft_strerror(rc));
+        complete(req, SL_KAFKA_NOT_CONTROLLER);
+    }
+}
+
+/* Adds a broker-only node to the raft configuration as a standby (idempotent). */
+static void add_standby(struct sl_md_log *log, struct sl_md_request *req)
+{
+    const struct raft_configuration *conf = &log->raft.configuration;
+    raft_id id = (raft_id)req->add_standby.node_id;
+    for (unsigned i = 0; i < conf->n; i++) {
+        const struct raft_server *s = &conf->servers[i];
+        bool same_id = s->id == id;
+        bool same_address = strcmp(s->address, req->add_standby.address) == 0;
+        if (same_id && same_address && s->role == RAFT_STANDBY) {
+            complete(req, SL_KAFKA_NONE);
+            return;
+        }
+        if (same_id || same_address) {
+            snprintf(req->error_message, sizeof(req->error_message),
+                     "node %llu at %s is already in the metadata quorum configuration%s", s->id,
+                     s->address, s->role == RAFT_VOTER ? " as a voter" : "");
+            complete(req, SL_KAFKA_INVALID_REQUEST);
+            return;
+        }
+    }
+    req->change.data = log;
+    int rc = raft_add(&log->raft, &req->change, id, req->add_standby.address, standby_added);
+    if (rc != 0) {
+        snprintf(req->error_message, sizeof(req->error_message), "cannot add standby %d: %s",
+                 req->add_standby.node_id, raft_strerror(rc));
+        complete(req, rc == RAFT_NOTLEADER ? SL_KAFKA_NOT_CONTROLLER : SL_KAFKA_INVALID_REQUEST);
+    }
 }
 
 static void handle_request(struct sl_md_log *log, struct sl_md_request *req)
@@ -454,6 +526,10 @@ static void handle_request(struct sl_md_log *log, struct sl_md_request *req)
     }
     if (log->closing || !log->leader_ready) {
         not_controller(log, req, log->closing ? "shutting down" : "not the active controller");
+        return;
+    }
+    if (req->type == SL_MD_REQUEST_ADD_STANDBY) {
+        add_standby(log, req);
         return;
     }
     struct sl_controller_batch batch;
@@ -699,7 +775,7 @@ static int start_raft(struct sl_md_log *log, char *err, size_t err_size)
         snprintf(address, sizeof(address), "%s:%u", o->voters[i].host, o->voters[i].port);
         rc = raft_configuration_add(&conf, (raft_id)o->voters[i].id, address, RAFT_VOTER);
     }
-    if (rc == 0) {
+    if (rc == 0 && o->voter) {
         rc = raft_bootstrap(&log->raft, &conf);
         if (rc == RAFT_CANTBOOTSTRAP) {
             rc = 0; /* the directory already holds a log */

@@ -495,6 +495,135 @@ TEST(MetadataLogCluster, ThreeVotersFailOverAndConverge)
     }
 }
 
+// A broker-only node: refused without metadata.standby.address; once the controller adds
+// it as a standby it replicates and applies the log without voting, and keeps doing so
+// across its own restart.
+TEST(MetadataLogCluster, BrokerOnlyStandbyReplicatesTheLog)
+{
+    char voter_dir[] = "/tmp/sl_md_cluster_XXXXXX";
+    char standby_dir[] = "/tmp/sl_md_cluster_XXXXXX";
+    ASSERT_NE(mkdtemp(voter_dir), nullptr);
+    ASSERT_NE(mkdtemp(standby_dir), nullptr);
+    uint16_t voter_port = free_port();
+    uint16_t standby_port = free_port();
+    std::string voters = "1@127.0.0.1:" + std::to_string(voter_port);
+    std::string standby_address = "127.0.0.1:" + std::to_string(standby_port);
+    auto standby_options = [&](bool with_address) {
+        std::vector<std::string> args = {
+            "sluiced",
+            "--override",
+            "node.id=2",
+            "--override",
+            "process.roles=broker",
+            "--override",
+            "listeners=PLAINTEXT://127.0.0.1:" + std::to_string(free_port()),
+            "--override",
+            "controller.quorum.voters=" + voters,
+            "--override",
+            "metadata.log.dir=" + std::string(standby_dir),
+        };
+        if (with_address) {
+            args.push_back("--override");
+            args.push_back("metadata.standby.address=" + standby_address);
+        }
+        std::vector<const char *> argv;
+        for (auto &a : args) {
+            argv.push_back(a.c_str());
+        }
+        sl_config cfg;
+        char err[512] = "";
+        EXPECT_EQ(sl_config_load_args(&cfg, (int)argv.size(), argv.data(), err, sizeof(err)), 0)
+            << err;
+        sl_md_log_options o;
+        int rc = sl_md_log_options_from_config(&cfg, 1, &o, err, sizeof(err));
+        sl_config_free(&cfg);
+        if (!with_address) {
+            EXPECT_EQ(rc, -EINVAL);
+            EXPECT_NE(std::string(err).find("set metadata.standby.address"), std::string::npos)
+                << err;
+        } else {
+            EXPECT_EQ(rc, 0) << err;
+        }
+        return o;
+    };
+    standby_options(false);
+
+    sl_md_log_options vo = cluster_options(1, voter_port, voters, voter_dir);
+    sl_md_log *voter = nullptr;
+    sl_md_log *standby = nullptr;
+    char err[512] = "";
+    ASSERT_EQ(sl_md_log_open(&vo, &voter, err, sizeof(err)), 0) << err;
+    ASSERT_EQ(sl_md_log_start(voter), 0);
+    sl_md_log_options so = standby_options(true);
+    ASSERT_EQ(sl_md_log_open(&so, &standby, err, sizeof(err)), 0) << err;
+    ASSERT_EQ(sl_md_log_start(standby), 0);
+    ASSERT_TRUE(wait_for([&] { return sl_md_log_is_controller(voter); }));
+
+    sl_md_request req;
+    memset(&req, 0, sizeof(req));
+    req.type = SL_MD_REQUEST_ADD_STANDBY;
+    req.add_standby.node_id = 2;
+    snprintf(req.add_standby.address, sizeof(req.add_standby.address), "%s",
+             standby_address.c_str());
+    ASSERT_EQ(run_on(voter, &req), 0) << req.error_message;
+    EXPECT_EQ(run_on(voter, &req), 0) << "adding the same standby again is a no-op";
+    sl_md_request clash = req;
+    clash.add_standby.node_id = 1;
+    EXPECT_EQ(run_on(voter, &clash), SL_KAFKA_INVALID_REQUEST);
+    EXPECT_NE(std::string(clash.error_message).find("as a voter"), std::string::npos)
+        << clash.error_message;
+
+    for (int32_t id = 1; id <= 2; id++) {
+        memset(&req, 0, sizeof(req));
+        req.type = SL_MD_REQUEST_REGISTER_BROKER;
+        req.register_broker.broker_id = id;
+        req.register_broker.incarnation_id = test_uuid(60 + (unsigned)id);
+        ASSERT_EQ(run_on(voter, &req), 0) << req.error_message;
+        int64_t epoch = req.broker_epoch;
+        memset(&req, 0, sizeof(req));
+        req.type = SL_MD_REQUEST_HEARTBEAT;
+        req.heartbeat.broker_id = id;
+        req.heartbeat.broker_epoch = epoch;
+        ASSERT_EQ(run_on(voter, &req), 0);
+    }
+    memset(&req, 0, sizeof(req));
+    req.type = SL_MD_REQUEST_CREATE_TOPIC;
+    snprintf(req.create_topic.name, sizeof(req.create_topic.name), "to-standby");
+    req.create_topic.num_partitions = 2;
+    req.create_topic.replication_factor = 2;
+    ASSERT_EQ(run_on(voter, &req), 0) << req.error_message;
+    auto same = [&] {
+        return published_topic(standby, "to-standby") &&
+               published_bytes(standby) == published_bytes(voter);
+    };
+    ASSERT_TRUE(wait_for(same)) << "standby did not receive the log";
+    EXPECT_FALSE(sl_md_log_is_controller(standby));
+    sl_md_request refused = req;
+    EXPECT_EQ(run_on(standby, &refused), SL_KAFKA_NOT_CONTROLLER);
+    EXPECT_EQ(refused.leader_id, 1);
+
+    // The standby restarts from its directory (now holding the configuration) and keeps up.
+    sl_md_log_stop(standby);
+    sl_md_log_close(standby);
+    ASSERT_EQ(sl_md_log_open(&so, &standby, err, sizeof(err)), 0) << err;
+    ASSERT_EQ(sl_md_log_start(standby), 0);
+    memset(&req, 0, sizeof(req));
+    req.type = SL_MD_REQUEST_CREATE_TOPIC;
+    snprintf(req.create_topic.name, sizeof(req.create_topic.name), "after-standby-restart");
+    req.create_topic.num_partitions = 1;
+    req.create_topic.replication_factor = 1;
+    ASSERT_EQ(run_on(voter, &req), 0) << req.error_message;
+    ASSERT_TRUE(wait_for([&] {
+        return published_topic(standby, "after-standby-restart") &&
+               published_bytes(standby) == published_bytes(voter);
+    }));
+    for (auto *log : {standby, voter}) {
+        sl_md_log_stop(log);
+        sl_md_log_close(log);
+    }
+    ASSERT_EQ(system((std::string("rm -rf '") + voter_dir + "' '" + standby_dir + "'").c_str()), 0);
+}
+
 // One voter of three cannot form a quorum: it never becomes controller and refuses
 // requests with NOT_CONTROLLER and no leader hint.
 TEST(MetadataLogCluster, OneOfThreeVotersHasNoQuorum)
