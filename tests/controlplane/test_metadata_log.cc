@@ -330,6 +330,44 @@ TEST_F(MetadataLogTest, RefusesACorruptLogSegment)
 namespace
 {
 
+// A temporary directory removed when the test ends, also when an assertion fails.
+struct TempDir {
+    std::string path;
+    TempDir()
+    {
+        char tmpl[] = "/tmp/sl_md_cluster_XXXXXX";
+        EXPECT_NE(mkdtemp(tmpl), nullptr);
+        path = tmpl;
+    }
+    ~TempDir()
+    {
+        std::string cmd = "rm -rf '" + path + "'";
+        EXPECT_EQ(system(cmd.c_str()), 0);
+    }
+};
+
+// Metadata logs stopped and closed when the test ends, also when an assertion fails.
+struct Logs {
+    std::vector<sl_md_log *> logs;
+    explicit Logs(size_t n) : logs(n, nullptr)
+    {
+    }
+    ~Logs()
+    {
+        for (auto *&log : logs) {
+            shut(log);
+        }
+    }
+    static void shut(sl_md_log *&log)
+    {
+        if (log != nullptr) {
+            sl_md_log_stop(log);
+            sl_md_log_close(log);
+            log = nullptr;
+        }
+    }
+};
+
 sl_md_log_options cluster_options(int node_id, uint16_t port, const std::string &voters,
                                   const std::string &dir)
 {
@@ -393,19 +431,17 @@ int run_on(sl_md_log *log, sl_md_request *req)
 // restarted voter catches up; every node publishes byte-identical images.
 TEST(MetadataLogCluster, ThreeVotersFailOverAndConverge)
 {
-    std::vector<std::string> dirs;
+    TempDir dirs[3];
     std::vector<uint16_t> ports;
     std::string voters;
     for (int i = 0; i < 3; i++) {
-        char tmpl[] = "/tmp/sl_md_cluster_XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dirs.push_back(tmpl);
         ports.push_back(free_port());
         voters += (i ? "," : "") + std::to_string(i + 1) + "@127.0.0.1:" + std::to_string(ports[i]);
     }
-    std::vector<sl_md_log *> logs(3, nullptr);
+    Logs set(3);
+    std::vector<sl_md_log *> &logs = set.logs;
     auto open_node = [&](int i) {
-        sl_md_log_options o = cluster_options(i + 1, ports[i], voters, dirs[i]);
+        sl_md_log_options o = cluster_options(i + 1, ports[i], voters, dirs[i].path);
         char err[512] = "";
         ASSERT_EQ(sl_md_log_open(&o, &logs[i], err, sizeof(err)), 0) << err;
         ASSERT_EQ(sl_md_log_start(logs[i]), 0);
@@ -468,9 +504,7 @@ TEST(MetadataLogCluster, ThreeVotersFailOverAndConverge)
     EXPECT_EQ(refused.leader_id, c + 1);
 
     // The controller goes away; the other two elect a new one that serves requests.
-    sl_md_log_stop(logs[c]);
-    sl_md_log_close(logs[c]);
-    logs[c] = nullptr;
+    Logs::shut(logs[c]);
     ASSERT_TRUE(wait_for([&] { return controller() >= 0; })) << "no failover";
     int c2 = controller();
     ASSERT_NE(c2, c);
@@ -487,11 +521,6 @@ TEST(MetadataLogCluster, ThreeVotersFailOverAndConverge)
         << "restarted voter did not converge";
     for (auto *log : logs) {
         EXPECT_EQ(sl_md_log_error(log), nullptr);
-        sl_md_log_stop(log);
-        sl_md_log_close(log);
-    }
-    for (auto &d : dirs) {
-        ASSERT_EQ(system(("rm -rf '" + d + "'").c_str()), 0);
     }
 }
 
@@ -500,10 +529,9 @@ TEST(MetadataLogCluster, ThreeVotersFailOverAndConverge)
 // across its own restart.
 TEST(MetadataLogCluster, BrokerOnlyStandbyReplicatesTheLog)
 {
-    char voter_dir[] = "/tmp/sl_md_cluster_XXXXXX";
-    char standby_dir[] = "/tmp/sl_md_cluster_XXXXXX";
-    ASSERT_NE(mkdtemp(voter_dir), nullptr);
-    ASSERT_NE(mkdtemp(standby_dir), nullptr);
+    TempDir voter_dir_guard, standby_dir_guard;
+    const std::string &voter_dir = voter_dir_guard.path;
+    const std::string &standby_dir = standby_dir_guard.path;
     uint16_t voter_port = free_port();
     uint16_t standby_port = free_port();
     std::string voters = "1@127.0.0.1:" + std::to_string(voter_port);
@@ -520,7 +548,7 @@ TEST(MetadataLogCluster, BrokerOnlyStandbyReplicatesTheLog)
             "--override",
             "controller.quorum.voters=" + voters,
             "--override",
-            "metadata.log.dir=" + std::string(standby_dir),
+            "metadata.log.dir=" + standby_dir,
         };
         if (with_address) {
             args.push_back("--override");
@@ -549,8 +577,9 @@ TEST(MetadataLogCluster, BrokerOnlyStandbyReplicatesTheLog)
     standby_options(false);
 
     sl_md_log_options vo = cluster_options(1, voter_port, voters, voter_dir);
-    sl_md_log *voter = nullptr;
-    sl_md_log *standby = nullptr;
+    Logs set(2);
+    sl_md_log *&voter = set.logs[0];
+    sl_md_log *&standby = set.logs[1];
     char err[512] = "";
     ASSERT_EQ(sl_md_log_open(&vo, &voter, err, sizeof(err)), 0) << err;
     ASSERT_EQ(sl_md_log_start(voter), 0);
@@ -603,8 +632,7 @@ TEST(MetadataLogCluster, BrokerOnlyStandbyReplicatesTheLog)
     EXPECT_EQ(refused.leader_id, 1);
 
     // The standby restarts from its directory (now holding the configuration) and keeps up.
-    sl_md_log_stop(standby);
-    sl_md_log_close(standby);
+    Logs::shut(standby);
     ASSERT_EQ(sl_md_log_open(&so, &standby, err, sizeof(err)), 0) << err;
     ASSERT_EQ(sl_md_log_start(standby), 0);
     memset(&req, 0, sizeof(req));
@@ -617,25 +645,20 @@ TEST(MetadataLogCluster, BrokerOnlyStandbyReplicatesTheLog)
         return published_topic(standby, "after-standby-restart") &&
                published_bytes(standby) == published_bytes(voter);
     }));
-    for (auto *log : {standby, voter}) {
-        sl_md_log_stop(log);
-        sl_md_log_close(log);
-    }
-    ASSERT_EQ(system((std::string("rm -rf '") + voter_dir + "' '" + standby_dir + "'").c_str()), 0);
 }
 
 // One voter of three cannot form a quorum: it never becomes controller and refuses
 // requests with NOT_CONTROLLER and no leader hint.
 TEST(MetadataLogCluster, OneOfThreeVotersHasNoQuorum)
 {
-    char tmpl[] = "/tmp/sl_md_cluster_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    TempDir dir;
     uint16_t port = free_port();
     std::string voters = "1@127.0.0.1:" + std::to_string(port) +
                          ",2@127.0.0.1:" + std::to_string(free_port()) +
                          ",3@127.0.0.1:" + std::to_string(free_port());
-    sl_md_log_options o = cluster_options(1, port, voters, tmpl);
-    sl_md_log *log = nullptr;
+    sl_md_log_options o = cluster_options(1, port, voters, dir.path);
+    Logs set(1);
+    sl_md_log *&log = set.logs[0];
     char err[512] = "";
     ASSERT_EQ(sl_md_log_open(&o, &log, err, sizeof(err)), 0) << err;
     ASSERT_EQ(sl_md_log_start(log), 0);
@@ -647,9 +670,6 @@ TEST(MetadataLogCluster, OneOfThreeVotersHasNoQuorum)
     req.type = SL_MD_REQUEST_REBALANCE_LEADERS;
     EXPECT_EQ(run_on(log, &req), SL_KAFKA_NOT_CONTROLLER);
     EXPECT_EQ(req.leader_id, -1);
-    sl_md_log_stop(log);
-    sl_md_log_close(log);
-    ASSERT_EQ(system((std::string("rm -rf '") + tmpl + "'").c_str()), 0);
 }
 
 TEST(MpscQueue, BoundedFifoWithConcurrentProducers)
