@@ -898,6 +898,12 @@ void sl_md_log_stop(struct sl_md_log *log)
     uv_async_send(&log->wakeup);
     pthread_join(log->thread, NULL);
     log->thread_started = false;
+    /* The control-plane thread is gone, so this thread is now the only consumer: answer
+     * what raced in after its last drain. */
+    struct sl_md_request *req;
+    while ((req = sl_mpsc_queue_pop(log->queue)) != NULL) {
+        not_controller(log, req, "shutting down");
+    }
     log->raft_initialized = false;
 }
 
@@ -920,6 +926,9 @@ void sl_md_log_close(struct sl_md_log *log)
 
 int sl_md_log_submit(struct sl_md_log *log, struct sl_md_request *req)
 {
+    if (atomic_load(&log->stop_requested)) {
+        return -ESHUTDOWN;
+    }
     req->done = 0;
     if (!sl_mpsc_queue_push(log->queue, req)) {
         return -EAGAIN;

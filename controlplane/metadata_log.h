@@ -149,7 +149,9 @@ void sl_md_log_stop(struct sl_md_log *log);
 /* Frees a stopped (or never started) log. */
 void sl_md_log_close(struct sl_md_log *log);
 
-/* Queues a request. Any thread. Returns 0, or -EAGAIN when the queue is full. */
+/* Queues a request. Any thread. Returns 0, -EAGAIN when the queue is full, or
+ * -ESHUTDOWN once sl_md_log_stop has begun (submitting concurrently with stop is a caller
+ * bug: such a request is answered NOT_CONTROLLER at best). */
 int sl_md_log_submit(struct sl_md_log *log, struct sl_md_request *req);
 /* True once the request's results are set (acquire ordering). Any thread. */
 bool sl_md_request_is_done(const struct sl_md_request *req);

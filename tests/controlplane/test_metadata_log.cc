@@ -670,6 +670,8 @@ TEST(MetadataLogCluster, OneOfThreeVotersHasNoQuorum)
     req.type = SL_MD_REQUEST_REBALANCE_LEADERS;
     EXPECT_EQ(run_on(log, &req), SL_KAFKA_NOT_CONTROLLER);
     EXPECT_EQ(req.leader_id, -1);
+    sl_md_log_stop(log);
+    EXPECT_EQ(sl_md_log_submit(log, &req), -ESHUTDOWN);
 }
 
 TEST(MpscQueue, BoundedFifoWithConcurrentProducers)
