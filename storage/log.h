@@ -17,6 +17,9 @@
  * (max timestamp so far -> relative offset), plus checkpoint files; see
  * docs/storage-format.md.
  *
+ * Callbacks (durable, read, lookup) run inside sl_storage_poll/sl_storage_wait on the
+ * owning thread. They may append, read and release, but must not close the log.
+ *
  * Offsets: log start offset <= durable end <= written end <= log end offset (LEO).
  * LEO moves when a batch is copied into the tail buffer (readable at once); the written
  * end moves when the O_DIRECT write covering the batch completes; the durable end moves

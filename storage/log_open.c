@@ -285,6 +285,8 @@ static int recover_segment(struct sl_log *log, struct sl_segment *seg, bool is_l
     if (trusted && !is_last && load_indexes(log, seg, file_bytes, next_base)) {
         seg->size_bytes = file_bytes;
         seg->next_offset = next_base;
+        (void)sl_index_set_capacity(&seg->offset_index, seg->offset_index.count);
+        (void)sl_index_set_capacity(&seg->time_index, seg->time_index.count);
         return 0;
     }
     if (trusted && !is_last)
@@ -321,7 +323,12 @@ static int recover_segment(struct sl_log *log, struct sl_segment *seg, bool is_l
     *damaged = scan.stopped_early || (!is_last && seg->next_offset != next_base);
     if (*damaged)
         os->report->segments_damaged++;
-    return sl_segment_save_indexes(log, seg);
+    rc = sl_segment_save_indexes(log, seg);
+    if (rc == 0 && !is_last && !*damaged) {
+        (void)sl_index_set_capacity(&seg->offset_index, seg->offset_index.count);
+        (void)sl_index_set_capacity(&seg->time_index, seg->time_index.count);
+    }
+    return rc;
 }
 
 static enum sl_storage_err open_segments(struct sl_log *log, int64_t now_ms, struct open_state *os)
@@ -491,10 +498,13 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
     }
     struct sl_segment *active = log->segments[log->segment_count - 1];
     active->written_bytes = active->size_bytes;
-    /* Appends continue the active segment's indexes: give them their full capacity. */
-    if (active->offset_index.capacity < config->segment_index_bytes / SL_OFFSET_INDEX_ENTRY_BYTES ||
-        active->time_index.capacity < config->segment_index_bytes / SL_TIME_INDEX_ENTRY_BYTES + 1) {
-        err = SL_STORAGE_ERR_CORRUPT; /* an index file larger than segment.index.bytes allows */
+    /* Appends continue the active segment's indexes: give them their full capacity (the
+     * last segment may have been sealed and shrunk before a damaged one was dropped). */
+    if (sl_index_set_capacity(&active->offset_index,
+                              config->segment_index_bytes / SL_OFFSET_INDEX_ENTRY_BYTES) != 0 ||
+        sl_index_set_capacity(&active->time_index,
+                              config->segment_index_bytes / SL_TIME_INDEX_ENTRY_BYTES + 1) != 0) {
+        err = SL_STORAGE_ERR_NO_MEMORY;
         goto free_log;
     }
     log->unsettled_count = 1;

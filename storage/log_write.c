@@ -100,6 +100,10 @@ void sl_log_seal(struct sl_log *log, struct sl_segment *seg)
     int rc = sl_segment_save_indexes(log, seg);
     if (rc != 0)
         log_fail(log, sl_storage_err_from_errno(rc));
+    /* A sealed segment's indexes never grow again: give the unused room back (a shrinking
+     * realloc cannot fail in a way that loses data; on failure the old block stays). */
+    (void)sl_index_set_capacity(&seg->offset_index, seg->offset_index.count);
+    (void)sl_index_set_capacity(&seg->time_index, seg->time_index.count);
 }
 
 /* Once a sealed segment is fully written: cut the file to its logical size (the page
