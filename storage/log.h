@@ -17,7 +17,7 @@
  * (max timestamp so far -> relative offset), plus checkpoint files; see
  * docs/storage-format.md.
  *
- * Callbacks (durable, read, lookup) run inside sl_storage_poll/sl_storage_wait on the
+ * Callbacks (progress, read, lookup) run inside sl_storage_poll/sl_storage_wait on the
  * owning thread. They may append, read and release, but must not close the log.
  *
  * Offsets: log start offset <= durable end <= written end <= log end offset (LEO).
@@ -80,7 +80,7 @@ enum sl_storage_err sl_storage_create(const struct sl_storage_config *config,
 void sl_storage_destroy(struct sl_storage *storage);
 
 /* Non-blocking step: submits queued writes/fdatasyncs/reads, reaps completions, runs
- * the flush.ms timers, calls read/lookup/durable callbacks. Returns how many completions
+ * the flush.ms timers, calls read/lookup/progress callbacks. Returns how many completions
  * and submissions it handled (0 = idle). */
 uint32_t sl_storage_poll(struct sl_storage *storage, int64_t now_ms);
 
@@ -120,13 +120,14 @@ void sl_log_config_default(struct sl_log_config *config);
  * size). Returns OK or INVALID_ARGUMENT. */
 enum sl_storage_err sl_log_config_check(const struct sl_log_config *config);
 
-/* Called from sl_storage_poll when the durable end offset advances (err == OK) or a
- * write/fdatasync failed (err = NO_SPACE or IO; the log then refuses appends). */
-typedef void (*sl_log_durable_cb)(void *ctx, struct sl_log *log, int64_t durable_end_offset,
-                                  enum sl_storage_err err);
+/* Called from sl_storage_poll when the written end or the durable end offset advanced
+ * (err == OK; both current values are passed), or once when a write or fdatasync failed
+ * (err = NO_SPACE or IO; the log then refuses appends). */
+typedef void (*sl_log_progress_cb)(void *ctx, struct sl_log *log, int64_t written_end_offset,
+                                   int64_t durable_end_offset, enum sl_storage_err err);
 
 struct sl_log_callbacks {
-    sl_log_durable_cb durable; /* may be NULL */
+    sl_log_progress_cb progress; /* may be NULL */
     void *ctx;
 };
 
@@ -177,9 +178,13 @@ struct sl_log_append_result {
     int64_t log_start_offset;
     int64_t log_end_offset; /* after this append: last_offset + 1 */
     uint32_t batch_count;
-    /* The flush policy (flush.messages) asks for an fdatasync covering this append; a
-     * broker acknowledging "like Kafka" waits until the durable end offset passes
-     * log_end_offset (durable callback). False: acknowledge now (page-cache semantics). */
+    /* When to acknowledge (the progress callback reports both points):
+     * - true: the flush policy (flush.messages) asks for an fdatasync covering this
+     *   append; acknowledge once the durable end offset >= log_end_offset.
+     * - false: acknowledge once the written end offset >= log_end_offset. The bytes are
+     *   then in the file and survive kill -9 of the broker, which is what Kafka's
+     *   page-cache acknowledgement gives (not a power loss). Acknowledging right when
+     *   sl_log_append returns is faster but loses the unwritten tail if the process dies. */
     bool wait_for_durable;
 };
 
@@ -197,7 +202,7 @@ enum sl_storage_err sl_log_append(struct sl_log *log, const uint8_t *buf, size_t
                                   struct sl_log_append_result *result);
 
 /* Asks for an fdatasync covering everything appended so far (Kafka's explicit flush).
- * Non-blocking; the durable callback reports progress. */
+ * Non-blocking; the progress callback reports when it is done. */
 void sl_log_flush(struct sl_log *log);
 
 /* ---- read -------------------------------------------------------------------------- */

@@ -176,7 +176,7 @@ int sl_segment_scan(struct sl_log *log, struct sl_segment *segment, bool check_c
 void sl_log_service(struct sl_log *log, int64_t now_ms);
 void sl_log_write_done(struct sl_segment *segment, int res);
 void sl_log_sync_done(struct sl_segment *segment, int res);
-void sl_log_report_durable(struct sl_log *log);
+void sl_log_report_progress(struct sl_log *log);
 enum sl_storage_err sl_log_roll(struct sl_log *log, int64_t now_ms);
 void sl_log_seal(struct sl_log *log, struct sl_segment *segment);
 

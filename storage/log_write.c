@@ -22,14 +22,16 @@ static void log_fail(struct sl_log *log, enum sl_storage_err err)
         return;
     log->failure = err;
     log->counters.io_errors++;
-    if (log->callbacks.durable != NULL)
-        log->callbacks.durable(log->callbacks.ctx, log, log->durable_end_offset, err);
+    if (log->callbacks.progress != NULL)
+        log->callbacks.progress(log->callbacks.ctx, log, log->written_end_offset,
+                                log->durable_end_offset, err);
 }
 
-void sl_log_report_durable(struct sl_log *log)
+void sl_log_report_progress(struct sl_log *log)
 {
-    if (log->callbacks.durable != NULL)
-        log->callbacks.durable(log->callbacks.ctx, log, log->durable_end_offset, SL_STORAGE_OK);
+    if (log->callbacks.progress != NULL)
+        log->callbacks.progress(log->callbacks.ctx, log, log->written_end_offset,
+                                log->durable_end_offset, SL_STORAGE_OK);
 }
 
 /* Copies len bytes to file position pos of the segment's DIRTY chunks. */
@@ -368,7 +370,7 @@ static bool start_sync_round(struct sl_log *log)
     if (log->sync_round_pending == 0) {
         if (log->sync_round_candidate > log->durable_end_offset) {
             log->durable_end_offset = log->sync_round_candidate;
-            sl_log_report_durable(log);
+            sl_log_report_progress(log);
         }
         return complete;
     }
@@ -431,9 +433,12 @@ void sl_log_write_done(struct sl_segment *seg, int res)
         seg->needs_sync = true;
         mark_written_chunks(log, seg, before);
     }
+    int64_t written_before = log->written_end_offset;
     pending_pop_written(log);
     finish_sealed(log, seg);
     sl_storage_kick(log);
+    if (log->written_end_offset > written_before)
+        sl_log_report_progress(log);
 }
 
 void sl_log_sync_done(struct sl_segment *seg, int res)
@@ -471,6 +476,6 @@ void sl_log_sync_done(struct sl_segment *seg, int res)
     sl_storage_kick(log);
     if (log->sync_round_candidate > log->durable_end_offset) {
         log->durable_end_offset = log->sync_round_candidate;
-        sl_log_report_durable(log);
+        sl_log_report_progress(log);
     }
 }

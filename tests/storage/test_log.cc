@@ -16,17 +16,20 @@ namespace
 {
 
 struct durable_log {
+    std::vector<int64_t> written;
     std::vector<int64_t> durable;
     sl_storage_err last_err = SL_STORAGE_OK;
 };
 
-void on_durable(void *ctx, sl_log *, int64_t durable_end, sl_storage_err err)
+void on_progress(void *ctx, sl_log *, int64_t written_end, int64_t durable_end, sl_storage_err err)
 {
     auto *d = static_cast<durable_log *>(ctx);
-    if (err == SL_STORAGE_OK)
+    if (err == SL_STORAGE_OK) {
+        d->written.push_back(written_end);
         d->durable.push_back(durable_end);
-    else
+    } else {
         d->last_err = err;
+    }
 }
 
 class LogTest : public ::testing::Test
@@ -57,7 +60,7 @@ class LogTest : public ::testing::Test
     }
     void open()
     {
-        sl_log_callbacks cb = {on_durable, &durable};
+        sl_log_callbacks cb = {on_progress, &durable};
         ASSERT_EQ(
             sl_log_open(st, dir.path.c_str(), "orders", 3, &config, &cb, now_ms, &log, &report),
             SL_STORAGE_OK);
@@ -128,6 +131,9 @@ TEST_F(LogTest, AppendAssignsOffsetsAndIsReadableAtOnce)
     sl_log_read_release(st, &rr);
     drain(st);
     EXPECT_EQ(sl_log_written_end_offset(log), 8);
+    ASSERT_FALSE(durable.written.empty()); // the progress callback saw the write complete
+    EXPECT_EQ(durable.written.back(), 8);
+    EXPECT_EQ(durable.durable.back(), 0); // no fdatasync asked for
     EXPECT_EQ(read_all(st, log, 0), expected_from(0));
 }
 
