@@ -247,18 +247,19 @@ enum sl_storage_err sl_log_read(struct sl_log *log, int64_t offset, int64_t max_
 /* Releases every slice of result and sets slice_count to 0. */
 void sl_log_read_release(struct sl_storage *storage, struct sl_log_read_result *result);
 
-/* Called from sl_storage_poll when a timestamp lookup that needed disk I/O finishes.
- * offset is the base offset of the first batch whose max timestamp >= the target, and
- * timestamp that batch's max timestamp; err NOT_FOUND when there is none. */
+/* Called from sl_storage_poll when a timestamp lookup that needed disk I/O finishes,
+ * with the values sl_log_offset_for_timestamp describes; err NOT_FOUND when none. */
 typedef void (*sl_log_lookup_cb)(void *ctx, struct sl_log *log, enum sl_storage_err err,
                                  int64_t offset, int64_t timestamp);
 
-/* ListOffsets by timestamp: the first batch whose max timestamp >= timestamp (Kafka
- * returns the exact record; we return its batch's base offset, which a consumer may
- * seek to). Uses the time index, then scans batch headers. Returns OK with *offset and
- * *batch_timestamp filled, IN_PROGRESS (cb later), NOT_FOUND, BUSY or NO_BUFFER. */
+/* ListOffsets by timestamp: finds the first batch whose max timestamp >= timestamp (time
+ * index, offset index, then batch headers) and in it the first record whose timestamp
+ * >= timestamp: *offset and *record_timestamp are that record's, as Kafka answers. For
+ * compressed or LogAppendTime batches (records are never decompressed) they are the
+ * batch's base offset and max timestamp. Never below the log start offset. Returns OK,
+ * IN_PROGRESS (cb later), NOT_FOUND, BUSY or NO_BUFFER. */
 enum sl_storage_err sl_log_offset_for_timestamp(struct sl_log *log, int64_t timestamp,
-                                                int64_t *offset, int64_t *batch_timestamp,
+                                                int64_t *offset, int64_t *record_timestamp,
                                                 sl_log_lookup_cb cb, void *ctx);
 
 /* ---- offsets and state ------------------------------------------------------------- */

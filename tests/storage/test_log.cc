@@ -365,16 +365,28 @@ TEST_F(LogTest, OffsetForTimestamp)
     int64_t off, ts;
     ASSERT_EQ(offset_for_time_blocking(st, log, 0, &off, &ts), SL_STORAGE_OK);
     EXPECT_EQ(off, 0);
+    // The first record at or after the time, inside its batch (Kafka's answer).
     ASSERT_EQ(offset_for_time_blocking(st, log, 1000000 + 25 * 100 + 15, &off, &ts), SL_STORAGE_OK);
-    EXPECT_EQ(off, 25 * 3);
+    EXPECT_EQ(off, 25 * 3 + 2);
     EXPECT_EQ(ts, 1000000 + 25 * 100 + 20);
+    ASSERT_EQ(offset_for_time_blocking(st, log, 1000000 + 25 * 100 + 10, &off, &ts), SL_STORAGE_OK);
+    EXPECT_EQ(off, 25 * 3 + 1);
     ASSERT_EQ(offset_for_time_blocking(st, log, 1000000 + 25 * 100 + 21, &off, &ts), SL_STORAGE_OK);
     EXPECT_EQ(off, 26 * 3);
     EXPECT_EQ(offset_for_time_blocking(st, log, 1000000 + 59 * 100 + 21, &off, &ts),
               SL_STORAGE_ERR_NOT_FOUND);
     reopen(); // cold: the lookup has to read from disk
     ASSERT_EQ(offset_for_time_blocking(st, log, 1000000 + 41 * 100 + 1, &off, &ts), SL_STORAGE_OK);
-    EXPECT_EQ(off, 41 * 3);
+    EXPECT_EQ(off, 41 * 3 + 1);
+    // Compressed batches are not opened: the answer is the batch.
+    batch_options zstd;
+    zstd.attributes = 4;
+    zstd.base_timestamp = 5000000;
+    zstd.timestamp_step_ms = 10;
+    auto r = append(make_seeded_batch(7, 3, 100, zstd));
+    ASSERT_EQ(offset_for_time_blocking(st, log, 5000000 + 15, &off, &ts), SL_STORAGE_OK);
+    EXPECT_EQ(off, r.base_offset);
+    EXPECT_EQ(ts, 5000000 + 20);
 }
 
 TEST_F(LogTest, ColdReadsGoThroughIoUring)

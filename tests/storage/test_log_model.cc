@@ -15,6 +15,7 @@ namespace
 struct model_batch {
     int64_t base;
     int64_t last;
+    int64_t base_ts; // record i has base_ts + i
     int64_t max_ts;
     std::vector<uint8_t> bytes;
 };
@@ -80,8 +81,8 @@ TEST(LogModelTest, RandomOperationsMatchTheModel)
                 auto b = make_seeded_batch(batch_seed++, records, 10 + rng() % 2500, o);
                 sl_batch_info info;
                 sl_batch_parse_header(b.data(), b.size(), &info);
-                added.push_back(
-                    {offset, offset + records - 1, info.max_timestamp, as_stored(b, offset, 3)});
+                added.push_back({offset, offset + records - 1, o.base_timestamp, info.max_timestamp,
+                                 as_stored(b, offset, 3)});
                 offset += records;
                 buf.insert(buf.end(), b.begin(), b.end());
             }
@@ -145,7 +146,8 @@ TEST(LogModelTest, RandomOperationsMatchTheModel)
             int64_t want = -1;
             for (auto &b : m.batches) {
                 if (b.last >= m.start && b.max_ts >= ts) {
-                    want = std::max(b.base, m.start);
+                    int64_t record = b.base + std::max<int64_t>(0, ts - b.base_ts);
+                    want = std::max(record, m.start);
                     break;
                 }
             }
