@@ -318,14 +318,16 @@ enum sl_storage_err sl_log_enforce_retention(struct sl_log *log, int64_t now_ms,
 
 /* DeleteRecords: raises the log start offset to offset (<= LEO; lower values are a no-op)
  * and deletes segments that lie wholly below it. Reads below it then fail with
- * OFFSET_OUT_OF_RANGE. Returns OK, OFFSET_OUT_OF_RANGE (offset > LEO) or IO. */
+ * OFFSET_OUT_OF_RANGE. Writes the checkpoints before returning. Returns OK,
+ * OFFSET_OUT_OF_RANGE (offset > LEO) or IO. */
 enum sl_storage_err sl_log_advance_start_offset(struct sl_log *log, int64_t offset,
                                                 struct sl_log_retention_report *report);
 
 /* Removes every batch whose base offset is >= offset (a follower's truncation). offset
  * must lie in [log start, LEO]; an offset inside a batch keeps that batch (offsets must
- * be batch boundaries from the caller's view). Waits for this log's in-flight I/O.
- * Returns OK, OFFSET_OUT_OF_RANGE or IO. */
+ * be batch boundaries from the caller's view). Waits for this log's in-flight I/O and
+ * writes the checkpoints (the recovery point moves back). Returns OK,
+ * OFFSET_OUT_OF_RANGE, NO_MEMORY or IO. */
 enum sl_storage_err sl_log_truncate_to(struct sl_log *log, int64_t offset);
 
 /* Writes the log-start-offset, high-watermark and recovery-point checkpoint files

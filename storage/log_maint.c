@@ -80,7 +80,8 @@ enum sl_storage_err sl_log_advance_start_offset(struct sl_log *log, int64_t offs
            log->segments[0]->next_offset <= log->log_start_offset)
         delete_oldest(log, report);
     report->log_start_offset = log->log_start_offset;
-    return SL_STORAGE_OK;
+    /* DeleteRecords answers only after the new start is persistent. */
+    return sl_log_write_checkpoints(log);
 }
 
 enum sl_storage_err sl_log_truncate_to(struct sl_log *log, int64_t offset)
@@ -140,5 +141,7 @@ enum sl_storage_err sl_log_truncate_to(struct sl_log *log, int64_t offset)
     log->unflushed_messages = 0;
     log->counters.truncations++;
     log->counters.truncated_bytes += size_before - log->size_bytes;
-    return SL_STORAGE_OK;
+    /* The old recovery point may lie past the cut: segments rewritten from here must not
+     * be trusted by a recovery after a crash, so record the new one now. */
+    return sl_log_write_checkpoints(log);
 }
