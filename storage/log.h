@@ -51,11 +51,14 @@ struct sl_storage_config {
     uint32_t read_ops_max; /* concurrent cold reads / timestamp lookups (default 256) */
     bool hugepages;        /* try MAP_HUGETLB for the pool (default true) */
     bool direct_io;        /* O_DIRECT; falls back to buffered I/O on EINVAL (default true) */
+    bool fixed_buffers;    /* register the pool with io_uring (READ/WRITE_FIXED); falls back
+                            * to plain reads/writes if registration fails (default true) */
 };
 
 struct sl_storage_stats {
     bool hugepage_backed; /* the pool really got hugepages */
     bool direct_io;       /* O_DIRECT accepted by the file system (false after fallback) */
+    bool fixed_buffers;   /* the pool is registered with the io_uring */
     uint32_t chunk_bytes;
     uint32_t chunks_total;
     uint32_t chunks_free;
@@ -66,6 +69,7 @@ struct sl_storage_stats {
     uint64_t no_buffer;          /* times a chunk was needed and none could be freed */
     uint64_t sqe_full;           /* times the submission queue was full (work deferred) */
     uint64_t completions;
+    uint64_t fixed_io; /* reads/writes submitted as READ_FIXED / WRITE_FIXED */
 };
 
 /* Fills config with the defaults noted on each field. */

@@ -15,6 +15,8 @@
 #define SL_SEGMENT_WRITE_IOVS_MAX 16u
 #define SL_READ_OP_LOADS_MAX      (4u * SL_LOG_READ_SLICES_MAX)
 #define SL_PATH_BYTES             4096u
+/* io_uring caps one registered buffer at 1 GiB: the pool is registered in such pieces. */
+#define SL_FIXED_BUFFER_BYTES (1024ull * 1024 * 1024)
 
 enum sl_io_kind {
     SL_IO_WRITE = 1,
@@ -131,6 +133,7 @@ struct sl_storage {
     int64_t now_ms;
     bool direct_io;
     bool direct_io_warned;
+    bool fixed_buffers;       /* pool registered: buffer i covers SL_FIXED_BUFFER_BYTES from base */
     uint32_t in_flight;       /* submitted or prepared, not yet completed */
     uint32_t unsubmitted;     /* prepared SQEs */
     struct sl_log *logs;      /* every open log */
@@ -144,6 +147,9 @@ struct sl_storage {
 struct io_uring_sqe *sl_storage_get_sqe(struct sl_storage *storage);
 void sl_storage_submit(struct sl_storage *storage);
 void sl_storage_kick(struct sl_log *log);
+/* Index of the registered buffer holding [ptr, ptr+len), or -1 when not registered or the
+ * range crosses a buffer boundary. */
+int sl_storage_fixed_index(const struct sl_storage *storage, const void *ptr, size_t len);
 
 /* segment.c */
 struct sl_segment *sl_segment_new(struct sl_log *log, int64_t base_offset, int64_t now_ms);

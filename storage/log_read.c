@@ -421,7 +421,14 @@ static enum sl_storage_err start_load(struct sl_read_op *op, const struct walk_m
         sl_cache_load_done(&st->cache, e, false, 0);
         return SL_STORAGE_ERR_BUSY;
     }
-    io_uring_prep_read(sqe, miss->segment->fd, e->chunk, cb, (uint64_t)miss->chunk_index * cb);
+    int fixed = sl_storage_fixed_index(st, e->chunk, cb);
+    if (fixed >= 0) {
+        st->stats.fixed_io++;
+        io_uring_prep_read_fixed(sqe, miss->segment->fd, e->chunk, cb,
+                                 (uint64_t)miss->chunk_index * cb, fixed);
+    } else {
+        io_uring_prep_read(sqe, miss->segment->fd, e->chunk, cb, (uint64_t)miss->chunk_index * cb);
+    }
     io_uring_sqe_set_data(sqe, &op->load_op);
     op->load_op.in_flight = true;
     op->entry = e;

@@ -320,7 +320,15 @@ static bool submit_write(struct sl_log *log, struct sl_segment *seg)
     struct io_uring_sqe *sqe = sl_storage_get_sqe(st);
     if (sqe == NULL)
         return false;
-    io_uring_prep_writev(sqe, seg->fd, seg->iovs, n, start);
+    int fixed =
+        n == 1 ? sl_storage_fixed_index(st, seg->iovs[0].iov_base, seg->iovs[0].iov_len) : -1;
+    if (fixed >= 0) {
+        st->stats.fixed_io++;
+        io_uring_prep_write_fixed(sqe, seg->fd, seg->iovs[0].iov_base,
+                                  (unsigned)seg->iovs[0].iov_len, start, fixed);
+    } else {
+        io_uring_prep_writev(sqe, seg->fd, seg->iovs, n, start);
+    }
     io_uring_sqe_set_data(sqe, &seg->write_op);
     seg->write_op.in_flight = true;
     seg->write_start_bytes = start;
