@@ -144,6 +144,11 @@ enum sl_storage_err sl_storage_create(const struct sl_storage_config *config,
     st->cq_entries = params.cq_entries;
     if (config->fixed_buffers)
         register_pool(st);
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&st->ring);
+    if (probe != NULL) {
+        st->async_ftruncate = io_uring_opcode_supported(probe, SL_IORING_OP_FTRUNCATE);
+        io_uring_free_probe(probe);
+    }
     st->stats.fixed_buffers = st->fixed_buffers;
     st->stats.hugepage_backed = st->pool.hugepage_backed;
     st->stats.direct_io = st->direct_io;
@@ -236,6 +241,9 @@ static void dispatch(struct sl_storage *storage, struct sl_io_op *op, int res)
         break;
     case SL_IO_LOAD:
         sl_read_load_done(op->owner, res);
+        break;
+    case SL_IO_TRUNCATE:
+        sl_log_truncate_done(op->owner, res);
         break;
     default:
         SL_ASSERT(!"unknown io kind");

@@ -384,10 +384,7 @@ static enum sl_storage_err make_first_segment(struct sl_log *log, int64_t base, 
     if (seg == NULL)
         return SL_STORAGE_ERR_NO_MEMORY;
     log->segments[log->segment_count++] = seg;
-    int rc = sl_segment_open_file(log, seg, true);
-    if (rc == 0 && ftruncate(seg->fd, 0) != 0)
-        rc = -errno;
-    return sl_storage_err_from_errno(rc);
+    return sl_storage_err_from_errno(sl_segment_open_file(log, seg, true));
 }
 
 static void free_log(struct sl_log *log)

@@ -108,20 +108,12 @@ void sl_log_seal(struct sl_log *log, struct sl_segment *seg)
     (void)sl_index_set_capacity(&seg->time_index, seg->time_index.count);
 }
 
-/* Once a sealed segment is fully written: cut the file to its logical size (the page
- * padding goes) and ask for the fdatasync that settles it. */
-static void finish_sealed(struct sl_log *log, struct sl_segment *seg)
+/* The sealed segment's file now ends at its logical end: its last chunk is clean, and the
+ * fdatasync that settles it can go. */
+static void sealed_truncated(struct sl_log *log, struct sl_segment *seg)
 {
-    if (!seg->sealed || seg->truncated_on_disk || seg->write_op.in_flight ||
-        seg->written_bytes != seg->size_bytes)
-        return;
     struct sl_storage *st = log->storage;
     uint32_t cb = st->config.chunk_bytes;
-    /* Blocking but rare (once per segment); io_uring has no ftruncate in liburing 2.3. */
-    if (ftruncate(seg->fd, seg->size_bytes) != 0) {
-        log_fail(log, sl_storage_err_from_errno(errno));
-        return;
-    }
     if (seg->size_bytes > 0) {
         struct sl_cache_entry *e = sl_cache_lookup(&st->cache, seg->id, (seg->size_bytes - 1) / cb);
         if (e != NULL && e->state == SL_CACHE_DIRTY)
@@ -134,6 +126,47 @@ static void finish_sealed(struct sl_log *log, struct sl_segment *seg)
     seg->needs_sync = true;
     log->settle_wanted = true;
     sl_storage_kick(log);
+}
+
+/* Once a sealed segment is fully written: cut the file to its logical size (the page
+ * padding goes), then ask for the fdatasync that settles it. Through io_uring when the
+ * kernel has IORING_OP_FTRUNCATE (6.9+), else a blocking ftruncate (once per segment). */
+static void finish_sealed(struct sl_log *log, struct sl_segment *seg)
+{
+    if (!seg->sealed || seg->truncated_on_disk || seg->write_op.in_flight ||
+        seg->truncate_op.in_flight || seg->written_bytes != seg->size_bytes ||
+        log->failure != SL_STORAGE_OK)
+        return;
+    struct sl_storage *st = log->storage;
+    if (st->async_ftruncate) {
+        struct io_uring_sqe *sqe = sl_storage_get_sqe(st);
+        if (sqe == NULL) {
+            sl_storage_kick(log); /* sl_log_service tries again */
+            return;
+        }
+        io_uring_prep_rw(SL_IORING_OP_FTRUNCATE, sqe, seg->fd, NULL, 0, seg->size_bytes);
+        io_uring_sqe_set_data(sqe, &seg->truncate_op);
+        seg->truncate_op.in_flight = true;
+        log->io_in_flight++;
+        return;
+    }
+    if (ftruncate(seg->fd, seg->size_bytes) != 0) {
+        log_fail(log, sl_storage_err_from_errno(errno));
+        return;
+    }
+    sealed_truncated(log, seg);
+}
+
+void sl_log_truncate_done(struct sl_segment *seg, int res)
+{
+    struct sl_log *log = seg->log;
+    SL_ASSERT(log->io_in_flight > 0);
+    log->io_in_flight--;
+    if (res < 0) {
+        log_fail(log, sl_storage_err_from_errno(res));
+        return;
+    }
+    sealed_truncated(log, seg);
 }
 
 enum sl_storage_err sl_log_roll(struct sl_log *log, int64_t now_ms)
@@ -149,9 +182,8 @@ enum sl_storage_err sl_log_roll(struct sl_log *log, int64_t now_ms)
     struct sl_segment *seg = sl_segment_new(log, log->log_end_offset, now_ms);
     if (seg == NULL)
         return SL_STORAGE_ERR_NO_MEMORY;
+    /* O_TRUNC: a stale file of that name may remain from before a truncation. */
     int rc = sl_segment_open_file(log, seg, true);
-    if (rc == 0 && ftruncate(seg->fd, 0) != 0)
-        rc = -errno; /* a stale file of that name from before a truncation */
     if (rc == 0)
         rc = sl_segment_load_tail(log, seg);
     if (rc != 0) {
@@ -400,6 +432,7 @@ void sl_log_service(struct sl_log *log, int64_t now_ms)
         if (!seg->write_op.in_flight && seg->written_bytes < seg->size_bytes &&
             !submit_write(log, seg))
             requeue = true;
+        finish_sealed(log, seg);
     }
     if (log->config.flush_ms != INT64_MAX && log->durable_end_offset < log->log_end_offset) {
         if (now_ms - log->last_sync_ms >= log->config.flush_ms)
