@@ -106,11 +106,11 @@ TEST(LogModelTest, RandomOperationsMatchTheModel)
             uint32_t max_bytes = (uint32_t)(rng() % 20000);
             sl_log_read_result rr;
             sl_storage_err err = read_blocking(st, log, offset, max_bytes, &rr);
-            if (err == SL_STORAGE_ERR_NO_BUFFER) { // unwritten appends hold the pool
-                drain(st);
+            if (err == SL_STORAGE_ERR_NO_BUFFER || err == SL_STORAGE_ERR_BUSY) {
+                drain(st); // unwritten appends hold the pool
                 err = read_blocking(st, log, offset, max_bytes, &rr);
             }
-            if (err == SL_STORAGE_ERR_NO_BUFFER && !pins.empty())
+            if ((err == SL_STORAGE_ERR_NO_BUFFER || err == SL_STORAGE_ERR_BUSY) && !pins.empty())
                 continue;
             ASSERT_EQ(err, SL_STORAGE_OK) << sl_storage_strerror(err) << " offset " << offset;
             size_t i = m.find(offset);
@@ -137,11 +137,13 @@ TEST(LogModelTest, RandomOperationsMatchTheModel)
             int64_t ts = 1000000 + (int64_t)(rng() % 110000);
             int64_t off = -1, bts = -1;
             sl_storage_err err = offset_for_time_blocking(st, log, ts, &off, &bts);
-            if (err == SL_STORAGE_ERR_NO_BUFFER) {
+            // NO_BUFFER, or BUSY after too many loads (the walk's own chunks evicting each
+            // other): backpressure from a cache mostly pinned by held reads.
+            if (err == SL_STORAGE_ERR_NO_BUFFER || err == SL_STORAGE_ERR_BUSY) {
                 drain(st);
                 err = offset_for_time_blocking(st, log, ts, &off, &bts);
             }
-            if (err == SL_STORAGE_ERR_NO_BUFFER && !pins.empty())
+            if ((err == SL_STORAGE_ERR_NO_BUFFER || err == SL_STORAGE_ERR_BUSY) && !pins.empty())
                 continue;
             int64_t want = -1;
             for (auto &b : m.batches) {
