@@ -29,6 +29,7 @@ static const char *const err_names[SL_STORAGE_ERR__COUNT] = {
     [SL_STORAGE_ERR_INVALID_ARGUMENT] = "invalid argument",
     [SL_STORAGE_ERR_NO_MEMORY] = "no memory",
     [SL_STORAGE_ERR_CORRUPT] = "corrupt",
+    [SL_STORAGE_ERR_IN_USE] = "log directory in use",
 };
 
 const char *sl_storage_strerror(enum sl_storage_err err)

@@ -157,8 +157,10 @@ struct sl_log_recovery_report {
 /* Opens (creating if needed) <log_dir>/<topic>-<partition>, recovering after an unclean
  * shutdown: scans segments from the recovery point, checks lengths and CRC32C, truncates
  * a torn or garbage tail, deletes later segments, rebuilds missing or corrupt indexes.
- * Blocking. *out is owned by the engine until sl_log_close. report may be NULL. Returns
- * OK, INVALID_ARGUMENT, NO_MEMORY, NO_BUFFER (no chunk for the tail), IO, CORRUPT. */
+ * Takes an exclusive flock on <dir>/.lock for as long as the log is open. Blocking.
+ * *out is owned by the engine until sl_log_close. report may be NULL. Returns OK,
+ * INVALID_ARGUMENT, NO_MEMORY, NO_BUFFER (no chunk for the tail), IO, CORRUPT, IN_USE
+ * (another sl_log, in this process or another, has the directory open). */
 enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir, const char *topic,
                                 int32_t partition, const struct sl_log_config *config,
                                 const struct sl_log_callbacks *callbacks, int64_t now_ms,

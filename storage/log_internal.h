@@ -76,6 +76,7 @@ struct sl_log {
     struct sl_log_config config;
     struct sl_log_callbacks callbacks;
     char path[SL_PATH_BYTES];
+    int lock_fd;                  /* holds flock(LOCK_EX) on <path>/.lock while open */
     struct sl_segment **segments; /* oldest first; the last one is active */
     uint32_t segment_count;
     uint32_t segment_capacity;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -394,9 +395,24 @@ static void free_log(struct sl_log *log)
         sl_cache_invalidate(&st->cache, log->segments[i]->id, 0);
         sl_segment_free(log->segments[i]);
     }
+    if (log->lock_fd >= 0)
+        close(log->lock_fd); /* releases the flock */
     free(log->segments);
     free(log->pending);
     free(log);
+}
+
+/* One owner per partition directory, across threads and processes (like Kafka's .lock). */
+static enum sl_storage_err lock_dir(struct sl_log *log)
+{
+    char path[SL_PATH_BYTES];
+    path_join(path, log->path, ".lock", "");
+    log->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (log->lock_fd < 0)
+        return sl_storage_err_from_errno(errno);
+    if (flock(log->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return errno == EWOULDBLOCK ? SL_STORAGE_ERR_IN_USE : sl_storage_err_from_errno(errno);
+    return SL_STORAGE_OK;
 }
 
 static void link_log(struct sl_log *log)
@@ -452,6 +468,7 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
     if (log == NULL)
         return SL_STORAGE_ERR_NO_MEMORY;
     log->storage = storage;
+    log->lock_fd = -1;
     log->config = *config;
     if (callbacks != NULL)
         log->callbacks = *callbacks;
@@ -464,6 +481,9 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
     if (log->pending == NULL)
         goto free_log;
     err = sl_storage_err_from_errno(mkdir_p(log->path));
+    if (err != SL_STORAGE_OK)
+        goto free_log;
+    err = lock_dir(log);
     if (err != SL_STORAGE_OK)
         goto free_log;
     remove_orphan_indexes(log);
@@ -537,12 +557,7 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
     return SL_STORAGE_OK;
 
 free_log:
-    if (log->segments != NULL)
-        free_log(log);
-    else {
-        free(log->pending);
-        free(log);
-    }
+    free_log(log);
     return err;
 }
 

@@ -650,6 +650,18 @@ TEST_F(LogTest, ManyLogsShareOneEngine)
     }
 }
 
+TEST_F(LogTest, APartitionDirectoryHasOneOwner)
+{
+    open();
+    sl_log *second = nullptr;
+    EXPECT_EQ(
+        sl_log_open(st, dir.path.c_str(), "orders", 3, &config, nullptr, now_ms, &second, nullptr),
+        SL_STORAGE_ERR_IN_USE);
+    EXPECT_EQ(second, nullptr);
+    reopen(); // the lock goes with the close
+    append(make_seeded_batch(1, 1, 10));
+}
+
 TEST_F(LogTest, EmptyLogAnswersLookups)
 {
     open();
