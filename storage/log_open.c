@@ -564,8 +564,9 @@ free_log:
 bool sl_log_wait_io(struct sl_log *log, bool require_written)
 {
     struct sl_storage *st = log->storage;
-    /* Bounded: every wait reaps at least one of this engine's completions or times out;
-     * a log that stops making progress (failed) ends the loop. */
+    /* Ends when the log's I/O has completed: every pass submits what is due and waits
+     * up to 100 ms for a completion; a failed log stops asking for writes. A device that
+     * never completes an I/O keeps this (blocking, maintenance) call waiting. */
     for (;;) {
         bool busy = log->io_in_flight > 0 || log->reads_in_flight > 0;
         bool unwritten = require_written && log->failure == SL_STORAGE_OK &&
