@@ -55,6 +55,9 @@ struct sl_group {
     bool in_use;
     enum sl_group_state state;
     bool initial_join; /* the join phase waits for the initial rebalance delay */
+    /* The leader's assignment is staged; SyncGroups are answered once it is durable. */
+    bool assignment_persisting;
+    uint64_t assignment_batch_id;
     uint16_t id_len;
     int16_t protocol_type_len; /* -1: none (a group used only for offsets) */
     int16_t protocol_len;      /* -1: none */
@@ -232,6 +235,11 @@ static inline void *sl_group_scratch_alloc(struct sl_group_coordinator *coord, s
 
 /* ---- membership (group_membership.c) ---- */
 /* Removes every member of the group (answering parked requests with @error). */
+/* The batches up to @batch_id are durable: groups whose assignment they hold become
+ * Stable and answer their parked SyncGroups. */
+void sl_group_assignments_persisted(struct sl_group_coordinator *coord, uint64_t batch_id);
+/* The coordinator failed: answer every parked JoinGroup / SyncGroup with @error. */
+void sl_group_fail_parked(struct sl_group_coordinator *coord, int16_t error);
 void sl_group_remove_all_members(struct sl_group_coordinator *coord, uint32_t group, int16_t error);
 
 /* ---- records (group_records.c) ---- */

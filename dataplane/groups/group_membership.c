@@ -302,6 +302,7 @@ static void prepare_rebalance(struct sl_group_coordinator *c, uint32_t gi, int64
             }
         }
     }
+    g->assignment_persisting = false; /* that assignment is void now */
     int32_t rebalance_ms = group_rebalance_timeout_ms(c, g);
     bool initial = g->state == SL_GROUP_EMPTY && c->config.initial_rebalance_delay_ms > 0;
     int32_t wait_ms = rebalance_ms;
@@ -777,7 +778,8 @@ void sl_group_sync(struct sl_group_coordinator *c, const struct sl_codec_sync_gr
         return;
     }
     SL_ASSERT(g->state == SL_GROUP_COMPLETING_REBALANCE);
-    if (mi == g->leader) {
+    bool assign = mi == g->leader && !g->assignment_persisting;
+    if (assign) {
         err = store_assignment(c, g, req);
         if (err != SL_KAFKA_ERR_NONE) {
             respond_sync(c, req_ctx, err, NULL, none);
@@ -789,17 +791,53 @@ void sl_group_sync(struct sl_group_coordinator *c, const struct sl_codec_sync_gr
     m->sync_waiting = true;
     m->sync_ctx = req_ctx;
     m->sync_version = version;
-    if (mi != g->leader)
+    if (!assign)
         return;
-    sl_group_set_state(g, SL_GROUP_STABLE, now_ms);
-    (void)sl_group_stage_group(c, gi, now_ms);
-    for (uint32_t i = g->members_head; i != SL_GROUP_NIL; i = c->members[i].next) {
-        struct sl_group_member *w = &c->members[i];
-        if (!w->sync_waiting)
+    /* Kafka answers the SyncGroups once the group record with the assignment is durable. */
+    if (sl_group_stage_group(c, gi, now_ms) != 0) {
+        c->counters.pool_full++;
+        prepare_rebalance(c, gi, now_ms); /* parked syncs: REBALANCE_IN_PROGRESS */
+        return;
+    }
+    g->assignment_persisting = true;
+    g->assignment_batch_id = c->batch_id;
+}
+
+void sl_group_assignments_persisted(struct sl_group_coordinator *c, uint64_t batch_id)
+{
+    for (uint32_t gi = c->groups_head; gi != SL_GROUP_NIL; gi = c->groups[gi].list_next) {
+        struct sl_group *g = &c->groups[gi];
+        if (!g->assignment_persisting || g->assignment_batch_id > batch_id)
             continue;
-        w->sync_waiting = false;
-        w->session_deadline_ms = now_ms + w->session_timeout_ms;
-        respond_sync(c, w->sync_ctx, SL_KAFKA_ERR_NONE, g, assignment_slice(w));
+        g->assignment_persisting = false;
+        SL_ASSERT(g->state == SL_GROUP_COMPLETING_REBALANCE);
+        g->state = SL_GROUP_STABLE; /* state_since_ms matters only for Empty */
+        for (uint32_t i = g->members_head; i != SL_GROUP_NIL; i = c->members[i].next) {
+            struct sl_group_member *w = &c->members[i];
+            if (!w->sync_waiting)
+                continue;
+            w->sync_waiting = false;
+            respond_sync(c, w->sync_ctx, SL_KAFKA_ERR_NONE, g, assignment_slice(w));
+        }
+    }
+}
+
+void sl_group_fail_parked(struct sl_group_coordinator *c, int16_t error)
+{
+    for (uint32_t gi = c->groups_head; gi != SL_GROUP_NIL; gi = c->groups[gi].list_next) {
+        struct sl_group *g = &c->groups[gi];
+        g->assignment_persisting = false;
+        for (uint32_t i = g->members_head; i != SL_GROUP_NIL; i = c->members[i].next) {
+            struct sl_group_member *m = &c->members[i];
+            if (m->join_waiting) {
+                m->join_waiting = false;
+                respond_join_error(c, m->join_ctx, error, member_id_slice(m));
+            }
+            if (m->sync_waiting) {
+                m->sync_waiting = false;
+                respond_sync(c, m->sync_ctx, error, NULL, sl_group_slice(NULL, 0));
+            }
+        }
     }
 }
 
@@ -939,7 +977,8 @@ static void tick_group(struct sl_group_coordinator *c, uint32_t gi, int64_t now_
         membership_changed(c, gi, now_ms);
     if (g->state == SL_GROUP_PREPARING_REBALANCE && now_ms >= g->join_deadline_ms) {
         complete_join(c, gi, now_ms);
-    } else if (g->state == SL_GROUP_COMPLETING_REBALANCE && now_ms >= g->sync_deadline_ms) {
+    } else if (g->state == SL_GROUP_COMPLETING_REBALANCE && !g->assignment_persisting &&
+               now_ms >= g->sync_deadline_ms) {
         /* The leader's assignment never came: drop members that did not sync. */
         i = g->members_head;
         while (i != SL_GROUP_NIL) {
@@ -956,6 +995,15 @@ void sl_group_coordinator_tick(struct sl_group_coordinator *c, int64_t now_ms)
 {
     if (c->failed)
         return;
-    for (uint32_t gi = c->groups_head; gi != SL_GROUP_NIL; gi = c->groups[gi].list_next)
+    uint32_t gi = c->groups_head;
+    while (gi != SL_GROUP_NIL) {
+        uint32_t next = c->groups[gi].list_next;
         tick_group(c, gi, now_ms);
+        /* A group that only ever held an expired pending id leaves no trace. */
+        const struct sl_group *g = &c->groups[gi];
+        if (g->state == SL_GROUP_EMPTY && g->generation == 0 && g->member_count == 0 &&
+            g->pending_count == 0 && g->offset_count == 0)
+            sl_group_remove(c, gi);
+        gi = next;
+    }
 }

@@ -271,9 +271,12 @@ void sl_group_coordinator_persisted(struct sl_group_coordinator *c, uint64_t bat
 {
     if (!ok) {
         c->failed = true;
-        batch_id = UINT64_MAX; /* every waiting commit fails */
+        sl_group_fail_parked(c, SL_KAFKA_ERR_NOT_COORDINATOR);
+        sl_group_complete_commits(c, UINT64_MAX, SL_KAFKA_ERR_NOT_COORDINATOR);
+        return;
     }
-    sl_group_complete_commits(c, batch_id, ok ? SL_KAFKA_ERR_NONE : SL_KAFKA_ERR_NOT_COORDINATOR);
+    sl_group_assignments_persisted(c, batch_id);
+    sl_group_complete_commits(c, batch_id, SL_KAFKA_ERR_NONE);
 }
 
 /* ---- snapshot --------------------------------------------------------------------- */

@@ -165,6 +165,11 @@ class coordinator_test : public ::testing::Test
     virtual void tune(sl_group_config &)
     {
     }
+    // How staged records become durable (the durability test uses a real log).
+    virtual void persist_staged()
+    {
+        persist_all();
+    }
 
     void SetUp() override
     {
@@ -232,7 +237,7 @@ class coordinator_test : public ::testing::Test
 
     int sync(const std::string &group, const std::string &member, int32_t generation,
              const std::vector<std::pair<std::string, std::string>> &assignments = {},
-             int16_t version = 5, const std::string &instance = "")
+             int16_t version = 5, const std::string &instance = "", bool persist = true)
     {
         int id = next_ctx++;
         syncs[id];
@@ -252,6 +257,8 @@ class coordinator_test : public ::testing::Test
         req.assignments = as.data();
         req.assignments_count = (int32_t)as.size();
         sl_group_sync(coord, &req, version, now_ms, (void *)(intptr_t)id);
+        if (persist) // the broker's part: the leader's assignment becomes durable
+            persist_staged();
         return id;
     }
 

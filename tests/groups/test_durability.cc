@@ -45,6 +45,11 @@ class durability : public coordinator_test
                   SL_STORAGE_OK);
     }
 
+    void persist_staged() override
+    {
+        persist();
+    }
+
     // The broker's part: append the staged batch, wait until durable, report it.
     void persist()
     {

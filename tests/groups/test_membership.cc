@@ -232,7 +232,9 @@ TEST_F(membership, pending_member_id_expires)
     join_args a;
     int j = join(a);
     ASSERT_EQ(joins[j].error, SL_KAFKA_ERR_MEMBER_ID_REQUIRED);
+    EXPECT_EQ(info("g").state, SL_GROUP_EMPTY);
     advance(a.session_ms);
+    EXPECT_EQ(info("g").state, SL_GROUP_DEAD); // nothing left of it
     a.member_id = joins[j].member_id;
     int again = join(a);
     EXPECT_EQ(joins[again].error, SL_KAFKA_ERR_UNKNOWN_MEMBER_ID);
@@ -369,6 +371,57 @@ TEST_F(membership, follower_sync_answered_with_rebalance_in_progress_when_group_
     ASSERT_TRUE(joins[j2b].done);
     EXPECT_EQ(joins[j2b].leader, m2); // a new leader is elected
     EXPECT_EQ(joins[j2b].generation, 3);
+}
+
+TEST_F(membership, sync_answers_wait_until_the_assignment_is_durable)
+{
+    join_args a;
+    int j1 = join_new(a);
+    std::string m1 = joins[j1].member_id;
+    join_args b;
+    b.client_id = "c2";
+    b.version = 3;
+    int j2 = join(b);
+    a.member_id = m1;
+    int j1b = join(a);
+    ASSERT_TRUE(joins[j1b].done && joins[j2].done);
+    std::string m2 = joins[j2].member_id;
+    int32_t gen = joins[j1b].generation;
+    int s2 = sync("g", m2, gen, {}, 5, "", false);
+    int s1 = sync("g", m1, gen, {{m1, "A"}, {m2, "B"}}, 5, "", false);
+    EXPECT_FALSE(syncs[s1].done || syncs[s2].done);
+    EXPECT_EQ(info("g").state, SL_GROUP_COMPLETING_REBALANCE);
+    std::vector<uint8_t> buf(config.batch_bytes);
+    uint64_t id = 0;
+    ASSERT_GT(sl_group_coordinator_take_batch(coord, buf.data(), buf.size(), &id), 0);
+    EXPECT_FALSE(syncs[s1].done); // written, not durable yet
+    sl_group_coordinator_persisted(coord, id, true);
+    ASSERT_TRUE(syncs[s1].done && syncs[s2].done);
+    EXPECT_EQ(syncs[s1].assignment, "A");
+    EXPECT_EQ(syncs[s2].assignment, "B");
+    EXPECT_EQ(info("g").state, SL_GROUP_STABLE);
+}
+
+TEST_F(membership, failed_persist_answers_parked_requests_with_not_coordinator)
+{
+    join_args a;
+    int j1 = join_new(a);
+    std::string m1 = joins[j1].member_id;
+    int s1 = sync("g", m1, 1, {{m1, "A"}});
+    ASSERT_TRUE(syncs[s1].done);
+    join_args b;
+    b.client_id = "c2";
+    int j2 = join_new(b); // parked: waits for m1 to rejoin
+    ASSERT_FALSE(joins[j2].done);
+    commit("g", m1, 1, {{"t", 0, 1, ""}});
+    std::vector<uint8_t> buf(config.batch_bytes);
+    uint64_t id = 0;
+    ASSERT_GT(sl_group_coordinator_take_batch(coord, buf.data(), buf.size(), &id), 0);
+    sl_group_coordinator_persisted(coord, id, false);
+    ASSERT_TRUE(joins[j2].done);
+    EXPECT_EQ(joins[j2].error, SL_KAFKA_ERR_NOT_COORDINATOR);
+    a.member_id = m1;
+    EXPECT_EQ(joins[join(a)].error, SL_KAFKA_ERR_NOT_COORDINATOR);
 }
 
 class small_pools : public coordinator_test
