@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/codec/codec.h"
 #include "dataplane/codec/kafka_errors.h"
 #include "dataplane/groups/group_coordinator.h"
 
@@ -90,6 +91,28 @@ inline std::string subscription(const std::vector<std::string> &topics)
     return out;
 }
 
+// Every response the coordinator hands out must encode at the request's version (the
+// handler encodes it inside the callback) and decode back.
+inline void check_encodes(int16_t api_key, int16_t version, const void *resp)
+{
+    static std::vector<uint8_t> buf(1 << 20), mem(1 << 20);
+    sl_codec_encoder e;
+    sl_codec_encoder_init(&e, buf.data(), buf.size(), nullptr, 0);
+    sl_codec_response_header h{};
+    h.correlation_id = 1;
+    int rc = sl_codec_encode_response(&e, api_key, version, &h, resp);
+    ASSERT_EQ(rc, 0) << "api " << api_key << " v" << version;
+    sl_codec_arena arena;
+    sl_codec_arena_init(&arena, mem.data(), mem.size());
+    sl_codec_limits limits{100000, 1 << 20};
+    sl_codec_response_header hdr;
+    void *body = nullptr;
+    size_t at = 0;
+    rc = sl_codec_decode_response(buf.data() + 4, e.pos - 4, api_key, version, &arena, &limits,
+                                  &hdr, &body, &at);
+    EXPECT_EQ(rc, 0) << "api " << api_key << " v" << version << " at " << at;
+}
+
 struct protocol {
     std::string name;
     std::string metadata;
@@ -118,10 +141,12 @@ class coordinator_test : public ::testing::Test
     std::map<int, commit_result> commits;
     std::set<std::string> deleted_topics;
     int next_ctx = 1;
+    std::map<int, int16_t> versions; // request version per ctx id
 
     static void on_join(void *ctx, void *req_ctx, const sl_codec_join_group_response *r)
     {
         auto *t = static_cast<coordinator_test *>(ctx);
+        check_encodes(11, t->versions[(int)(intptr_t)req_ctx], r);
         join_result &j = t->joins[(int)(intptr_t)req_ctx];
         EXPECT_FALSE(j.done) << "join answered twice";
         j.done = true;
@@ -138,6 +163,7 @@ class coordinator_test : public ::testing::Test
     static void on_sync(void *ctx, void *req_ctx, const sl_codec_sync_group_response *r)
     {
         auto *t = static_cast<coordinator_test *>(ctx);
+        check_encodes(14, t->versions[(int)(intptr_t)req_ctx], r);
         sync_result &s = t->syncs[(int)(intptr_t)req_ctx];
         EXPECT_FALSE(s.done) << "sync answered twice";
         s.done = true;
@@ -148,6 +174,7 @@ class coordinator_test : public ::testing::Test
     static void on_commit(void *ctx, void *req_ctx, const sl_codec_offset_commit_response *r)
     {
         auto *t = static_cast<coordinator_test *>(ctx);
+        check_encodes(8, t->versions[(int)(intptr_t)req_ctx], r);
         commit_result &c = t->commits[(int)(intptr_t)req_ctx];
         EXPECT_FALSE(c.done) << "commit answered twice";
         c.done = true;
@@ -203,6 +230,7 @@ class coordinator_test : public ::testing::Test
     {
         int id = next_ctx++;
         joins[id];
+        versions[id] = a.version;
         sl_codec_join_group_request req;
         sl_codec_join_group_request_init(&req);
         req.group_id = S(a.group);
@@ -241,6 +269,7 @@ class coordinator_test : public ::testing::Test
     {
         int id = next_ctx++;
         syncs[id];
+        versions[id] = version;
         sl_codec_sync_group_request req;
         sl_codec_sync_group_request_init(&req);
         req.group_id = S(group);
@@ -263,7 +292,7 @@ class coordinator_test : public ::testing::Test
     }
 
     int16_t heartbeat(const std::string &group, const std::string &member, int32_t generation,
-                      const std::string &instance = "")
+                      const std::string &instance = "", int16_t version = 4)
     {
         sl_codec_heartbeat_request req;
         sl_codec_heartbeat_request_init(&req);
@@ -272,7 +301,8 @@ class coordinator_test : public ::testing::Test
         req.generation_id = generation;
         req.group_instance_id = instance.empty() ? null_slice() : S(instance);
         sl_codec_heartbeat_response resp;
-        sl_group_heartbeat(coord, &req, 4, now_ms, &resp);
+        sl_group_heartbeat(coord, &req, version, now_ms, &resp);
+        check_encodes(12, version, &resp);
         return resp.error_code;
     }
 
@@ -297,6 +327,7 @@ class coordinator_test : public ::testing::Test
         req.members_count = (int32_t)ms.size();
         sl_codec_leave_group_response resp;
         sl_group_leave(coord, &req, version, now_ms, &resp);
+        check_encodes(13, version, &resp);
         std::vector<int16_t> out{resp.error_code};
         for (int32_t i = 0; i < resp.members_count; i++)
             out.push_back(resp.members[i].error_code);
@@ -316,6 +347,7 @@ class coordinator_test : public ::testing::Test
     {
         int id = next_ctx++;
         commits[id];
+        versions[id] = version;
         std::map<std::string,
                  std::vector<sl_codec_offset_commit_request_offset_commit_request_partition>>
             by_topic;
@@ -381,6 +413,7 @@ class coordinator_test : public ::testing::Test
         req.topics_count = topics.empty() ? -1 : (int32_t)ts.size();
         sl_codec_offset_fetch_response resp;
         sl_group_offset_fetch(coord, &req, version, &resp);
+        check_encodes(9, version, &resp);
         if (error != nullptr)
             *error = resp.error_code;
         fetch_map out;
