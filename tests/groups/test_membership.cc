@@ -240,6 +240,28 @@ TEST_F(membership, pending_member_id_expires)
     EXPECT_EQ(joins[again].error, SL_KAFKA_ERR_UNKNOWN_MEMBER_ID);
 }
 
+TEST_F(membership, a_pending_member_id_holds_the_join_phase_open)
+{
+    join_args a;
+    int j1 = join_new(a);
+    std::string m1 = joins[j1].member_id;
+    sync("g", m1, 1, {{m1, "x"}});
+    join_args b;
+    b.client_id = "c2";
+    int first = join(b); // MEMBER_ID_REQUIRED: a pending id, no rebalance yet
+    ASSERT_EQ(joins[first].error, SL_KAFKA_ERR_MEMBER_ID_REQUIRED);
+    EXPECT_EQ(info("g").state, SL_GROUP_STABLE);
+    a.member_id = m1;
+    a.protocols = {{"range", "new-metadata"}}; // changed metadata: rebalance
+    int j1b = join(a);
+    EXPECT_FALSE(joins[j1b].done); // waits for the pending member
+    b.member_id = joins[first].member_id;
+    int j2 = join(b);
+    ASSERT_TRUE(joins[j1b].done && joins[j2].done);
+    EXPECT_EQ(joins[j1b].generation, 2);
+    EXPECT_EQ(joins[j1b].members.size(), 2u);
+}
+
 TEST_F(membership, initial_rebalance_delay_waits_for_more_members)
 {
     config.initial_rebalance_delay_ms = 3000;
