@@ -10,18 +10,18 @@
 void sl_group_config_default(struct sl_group_config *config)
 {
     memset(config, 0, sizeof(*config));
-    config->groups_max = 1024;
-    config->members_max = 4096;
+    config->groups_max = 256;
+    config->members_max = 1024;
     config->group_size_max = 1000;
-    config->offsets_max = 65536;
-    config->topics_max = 4096;
-    config->member_metadata_bytes_max = 16384;
-    config->member_assignment_bytes_max = 16384;
+    config->offsets_max = 16384;
+    config->topics_max = 1024;
+    config->member_metadata_bytes_max = 4096;
+    config->member_assignment_bytes_max = 4096;
     config->offset_metadata_bytes_max = 256;
     config->pending_commits_max = 1024;
-    config->pending_commit_bytes = 1u << 20;
-    config->scratch_bytes = 1u << 20;
-    config->batch_bytes = 1u << 20;
+    config->pending_commit_bytes = 256u << 10;
+    config->scratch_bytes = 256u << 10;
+    config->batch_bytes = 256u << 10;
     config->session_timeout_ms_min = 6000;
     config->session_timeout_ms_max = 1800000;
     config->initial_rebalance_delay_ms = 3000;

@@ -71,18 +71,18 @@ struct sl_group_callbacks {
 };
 
 struct sl_group_config {
-    uint32_t groups_max;     /* groups this partition can hold (1024) */
-    uint32_t members_max;    /* member slots over all groups, pending ids included (4096) */
+    uint32_t groups_max;     /* groups this partition can hold (256) */
+    uint32_t members_max;    /* member slots over all groups, pending ids included (1024) */
     uint32_t group_size_max; /* group.max.size (INT32_MAX in Kafka; here 1000) */
-    uint32_t offsets_max;    /* committed (group, topic, partition) entries (65536) */
-    uint32_t topics_max;     /* distinct topic names among the offsets (4096) */
-    uint32_t member_metadata_bytes_max;   /* protocol names + metadata per member (16384) */
-    uint32_t member_assignment_bytes_max; /* assignment per member (16384) */
+    uint32_t offsets_max;    /* committed (group, topic, partition) entries (16384) */
+    uint32_t topics_max;     /* distinct topic names among the offsets (1024) */
+    uint32_t member_metadata_bytes_max;   /* protocol names + metadata per member (4096) */
+    uint32_t member_assignment_bytes_max; /* assignment per member (4096) */
     uint32_t offset_metadata_bytes_max;   /* offset.metadata.max.bytes (4096 in Kafka; 256) */
     uint32_t pending_commits_max;         /* OffsetCommits waiting for durability (1024) */
-    uint32_t pending_commit_bytes;        /* their stored responses (1 MiB) */
-    uint32_t scratch_bytes;               /* arena for immediate responses (1 MiB) */
-    uint32_t batch_bytes;                 /* staging record batch (1 MiB) */
+    uint32_t pending_commit_bytes;        /* their stored responses (256 KiB) */
+    uint32_t scratch_bytes;               /* arena for immediate responses (256 KiB) */
+    uint32_t batch_bytes;                 /* staging record batch (256 KiB) */
     int32_t session_timeout_ms_min;       /* group.min.session.timeout.ms (6000) */
     int32_t session_timeout_ms_max;       /* group.max.session.timeout.ms (1800000) */
     int32_t initial_rebalance_delay_ms;   /* group.initial.rebalance.delay.ms (3000) */
