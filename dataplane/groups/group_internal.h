@@ -54,7 +54,8 @@ struct sl_group_member {
 struct sl_group {
     bool in_use;
     enum sl_group_state state;
-    bool initial_join; /* the join phase waits for the initial rebalance delay */
+    bool initial_join;       /* the join phase waits for the initial rebalance delay */
+    bool initial_new_member; /* someone joined during the current initial delay */
     /* The leader's assignment is staged; SyncGroups are answered once it is durable. */
     bool assignment_persisting;
     uint64_t assignment_batch_id;
@@ -74,6 +75,7 @@ struct sl_group {
     uint32_t offsets_head;
     uint32_t offset_count;
     int64_t join_deadline_ms; /* PreparingRebalance ends at the latest here */
+    int64_t initial_limit_ms; /* initial delays stop extending here (rebalance timeout) */
     int64_t sync_deadline_ms; /* CompletingRebalance: members that did not sync leave */
     int64_t state_since_ms;   /* when the current state began (retention of Empty) */
     char id[SL_GROUP_ID_BYTES_MAX];

@@ -309,6 +309,8 @@ static void prepare_rebalance(struct sl_group_coordinator *c, uint32_t gi, int64
     if (initial && c->config.initial_rebalance_delay_ms < wait_ms)
         wait_ms = c->config.initial_rebalance_delay_ms;
     g->initial_join = initial;
+    g->initial_new_member = false;
+    g->initial_limit_ms = now_ms + rebalance_ms;
     g->join_deadline_ms = now_ms + wait_ms;
     sl_group_set_state(g, SL_GROUP_PREPARING_REBALANCE, now_ms);
     try_complete_join(c, gi, now_ms);
@@ -469,10 +471,12 @@ static void add_member_and_rebalance(struct sl_group_coordinator *c, uint32_t gi
     if (g->leader == SL_GROUP_NIL)
         g->leader = mi;
     park_join(c, m, a);
-    if (g->state == SL_GROUP_PREPARING_REBALANCE)
+    if (g->state == SL_GROUP_PREPARING_REBALANCE) {
+        g->initial_new_member = g->initial_join;
         try_complete_join(c, gi, a->now_ms);
-    else
+    } else {
         prepare_rebalance(c, gi, a->now_ms);
+    }
 }
 
 /* KIP-345: a known group.instance.id joins with an empty member id. It gets a new member
@@ -976,6 +980,14 @@ static void tick_group(struct sl_group_coordinator *c, uint32_t gi, int64_t now_
     if (changed)
         membership_changed(c, gi, now_ms);
     if (g->state == SL_GROUP_PREPARING_REBALANCE && now_ms >= g->join_deadline_ms) {
+        if (g->initial_join && g->initial_new_member && g->join_deadline_ms < g->initial_limit_ms) {
+            /* Kafka's InitialDelayedJoin: members keep arriving, wait one more delay. */
+            g->initial_new_member = false;
+            g->join_deadline_ms = now_ms + c->config.initial_rebalance_delay_ms;
+            if (g->join_deadline_ms > g->initial_limit_ms)
+                g->join_deadline_ms = g->initial_limit_ms;
+            return;
+        }
         complete_join(c, gi, now_ms);
     } else if (g->state == SL_GROUP_COMPLETING_REBALANCE && !g->assignment_persisting &&
                now_ms >= g->sync_deadline_ms) {

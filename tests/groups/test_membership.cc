@@ -277,10 +277,37 @@ TEST_F(membership, initial_rebalance_delay_waits_for_more_members)
     EXPECT_FALSE(joins[j2].done);
     advance(1999);
     EXPECT_FALSE(joins[j1].done);
-    advance(1);
+    advance(1); // 3 s: a member arrived during the delay, so it is extended by 3 s
+    EXPECT_FALSE(joins[j1].done);
+    advance(2999);
+    EXPECT_FALSE(joins[j1].done);
+    advance(1); // nobody new: complete
     ASSERT_TRUE(joins[j1].done && joins[j2].done);
     EXPECT_EQ(joins[j1].generation, 1);
     EXPECT_EQ(joins[j1].members.size(), 2u);
+    EXPECT_EQ(info("g").generation, 1);
+}
+
+TEST_F(membership, initial_rebalance_delay_extensions_stop_at_the_rebalance_timeout)
+{
+    config.initial_rebalance_delay_ms = 3000;
+    sl_group_coordinator_destroy(coord);
+    make();
+    join_args a;
+    a.rebalance_ms = 7000;
+    a.session_ms = 60000;
+    std::vector<int> ids{join_new(a)};
+    // A new member every 2 s keeps extending the delay, up to 7 s after the start.
+    for (int i = 0; i < 3; i++) {
+        advance(2000);
+        a.client_id = "c" + std::to_string(i);
+        ids.push_back(join_new(a));
+    }
+    EXPECT_FALSE(joins[ids[0]].done); // 6 s
+    advance(1000);                    // 7 s: the limit
+    for (int id : ids)
+        ASSERT_TRUE(joins[id].done);
+    EXPECT_EQ(joins[ids[0]].members.size(), 4u);
 }
 
 TEST_F(membership, static_member_rejoin_keeps_generation_and_assignment)
