@@ -587,7 +587,8 @@ static int load_group(struct sl_group_coordinator *c, struct rbuf *key, const ui
     int32_t member_count = r_i32(&r);
     if (r.bad || version < 0 || version > 3 || member_count < 0)
         return -EBADMSG;
-    if (sl_group_slice_len(protocol_type) > SL_GROUP_PROTOCOL_TYPE_BYTES_MAX ||
+    if (protocol_type.len < 0 || /* not nullable in Kafka's schema either */
+        sl_group_slice_len(protocol_type) > SL_GROUP_PROTOCOL_TYPE_BYTES_MAX ||
         sl_group_slice_len(protocol) > SL_GROUP_PROTOCOL_BYTES_MAX)
         return -EBADMSG;
     if (g == NULL) {
@@ -596,8 +597,9 @@ static int load_group(struct sl_group_coordinator *c, struct rbuf *key, const ui
             return -ENOSPC;
         g = &c->groups[gi];
     }
-    g->protocol_type_len = (int16_t)sl_group_slice_len(protocol_type);
-    memcpy(g->protocol_type, protocol_type.ptr, (size_t)g->protocol_type_len);
+    g->protocol_type_len = (int16_t)protocol_type.len;
+    if (protocol_type.len > 0)
+        memcpy(g->protocol_type, protocol_type.ptr, (size_t)protocol_type.len);
     g->generation = generation;
     g->protocol_len = (int16_t)protocol.len;
     if (protocol.len > 0)
