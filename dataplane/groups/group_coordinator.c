@@ -641,3 +641,91 @@ const struct sl_group_counters *sl_group_coordinator_counters(const struct sl_gr
 {
     return &c->counters;
 }
+
+/* ---- invariants (tests) ----------------------------------------------------------- */
+
+static void check_group(const struct sl_group_coordinator *c, uint32_t gi, uint32_t *members_seen,
+                        uint32_t *offsets_seen)
+{
+    const struct sl_group *g = &c->groups[gi];
+    SL_ASSERT(g->in_use);
+    uint32_t gi_found = SL_GROUP_NIL;
+    SL_ASSERT(sl_group_find(c, (const uint8_t *)g->id, g->id_len, &gi_found) == g);
+    SL_ASSERT(gi_found == gi);
+    uint32_t n = 0;
+    bool leader_found = false;
+    uint32_t prev = SL_GROUP_NIL;
+    for (uint32_t i = g->members_head; i != SL_GROUP_NIL; i = c->members[i].next) {
+        const struct sl_group_member *m = &c->members[i];
+        SL_ASSERT(m->in_use && !m->pending_id && m->group == gi && m->prev == prev);
+        SL_ASSERT(!m->join_waiting || g->state == SL_GROUP_PREPARING_REBALANCE);
+        SL_ASSERT(!m->sync_waiting || g->state == SL_GROUP_COMPLETING_REBALANCE);
+        leader_found |= i == g->leader;
+        prev = i;
+        n++;
+        SL_ASSERT(n <= c->config.members_max);
+    }
+    SL_ASSERT(g->members_tail == prev);
+    SL_ASSERT(n == g->member_count);
+    SL_ASSERT(g->leader == SL_GROUP_NIL || leader_found);
+    if (g->state == SL_GROUP_COMPLETING_REBALANCE || g->state == SL_GROUP_STABLE)
+        SL_ASSERT(g->member_count > 0 && g->leader != SL_GROUP_NIL && g->protocol_len >= 0);
+    if (g->state == SL_GROUP_EMPTY)
+        SL_ASSERT(g->member_count == 0);
+    SL_ASSERT(g->state != SL_GROUP_DEAD);
+    SL_ASSERT(!g->assignment_persisting || g->state == SL_GROUP_COMPLETING_REBALANCE);
+    SL_ASSERT(g->member_count + g->pending_count <= c->config.group_size_max);
+    uint32_t p = 0;
+    for (uint32_t i = g->pending_head; i != SL_GROUP_NIL; i = c->members[i].next) {
+        const struct sl_group_member *m = &c->members[i];
+        SL_ASSERT(m->in_use && m->pending_id && m->group == gi);
+        SL_ASSERT(!m->join_waiting && !m->sync_waiting);
+        p++;
+        SL_ASSERT(p <= c->config.members_max);
+    }
+    SL_ASSERT(p == g->pending_count);
+    *members_seen += n + p;
+    uint32_t o = 0;
+    for (uint32_t i = g->offsets_head; i != SL_GROUP_NIL; i = c->offsets[i].group_next) {
+        const struct sl_group_offset *off = &c->offsets[i];
+        SL_ASSERT(off->in_use && off->group == gi);
+        SL_ASSERT(c->topics[off->topic].refs > 0);
+        SL_ASSERT(sl_group_offset_find(c, gi, off->topic, off->partition) == i);
+        o++;
+        SL_ASSERT(o <= c->config.offsets_max);
+    }
+    SL_ASSERT(o == g->offset_count);
+    *offsets_seen += o;
+}
+
+void sl_group_coordinator_check(const struct sl_group_coordinator *c)
+{
+    uint32_t groups = 0, members = 0, offsets = 0;
+    for (uint32_t gi = c->groups_head; gi != SL_GROUP_NIL; gi = c->groups[gi].list_next) {
+        check_group(c, gi, &members, &offsets);
+        groups++;
+        SL_ASSERT(groups <= c->config.groups_max);
+    }
+    SL_ASSERT(groups == c->group_count);
+    SL_ASSERT(members == c->member_count);
+    SL_ASSERT(offsets == c->offset_count);
+    uint32_t in_use = 0;
+    for (uint32_t i = 0; i < c->config.members_max; i++)
+        in_use += c->members[i].in_use ? 1u : 0u;
+    SL_ASSERT(in_use == c->member_count);
+    /* Topic references: one per offset naming it. */
+    uint32_t topics = 0;
+    for (uint32_t t = 0; t < c->config.topics_max; t++) {
+        if (c->topics[t].refs == 0)
+            continue;
+        topics++;
+        SL_ASSERT(
+            sl_group_topic_find(c, (const uint8_t *)c->topics[t].name, c->topics[t].name_len) == t);
+    }
+    SL_ASSERT(topics == c->topic_count);
+    uint64_t refs = 0;
+    for (uint32_t t = 0; t < c->config.topics_max; t++)
+        refs += c->topics[t].refs;
+    SL_ASSERT(refs == c->offset_count);
+    SL_ASSERT(c->pending_count <= c->config.pending_commits_max);
+}

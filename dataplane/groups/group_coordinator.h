@@ -262,6 +262,11 @@ struct sl_group_info {
 int sl_group_coordinator_group_info(const struct sl_group_coordinator *coord, const char *group_id,
                                     struct sl_group_info *info);
 
+/* Walks every pool and list and asserts the internal invariants (counts, links, hash
+ * chains, states versus parked requests, topic references). O(everything): for tests and
+ * debugging; aborts through SL_ASSERT on a violation. */
+void sl_group_coordinator_check(const struct sl_group_coordinator *coord);
+
 struct sl_group_counters {
     uint64_t rebalances;       /* joins completed */
     uint64_t sessions_expired; /* members removed for missing heartbeats */

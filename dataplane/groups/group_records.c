@@ -131,22 +131,29 @@ static uint32_t encode_group_key(struct sl_group_coordinator *c, const struct sl
     return k.len;
 }
 
-/* Group metadata value v3; -1 when it does not fit the record buffer. */
-static int32_t encode_group_value(struct sl_group_coordinator *c, const struct sl_group *g)
+/* Group metadata value v3; -1 when it does not fit the record buffer. Without
+ * @with_members the group is written as Empty at its generation (no protocol, leader or
+ * members). */
+static int32_t encode_group_value(struct sl_group_coordinator *c, const struct sl_group *g,
+                                  bool with_members)
 {
     struct wbuf w = value_buf(c);
     w_i16(&w, 3);
     w_str(&w, g->protocol_type, g->protocol_type_len < 0 ? 0 : g->protocol_type_len);
     w_i32(&w, g->generation);
-    w_str(&w, g->protocol, g->protocol_len);
-    if (g->leader == SL_GROUP_NIL)
+    if (with_members)
+        w_str(&w, g->protocol, g->protocol_len);
+    else
+        w_str(&w, NULL, -1);
+    if (g->leader == SL_GROUP_NIL || !with_members)
         w_str(&w, NULL, -1);
     else
         w_str(&w, c->members[g->leader].member_id, c->members[g->leader].member_id_len);
     w_i64(&w, g->state_since_ms);
-    w_i32(&w, (int32_t)g->member_count);
+    w_i32(&w, with_members ? (int32_t)g->member_count : 0);
     uint32_t plen = g->protocol_len < 0 ? 0u : (uint32_t)g->protocol_len;
-    for (uint32_t i = g->members_head; i != SL_GROUP_NIL; i = c->members[i].next) {
+    uint32_t head = with_members ? g->members_head : SL_GROUP_NIL;
+    for (uint32_t i = head; i != SL_GROUP_NIL; i = c->members[i].next) {
         const struct sl_group_member *m = &c->members[i];
         w_str(&w, m->member_id, m->member_id_len);
         w_str(&w, m->instance_id, m->instance_id_len);
@@ -227,7 +234,7 @@ int sl_group_stage_offset_tombstone(struct sl_group_coordinator *c, uint32_t oi,
 int sl_group_stage_group(struct sl_group_coordinator *c, uint32_t gi, int64_t now_ms)
 {
     uint32_t k = encode_group_key(c, &c->groups[gi]);
-    int32_t v = encode_group_value(c, &c->groups[gi]);
+    int32_t v = encode_group_value(c, &c->groups[gi], true);
     if (v < 0)
         return -ENOSPC;
     return stage(c, now_ms, k, v);
@@ -310,7 +317,12 @@ int64_t sl_group_coordinator_snapshot(struct sl_group_coordinator *c,
                 continue;
             }
             key_len = encode_group_key(c, g);
-            value_len = encode_group_value(c, g);
+            /* A group in the middle of a rebalance has no settled membership: Kafka's
+             * log would hold its previous Stable record, which is not kept in memory.
+             * Writing it as Empty at its generation makes its members rejoin after a
+             * restart instead of finding a Stable group with assignments of nobody. */
+            bool settled = g->state == SL_GROUP_STABLE || g->state == SL_GROUP_EMPTY;
+            value_len = encode_group_value(c, g, settled);
             if (value_len < 0)
                 return -ENOSPC;
         } else {
@@ -526,6 +538,8 @@ static int load_member(struct sl_group_coordinator *c, uint32_t gi, struct rbuf 
         rebalance_ms = session_ms;
     if (r->bad || member_id.len <= 0)
         return -EBADMSG;
+    if (c->groups[gi].member_count >= c->config.group_size_max)
+        return -ENOSPC; /* group.max.size shrank below the logged group */
     uint32_t mi = sl_group_member_alloc(c);
     if (mi == SL_GROUP_NIL)
         return -ENOSPC;

@@ -48,6 +48,7 @@ struct join_member {
 
 struct join_result {
     bool done = false;
+    uint64_t seq = 0; // delivery order among all join answers
     int16_t error = -100;
     int32_t generation = -1;
     std::string protocol;
@@ -141,7 +142,9 @@ class coordinator_test : public ::testing::Test
     std::map<int, commit_result> commits;
     std::set<std::string> deleted_topics;
     int next_ctx = 1;
-    std::map<int, int16_t> versions; // request version per ctx id
+    std::map<int, int16_t> versions;        // request version per ctx id
+    std::map<int, std::string> join_groups; // group per join ctx id
+    uint64_t join_answers = 0;
 
     static void on_join(void *ctx, void *req_ctx, const sl_codec_join_group_response *r)
     {
@@ -150,6 +153,7 @@ class coordinator_test : public ::testing::Test
         join_result &j = t->joins[(int)(intptr_t)req_ctx];
         EXPECT_FALSE(j.done) << "join answered twice";
         j.done = true;
+        j.seq = ++t->join_answers;
         j.error = r->error_code;
         j.generation = r->generation_id;
         j.protocol = str(r->protocol_name);
@@ -231,6 +235,7 @@ class coordinator_test : public ::testing::Test
         int id = next_ctx++;
         joins[id];
         versions[id] = a.version;
+        join_groups[id] = a.group;
         sl_codec_join_group_request req;
         sl_codec_join_group_request_init(&req);
         req.group_id = S(a.group);
