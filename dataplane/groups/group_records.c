@@ -484,7 +484,7 @@ static int load_offset(struct sl_group_coordinator *c, struct rbuf *key, const u
     v.commit_ms = r_i64(&r);
     if (version == 1)
         v.expire_ms = r_i64(&r);
-    if (r.bad || version < 0 || version > 4)
+    if (r.bad || version < 0 || version > 3) /* v4 is flexible: not written here */
         return -EBADMSG;
     if (sl_group_slice_len(v.metadata) > c->config.offset_metadata_bytes_max)
         return -ENOSPC;
