@@ -1,5 +1,6 @@
 // OffsetCommit / OffsetFetch / OffsetDelete / DeleteGroups / ListGroups / DescribeGroups,
 // retention and deleted-topic cleanup, and Kafka's group placement hash.
+#include <algorithm>
 #include <string.h>
 
 #include "tests/groups/group_fixture.h"
@@ -314,6 +315,71 @@ TEST_F(tiny_offsets, full_offset_and_pending_pools_are_errors)
     persist_all();
     EXPECT_EQ((commits[c3].errors[tp("t", 1)]), SL_KAFKA_ERR_NONE);
     EXPECT_EQ((fetch("g", {{"t", {1}}})[tp("t", 1)].offset), 9);
+}
+
+class small_ring : public coordinator_test
+{
+    void tune(sl_group_config &c) override
+    {
+        c.pending_commit_bytes = 1024;
+        c.pending_commits_max = 8;
+    }
+};
+
+// Waiting commits keep their responses in a FIFO ring that wraps around; each response
+// must come back intact (its own topics and partitions) however the ring was cut.
+TEST_F(small_ring, waiting_responses_survive_ring_wrap_around)
+{
+    std::vector<std::vector<uint8_t>> batches;
+    std::vector<uint64_t> ids;
+    std::map<int, std::vector<std::pair<std::string, int32_t>>> expected;
+    std::vector<int> order;
+    int refused = 0;
+    uint64_t rng = 7;
+    for (int i = 0; i < 200; i++) {
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        int parts = 1 + (int)((rng >> 33) % 6);
+        std::vector<tp_offset> os;
+        std::string topic = "topic-" + std::to_string(i) + std::string((rng >> 40) % 30, 'x');
+        for (int p = 0; p < parts; p++)
+            os.push_back({topic, p, i, ""});
+        int c = commit("g", "", -1, os);
+        if (commits[c].done) { // ring or slots full: refused at once
+            for (const auto &e : commits[c].errors)
+                EXPECT_EQ(e.second, SL_KAFKA_ERR_COORDINATOR_NOT_AVAILABLE);
+            refused++;
+        } else {
+            for (const auto &o : os)
+                expected[c].push_back({o.topic, o.partition});
+            order.push_back(c);
+        }
+        std::vector<uint8_t> buf(config.batch_bytes);
+        uint64_t id = 0;
+        int64_t n = sl_group_coordinator_take_batch(coord, buf.data(), buf.size(), &id);
+        if (n > 0)
+            ids.push_back(id);
+        // Persist lazily: the oldest batch every other step.
+        if (i % 2 == 1 && !ids.empty()) {
+            sl_group_coordinator_persisted(coord, ids.front(), true);
+            ids.erase(ids.begin());
+        }
+    }
+    for (uint64_t id : ids)
+        sl_group_coordinator_persisted(coord, id, true);
+    EXPECT_GT(refused, 0);
+    EXPECT_GT(order.size(), 40u);
+    for (int c : order) {
+        ASSERT_TRUE(commits[c].done) << c;
+        std::vector<std::pair<std::string, int32_t>> got;
+        for (const auto &e : commits[c].errors) {
+            got.push_back(e.first);
+            EXPECT_EQ(e.second, SL_KAFKA_ERR_NONE);
+        }
+        std::sort(got.begin(), got.end());
+        std::sort(expected[c].begin(), expected[c].end());
+        EXPECT_EQ(got, expected[c]) << c;
+    }
+    sl_group_coordinator_check(coord);
 }
 
 TEST(group_partition, matches_kafka_placement)
