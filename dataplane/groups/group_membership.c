@@ -164,9 +164,9 @@ static bool protocols_compatible(const struct sl_group_coordinator *c, const str
 {
     if (sl_group_slice_len(req->protocol_type) == 0 || req->protocols_count <= 0)
         return false;
-    uint32_t others = g->member_count - (skip != SL_GROUP_NIL ? 1u : 0u);
-    if (others == 0)
+    if (g->member_count == 0)
         return true;
+    /* Kafka: a non-empty group keeps its protocol type, even for its only member. */
     if (!slice_eq_mem(req->protocol_type, g->protocol_type,
                       g->protocol_type_len < 0 ? 0u : (uint32_t)g->protocol_type_len))
         return false;

@@ -348,7 +348,8 @@ class coordinator_test : public ::testing::Test
 
     int commit(const std::string &group, const std::string &member, int32_t generation,
                const std::vector<tp_offset> &offsets, int16_t version = 8,
-               int64_t retention_ms = -1, int32_t leader_epoch = 7)
+               int64_t retention_ms = -1, int32_t leader_epoch = 7,
+               const std::string &instance = "")
     {
         int id = next_ctx++;
         commits[id];
@@ -383,6 +384,7 @@ class coordinator_test : public ::testing::Test
         req.generation_id_or_member_epoch = generation;
         req.member_id = S(member);
         req.retention_time_ms = retention_ms;
+        req.group_instance_id = instance.empty() ? null_slice() : S(instance);
         req.topics = ts.data();
         req.topics_count = (int32_t)ts.size();
         sl_group_offset_commit(coord, &req, version, now_ms, (void *)(intptr_t)id);

@@ -51,6 +51,25 @@ TEST_F(membership, single_member_member_id_required_join_sync_heartbeat)
     EXPECT_NE(joins[other].member_id, id);
 }
 
+TEST_F(membership, a_non_empty_group_keeps_its_protocol_type)
+{
+    join_args a;
+    int j = join_new(a);
+    a.member_id = joins[j].member_id;
+    a.protocol_type = "connect"; // even its only member cannot change it
+    int again = join(a);
+    EXPECT_EQ(joins[again].error, SL_KAFKA_ERR_INCONSISTENT_GROUP_PROTOCOL);
+    // Once Empty, a new type is fine.
+    leave("g", {{joins[j].member_id, ""}});
+    ASSERT_EQ(info("g").state, SL_GROUP_EMPTY);
+    join_args b;
+    b.protocol_type = "connect";
+    b.version = 3;
+    int k = join(b);
+    EXPECT_EQ(joins[k].error, SL_KAFKA_ERR_NONE);
+    EXPECT_STREQ(info("g").protocol_type, "connect");
+}
+
 TEST_F(membership, old_versions_get_an_id_directly)
 {
     join_args a;

@@ -109,6 +109,22 @@ TEST_F(offsets, commit_checks_generation_member_and_metadata_size)
     EXPECT_EQ((commits[c].errors[tp("t", 0)]), SL_KAFKA_ERR_REBALANCE_IN_PROGRESS);
 }
 
+TEST_F(offsets, commit_by_a_fenced_static_member_is_refused)
+{
+    join_args a;
+    a.instance = "i1";
+    int j = join(a);
+    std::string old_id = joins[j].member_id;
+    sync("g", old_id, 1, {{old_id, "x"}});
+    int r = join(a); // restart: new member id, old one fenced
+    ASSERT_EQ(joins[r].error, SL_KAFKA_ERR_NONE);
+    int c = commit("g", old_id, 1, {{"t", 0, 1, ""}}, 8, -1, 7, "i1");
+    EXPECT_EQ((commits[c].errors[tp("t", 0)]), SL_KAFKA_ERR_FENCED_INSTANCE_ID);
+    c = commit("g", joins[r].member_id, 1, {{"t", 0, 1, ""}}, 8, -1, 7, "i1");
+    persist_all();
+    EXPECT_EQ((commits[c].errors[tp("t", 0)]), SL_KAFKA_ERR_NONE);
+}
+
 TEST_F(offsets, v8_fetch_of_several_groups)
 {
     commit("a", "", -1, {{"t", 0, 10, ""}});
