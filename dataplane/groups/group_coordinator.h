@@ -15,7 +15,9 @@
  * Requests are the codec's decoded request structs; responses are the codec's response
  * structs, delivered through the callbacks in struct sl_group_callbacks. Every slice and
  * array of a response stays valid only until the callback returns: the handler encodes
- * inside the callback. Request structs (and the bytes they point into) are only read
+ * inside the callback. Callbacks run inside coordinator calls (join, sync, leave, tick,
+ * persisted ...) and must not call back into the coordinator. Request structs (and the
+ * bytes they point into) are only read
  * during the call; nothing keeps a pointer to them.
  *
  * Persistence: state changes append records (Kafka's offsets-topic key/value layouts) to
@@ -121,8 +123,9 @@ void sl_group_join(struct sl_group_coordinator *coord,
                    struct sl_codec_slice client_id, struct sl_codec_slice client_host,
                    int64_t now_ms, void *req_ctx);
 
-/* SyncGroup: answered now (errors, Stable group) or when the leader's assignment arrives,
- * through callbacks.sync_done. */
+/* SyncGroup: answered through callbacks.sync_done now (errors, Stable group) or once the
+ * leader's assignment is durable (sl_group_coordinator_persisted of the batch holding
+ * the group record), or with REBALANCE_IN_PROGRESS if the group rebalances first. */
 void sl_group_sync(struct sl_group_coordinator *coord,
                    const struct sl_codec_sync_group_request *req, int16_t version, int64_t now_ms,
                    void *req_ctx);
@@ -150,7 +153,7 @@ void sl_group_offset_commit(struct sl_group_coordinator *coord,
                             int64_t now_ms, void *req_ctx);
 
 /* OffsetFetch (one group v0-7, several v8+; listed partitions or all with null topics).
- * Fills @resp; arrays live in the scratch arena until the next call. Returns 0. */
+ * Fills @resp; arrays live in the scratch arena until the next call. */
 void sl_group_offset_fetch(struct sl_group_coordinator *coord,
                            const struct sl_codec_offset_fetch_request *req, int16_t version,
                            struct sl_codec_offset_fetch_response *resp);
@@ -206,9 +209,10 @@ int64_t sl_group_coordinator_take_batch(struct sl_group_coordinator *coord, uint
                                         size_t cap_bytes, uint64_t *batch_id);
 
 /* Reports that every batch up to and including @batch_id is durable (@ok) or could not
- * be written (!@ok). Completes the OffsetCommits waiting on them. After a failure the
- * coordinator is failed: waiting and later requests get NOT_COORDINATOR (clients look
- * for the coordinator again) until the caller rebuilds it from the log. */
+ * be written (!@ok). Completes the OffsetCommits and SyncGroups waiting on them. After a
+ * failure the coordinator is failed: every waiting request (commits, parked joins and
+ * syncs) and every later one gets NOT_COORDINATOR (clients look for the coordinator
+ * again) until the caller rebuilds a coordinator from the log. Callbacks run inside. */
 void sl_group_coordinator_persisted(struct sl_group_coordinator *coord, uint64_t batch_id, bool ok);
 
 /* Replays batches read from the offsets partition (concatenated v2 batches, e.g. one
