@@ -1,0 +1,231 @@
+/* Produce (0): validate and append each partition's record batches to its log (the one
+ * copy of record bytes: request buffer -> storage tail buffer), answer after the append
+ * or, when the log's flush policy asks for it, after the fdatasync covering it.
+ * acks=0 answers nothing. acks=all checks min.insync.replicas against the ISR (on a
+ * single node the ISR is {self}).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "dataplane/codec/kafka_errors.h"
+#include "dataplane/handlers/handlers.h"
+#include "storage/batch.h"
+
+/* Times an append that met NO_BUFFER / BUSY waits for storage progress and retries. */
+#define SL_DP_APPEND_RETRIES       200
+#define SL_DP_APPEND_RETRY_WAIT_MS 5u
+
+struct produce_wait {
+    struct sl_md_uuid topic_id;
+    int32_t partition;
+    int64_t target_offset; /* durable end must reach this */
+    struct sl_codec_produce_response_partition_produce_response *out;
+};
+
+struct produce_state {
+    struct sl_codec_produce_response resp;
+    struct produce_wait *waits;
+    uint32_t wait_count;
+};
+
+static int16_t storage_to_kafka(enum sl_storage_err err)
+{
+    switch (err) {
+    case SL_STORAGE_OK:
+        return 0;
+    case SL_STORAGE_ERR_BATCH_TRUNCATED:
+    case SL_STORAGE_ERR_BATCH_LENGTH:
+    case SL_STORAGE_ERR_BATCH_MAGIC:
+    case SL_STORAGE_ERR_BATCH_CRC:
+        return SL_KAFKA_ERR_CORRUPT_MESSAGE;
+    case SL_STORAGE_ERR_BATCH_RECORD_COUNT:
+    case SL_STORAGE_ERR_BATCH_ATTRIBUTES:
+    case SL_STORAGE_ERR_BATCH_PRODUCER:
+    case SL_STORAGE_ERR_BATCH_EMPTY:
+    case SL_STORAGE_ERR_BATCH_TOO_MANY:
+        return SL_KAFKA_ERR_INVALID_RECORD;
+    case SL_STORAGE_ERR_BATCH_TOO_LARGE:
+        return SL_KAFKA_ERR_MESSAGE_TOO_LARGE;
+    case SL_STORAGE_ERR_NO_BUFFER:
+    case SL_STORAGE_ERR_BUSY:
+        return SL_KAFKA_ERR_REQUEST_TIMED_OUT;
+    case SL_STORAGE_ERR_NO_SPACE:
+    case SL_STORAGE_ERR_IO:
+        return SL_KAFKA_ERR_KAFKA_STORAGE_ERROR;
+    default:
+        return SL_KAFKA_ERR_UNKNOWN_SERVER_ERROR;
+    }
+}
+
+static int16_t append_partition(struct sl_shard *s, struct sl_dp_request *r, int16_t acks,
+                                const struct sl_md_topic *t,
+                                const struct sl_codec_produce_request_partition_produce_data *pd,
+                                struct sl_codec_produce_response_partition_produce_response *out,
+                                struct produce_state *st)
+{
+    (void)r;
+    if (t == NULL)
+        return SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    const struct sl_md_partition *mp = sl_md_topic_partition(t, pd->index);
+    if (mp == NULL)
+        return SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    if (mp->leader != s->opts.node_id)
+        return SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
+    struct sl_dp_partition *p = sl_dp_partition_find(s, &t->topic_id, pd->index);
+    if (p == NULL)
+        return SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER; /* not open (yet) on this shard */
+    if (acks == -1) {
+        int64_t min_isr =
+            sl_dp_topic_int(s, t, "min.insync.replicas", SL_CONFIG_MIN_INSYNC_REPLICAS, 1);
+        if ((int64_t)mp->isr_count < min_isr)
+            return SL_KAFKA_ERR_NOT_ENOUGH_REPLICAS;
+    }
+    if (pd->records.len <= 0)
+        return SL_KAFKA_ERR_INVALID_RECORD;
+    struct sl_batch_info infos[SL_LOG_APPEND_BATCHES_MAX];
+    uint32_t count = 0;
+    enum sl_storage_err err =
+        sl_batch_validate_all(pd->records.ptr, (size_t)pd->records.len, p->max_message_bytes, infos,
+                              SL_LOG_APPEND_BATCHES_MAX, &count);
+    if (err != SL_STORAGE_OK)
+        return storage_to_kafka(err);
+    for (uint32_t i = 0; i < count; i++) {
+        if (sl_batch_is_control(&infos[i]))
+            return SL_KAFKA_ERR_INVALID_RECORD; /* only the broker writes control batches */
+    }
+    struct sl_log_append_result res;
+    for (int attempt = 0;; attempt++) {
+        err = sl_log_append(p->log, pd->records.ptr, (size_t)pd->records.len, infos, count,
+                            p->leader_epoch, s->now_ms, &res);
+        if ((err != SL_STORAGE_ERR_NO_BUFFER && err != SL_STORAGE_ERR_BUSY) ||
+            attempt == SL_DP_APPEND_RETRIES)
+            break;
+        /* Backpressure from storage: let its writes complete, then retry. This blocks
+         * the shard for at most a few milliseconds per attempt. */
+        s->stats.produce_storage_retries++;
+        sl_storage_wait(s->storage, s->now_ms, SL_DP_APPEND_RETRY_WAIT_MS);
+    }
+    if (err != SL_STORAGE_OK)
+        return storage_to_kafka(err);
+    s->appended = true;
+    s->stats.produce_batches += res.batch_count;
+    s->stats.produce_records += (uint64_t)(res.last_offset - res.base_offset + 1);
+    s->stats.produce_bytes += (uint64_t)pd->records.len;
+    out->base_offset = res.base_offset;
+    out->log_start_offset = res.log_start_offset;
+    sl_log_set_high_watermark(p->log, sl_dp_partition_hw(p));
+    if (res.wait_for_durable && acks != 0) {
+        struct produce_wait *w = &st->waits[st->wait_count++];
+        w->topic_id = t->topic_id;
+        w->partition = pd->index;
+        w->target_offset = res.log_end_offset;
+        w->out = out;
+    }
+    return 0;
+}
+
+void sl_dp_handle_produce(struct sl_shard *s, struct sl_dp_request *r)
+{
+    const struct sl_codec_produce_request *req = r->req.body;
+    struct produce_state *st = sl_dp_alloc(r, 1, sizeof(*st));
+    uint32_t partitions = 0;
+    for (int32_t i = 0; i < req->topic_data_count; i++)
+        partitions += (uint32_t)SL_MAX(req->topic_data[i].partition_data_count, 0);
+    if (st != NULL)
+        st->waits = sl_dp_alloc(r, partitions + 1, sizeof(*st->waits));
+    struct sl_codec_produce_response *resp = st ? &st->resp : NULL;
+    if (resp != NULL) {
+        sl_codec_produce_response_init(resp);
+        resp->responses =
+            sl_dp_alloc(r, (size_t)SL_MAX(req->topic_data_count, 0) + 1, sizeof(*resp->responses));
+    }
+    if (st == NULL || st->waits == NULL || resp->responses == NULL) {
+        sl_dp_request_close_conn(s, r);
+        sl_dp_respond_none(s, r);
+        return;
+    }
+    r->hstate = st;
+    resp->responses_count = SL_MAX(req->topic_data_count, 0);
+    for (int32_t ti = 0; ti < req->topic_data_count; ti++) {
+        const struct sl_codec_produce_request_topic_produce_data *td = &req->topic_data[ti];
+        struct sl_codec_produce_response_topic_produce_response *tout = &resp->responses[ti];
+        sl_codec_produce_response_topic_produce_response_init(tout);
+        tout->name = td->name;
+        char name[SL_MD_TOPIC_NAME_BYTES_MAX];
+        const struct sl_md_topic *t = sl_dp_slice_to_cstr(td->name, name, sizeof(name))
+                                          ? sl_md_image_topic(s->image, name)
+                                          : NULL;
+        int32_t np = SL_MAX(td->partition_data_count, 0);
+        tout->partition_responses =
+            sl_dp_alloc(r, (size_t)np + 1, sizeof(*tout->partition_responses));
+        if (tout->partition_responses == NULL) {
+            sl_dp_request_close_conn(s, r);
+            sl_dp_respond_none(s, r);
+            return;
+        }
+        tout->partition_responses_count = np;
+        for (int32_t pi = 0; pi < np; pi++) {
+            struct sl_codec_produce_response_partition_produce_response *out =
+                &tout->partition_responses[pi];
+            sl_codec_produce_response_partition_produce_response_init(out);
+            out->index = td->partition_data[pi].index;
+            out->base_offset = -1;
+            out->error_code =
+                append_partition(s, r, req->acks, t, &td->partition_data[pi], out, st);
+            if (out->error_code != 0)
+                sl_dp_stats_error(&s->stats, out->error_code);
+        }
+    }
+    if (req->acks == 0) {
+        sl_dp_respond_none(s, r);
+        return;
+    }
+    if (st->wait_count > 0) {
+        r->waiting_durable = true;
+        sl_dp_wait_push(&s->durable, r);
+        return;
+    }
+    sl_dp_respond(s, r, resp, 0);
+}
+
+void sl_dp_resume_produce(struct sl_shard *s, struct sl_dp_request *r)
+{
+    struct produce_state *st = r->hstate;
+    sl_dp_respond(s, r, &st->resp, 0);
+}
+
+void sl_dp_produce_durable_check(struct sl_shard *s)
+{
+    struct sl_dp_request *r = s->durable;
+    while (r != NULL) {
+        struct sl_dp_request *next = r->wait_next;
+        struct produce_state *st = r->hstate;
+        bool all = true;
+        for (uint32_t i = 0; i < st->wait_count; i++) {
+            struct produce_wait *w = &st->waits[i];
+            if (w->target_offset < 0)
+                continue;
+            struct sl_dp_partition *p = sl_dp_partition_find(s, &w->topic_id, w->partition);
+            if (p == NULL) {
+                w->out->error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
+                w->target_offset = -1;
+            } else if (sl_log_failure(p->log) != SL_STORAGE_OK) {
+                w->out->error_code = storage_to_kafka(sl_log_failure(p->log));
+                w->target_offset = -1;
+            } else if (sl_log_durable_end_offset(p->log) >= w->target_offset) {
+                w->target_offset = -1;
+            } else {
+                all = false;
+            }
+        }
+        if (all) {
+            sl_dp_wait_remove(&s->durable, r);
+            r->waiting_durable = false;
+            if (sl_dp_request_orphaned(r))
+                sl_dp_request_reap_orphan(s, r);
+            else
+                sl_dp_resume_produce(s, r);
+        }
+        r = next;
+    }
+}
