@@ -141,18 +141,22 @@ static void conn_parse(struct sl_shard *s, uint32_t slot)
             memcpy(c->size_prefix + c->size_prefix_have, h->data + h->pos, n);
             c->size_prefix_have += n;
             h->pos += n;
+            if (c->size_prefix_have < 4)
+                continue;
+            /* Judge the size as soon as it is known, before any body byte arrives. */
+            uint32_t announced = sl_load_be32(c->size_prefix);
+            if (announced > frame_max || announced < SL_DP_FRAME_MIN_BYTES) {
+                /* Kafka closes the connection on an oversized (or negative) size. */
+                if (announced > frame_max)
+                    s->stats.frames_rejected_too_large++;
+                else
+                    s->stats.frames_rejected_malformed++;
+                sl_dp_conn_close(s, slot);
+                return;
+            }
             continue;
         }
         uint32_t size = sl_load_be32(c->size_prefix);
-        if (size > frame_max || size < SL_DP_FRAME_MIN_BYTES) {
-            /* Kafka closes the connection on an oversized (or negative) size. */
-            if (size > frame_max)
-                s->stats.frames_rejected_too_large++;
-            else
-                s->stats.frames_rejected_malformed++;
-            sl_dp_conn_close(s, slot);
-            return;
-        }
         uint32_t avail = h->len - h->pos;
         if (avail >= size) {
             if (!can_start_request(s, c))

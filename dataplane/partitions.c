@@ -221,7 +221,7 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
                 p->max_message_bytes = lc.max_message_bytes;
                 s->stats.partitions_open++;
                 s->stats.partitions_opened++;
-                if (!report.clean_shutdown)
+                if (!report.clean_shutdown && report.segments_scanned > 0)
                     fprintf(stderr,
                             "sluiced: recovered %s-%d: %u segments scanned, %" PRIu64
                             " bytes truncated, log end %" PRId64 "\n",

@@ -284,7 +284,9 @@ int main(int argc, char **argv)
     bool hb_pending = false;
 
     int64_t until = now_ms() + SL_SLUICED_START_WAIT_MS;
-    while (!sl_md_log_is_controller(md) && sl_md_log_leader_id(md) < 0 && now_ms() < until)
+    /* Single node: this node becomes the active controller once raft elected it and it
+     * applied everything committed before its term. */
+    while (!sl_md_log_is_controller(md) && now_ms() < until)
         sleep_ms(10);
     if (!sl_md_log_is_controller(md)) {
         fprintf(stderr, "sluiced: no metadata quorum leader after %d ms\n",

@@ -1,0 +1,233 @@
+// Integration tests of the real sluiced process: started by fork/exec on free ports in a
+// temporary directory, driven by kcat and raw sockets.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+
+namespace {
+
+uint16_t free_port()
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a));
+    socklen_t len = sizeof(a);
+    getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+std::string run(const std::string &cmd)
+{
+    std::string out;
+    FILE *p = popen(cmd.c_str(), "r");
+    if (p == nullptr)
+        return out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+        out.append(buf, n);
+    pclose(p);
+    return out;
+}
+
+int connect_to(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+// ApiVersions v0 request frame (header v1, client id "t").
+std::string api_versions_frame(int32_t correlation_id)
+{
+    std::string body;
+    auto put16 = [&](uint16_t v) { body.push_back(char(v >> 8)), body.push_back(char(v)); };
+    auto put32 = [&](uint32_t v) {
+        put16(uint16_t(v >> 16));
+        put16(uint16_t(v));
+    };
+    put16(18);
+    put16(0);
+    put32(uint32_t(correlation_id));
+    put16(1);
+    body.push_back('t');
+    std::string frame;
+    uint32_t n = htonl(uint32_t(body.size()));
+    frame.append(reinterpret_cast<char *>(&n), 4);
+    return frame + body;
+}
+
+bool api_versions_answered(uint16_t port)
+{
+    int fd = connect_to(port);
+    if (fd < 0)
+        return false;
+    std::string f = api_versions_frame(7);
+    bool ok = send(fd, f.data(), f.size(), MSG_NOSIGNAL) == ssize_t(f.size());
+    char hdr[8];
+    ok = ok && recv(fd, hdr, sizeof(hdr), MSG_WAITALL) == 8;
+    close(fd);
+    return ok && hdr[7] == 7;
+}
+
+class Broker : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        char tmpl[] = "/tmp/sluice-broker-test-XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dir = tmpl;
+        port = free_port();
+        cport = free_port();
+        std::ofstream props(dir + "/server.properties");
+        props << "node.id=1\nprocess.roles=broker,controller\n"
+              << "listeners=PLAINTEXT://127.0.0.1:" << port << ",CONTROLLER://127.0.0.1:" << cport
+              << "\ncontroller.quorum.voters=1@127.0.0.1:" << cport << "\nlog.dirs=" << dir
+              << "/data\nstats.socket=" << dir << "/stats.sock\n"
+              << "socket.request.max.bytes=1048576\n";
+        props.close();
+        start();
+    }
+    void TearDown() override
+    {
+        stop(SIGKILL);
+        if (HasFailure())
+            fprintf(stderr, "%s", run("cat '" + dir + "/sluiced.log'").c_str());
+        run("rm -rf '" + dir + "'");
+    }
+    void start()
+    {
+        const char *exe = getenv("SLUICED");
+        ASSERT_NE(exe, nullptr);
+        pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            std::string log = dir + "/sluiced.log";
+            int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+            dup2(fd, 2);
+            dup2(fd, 1);
+            chdir(dir.c_str());
+            std::string props = dir + "/server.properties";
+            execl(exe, exe, props.c_str(), static_cast<char *>(nullptr));
+            _exit(127);
+        }
+        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (!api_versions_answered(port)) {
+            ASSERT_LT(std::chrono::steady_clock::now(), until) << run("cat " + dir + "/sluiced.log");
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+    int stop(int sig)
+    {
+        if (pid <= 0)
+            return -1;
+        kill(pid, sig);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        pid = -1;
+        return status;
+    }
+    std::string kcat(const std::string &args, const std::string &input = "")
+    {
+        std::string cmd = "kcat -b 127.0.0.1:" + std::to_string(port) + " " + args + " 2>&1";
+        if (!input.empty()) {
+            std::string in = dir + "/input.txt";
+            std::ofstream(in) << input;
+            cmd += " < '" + in + "'";
+        }
+        return run(cmd);
+    }
+    std::string dir;
+    uint16_t port = 0, cport = 0;
+    pid_t pid = -1;
+};
+
+TEST_F(Broker, KcatListsTheBroker)
+{
+    std::string out = kcat("-L");
+    EXPECT_NE(out.find("broker 1 at 127.0.0.1:" + std::to_string(port)), std::string::npos) << out;
+}
+
+TEST_F(Broker, ProduceConsumeRoundTripWithKeysHeadersAndCodecs)
+{
+    std::string expect;
+    for (const char *codec : {"none", "gzip", "snappy", "lz4", "zstd"}) {
+        std::string input;
+        for (int i = 0; i < 200; i++)
+            input += std::string("k") + std::to_string(i) + ":" + codec + "-value-" +
+                     std::to_string(i) + "\n";
+        kcat(std::string("-P -t rt -K: -H hk=hv -z ") + codec, input);
+        expect += input;
+    }
+    std::string got = kcat("-C -t rt -e -q -f '%k:%s\\n'");
+    EXPECT_EQ(got, expect);
+    std::string headers = kcat("-C -t rt -e -q -c 1 -f '%h\\n'");
+    EXPECT_EQ(headers, "hk=hv\n");
+}
+
+TEST_F(Broker, OversizedFrameClosesOnlyThatConnection)
+{
+    int bad = connect_to(port);
+    ASSERT_GE(bad, 0);
+    uint32_t size = htonl(2 * 1048576); // above socket.request.max.bytes
+    ASSERT_EQ(send(bad, &size, 4, MSG_NOSIGNAL), 4);
+    char c;
+    errno = 0;
+    ssize_t n = recv(bad, &c, 1, 0);
+    EXPECT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET))
+        << "the broker must close a connection announcing an oversized frame: n=" << n
+        << " errno=" << errno;
+    close(bad);
+    EXPECT_TRUE(api_versions_answered(port));
+    std::string out = kcat("-L");
+    EXPECT_NE(out.find("broker 1 at"), std::string::npos) << out;
+    std::string stats = run("/usr/bin/python3 -c \"import socket;s=socket.socket(socket.AF_UNIX);"
+                            "s.connect('" + dir + "/stats.sock');s.sendall(b'{\\\"cmd\\\":\\\"/stats\\\"}');"
+                            "print(s.makefile().read())\"");
+    EXPECT_NE(stats.find("\"frames_rejected_too_large\":1"), std::string::npos) << stats;
+}
+
+TEST_F(Broker, SigtermThenRestartKeepsEveryRecord)
+{
+    std::string input;
+    for (int i = 0; i < 5000; i++)
+        input += "record-" + std::to_string(i) + "\n";
+    kcat("-P -t keep -z lz4", input);
+    ASSERT_EQ(kcat("-C -t keep -e -q"), input);
+    int status = stop(SIGTERM);
+    ASSERT_TRUE(WIFEXITED(status)) << status;
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    start();
+    EXPECT_EQ(kcat("-C -t keep -e -q"), input);
+    kcat("-P -t keep", "after-restart\n");
+    EXPECT_EQ(kcat("-C -t keep -e -q"), input + "after-restart\n");
+}
+
+} // namespace
