@@ -80,6 +80,8 @@ static void held_pop(struct sl_shard *s, struct sl_dp_conn *c)
 
 static bool can_start_request(struct sl_shard *s, struct sl_dp_conn *c)
 {
+    if (s->draining)
+        return false; /* stopping: requests already in flight are answered, no new ones */
     if (c->inflight >= s->opts.inflight_per_conn_max) {
         s->stats.backpressure_inflight++;
         return false;

@@ -40,7 +40,18 @@ struct sl_dp_request *sl_dp_request_get(struct sl_shard *s)
 void sl_dp_request_free(struct sl_shard *s, struct sl_dp_request *r)
 {
     SL_ASSERT(r->state != SL_DP_REQ_FREE);
-    SL_ASSERT(r->pending_ops == 0 && !r->parked && !r->waiting_durable);
+    SL_ASSERT(!r->parked && !r->waiting_durable);
+    if (r->pending_ops == 0) {
+        const struct sl_dp_handler *h = sl_dp_handler_find(r->req.header.api_key);
+        if (h != NULL && h->release != NULL && r->hstate != NULL)
+            h->release(s, r);
+    }
+    if (r->pending_ops > 0) {
+        /* Other shards still hold work or pins of this request: free it when the last
+         * op comes back (sl_dp_op_finished). */
+        r->state = SL_DP_REQ_RELEASING;
+        return;
+    }
     if (r->state == SL_DP_REQ_DONE && !r->no_response) {
         /* Encoded but never handed to the driver: drop the storage pins of its gaps. */
         for (uint32_t i = 0; i < r->enc.gap_count; i++) {
@@ -69,7 +80,7 @@ bool sl_dp_request_reap_orphan(struct sl_shard *s, struct sl_dp_request *r)
 {
     if (!sl_dp_request_orphaned(r) || r->pending_ops > 0 || r->parked || r->waiting_durable)
         return false;
-    if (r->state == SL_DP_REQ_SENDING)
+    if (r->state == SL_DP_REQ_SENDING || r->state == SL_DP_REQ_RELEASING)
         return false; /* the driver still owns segments; the last release frees it */
     sl_dp_request_free(s, r);
     return true;

@@ -39,6 +39,7 @@ void sl_shard_options_default(struct sl_shard_options *o, const struct sl_config
     o->partitions_max = 8192;
     o->md_requests_max = 64;
     o->delete_queue_max = 64;
+    o->ring_capacity = 1024;
     sl_storage_config_default(&o->storage);
     o->storage.cache_bytes = (uint64_t)sl_config_int(cfg, SL_CONFIG_STORAGE_CACHE_BYTES);
     const char *huge = sl_config_string(cfg, SL_CONFIG_MEMORY_HUGEPAGES);
@@ -48,7 +49,8 @@ void sl_shard_options_default(struct sl_shard_options *o, const struct sl_config
 int sl_shard_create(const struct sl_shard_options *opts, struct sl_shard **out)
 {
     if (opts->shard_count == 0 || opts->shard_id >= opts->shard_count || opts->requests_max == 0 ||
-        opts->partitions_max == 0 || opts->delete_queue_max == 0 || opts->md_requests_max == 0)
+        opts->partitions_max == 0 || opts->delete_queue_max == 0 || opts->md_requests_max == 0 ||
+        opts->ring_capacity == 0 || (opts->ring_capacity & (opts->ring_capacity - 1)) != 0)
         return -EINVAL;
     struct sl_shard *s = aligned_alloc(
         SL_CACHELINE_BYTES, SL_ALIGN_UP(sizeof(struct sl_shard), (size_t)SL_CACHELINE_BYTES));
@@ -68,11 +70,20 @@ int sl_shard_create(const struct sl_shard_options *opts, struct sl_shard **out)
     s->partitions = calloc(s->partition_cap, sizeof(*s->partitions));
     s->md_slots = calloc(opts->md_requests_max, sizeof(*s->md_slots));
     s->delete_ring = calloc(opts->delete_queue_max, sizeof(*s->delete_ring));
+    s->inbox = calloc(opts->shard_count, sizeof(*s->inbox));
+    s->inbox_slots = calloc((size_t)opts->shard_count * opts->ring_capacity, sizeof(void *));
+    s->peer_append_seen = calloc(opts->shard_count, sizeof(uint64_t));
+    s->peers = calloc(opts->shard_count, sizeof(*s->peers));
     if (s->requests == NULL || s->request_mem == NULL || s->partitions == NULL ||
-        s->md_slots == NULL || s->delete_ring == NULL) {
+        s->md_slots == NULL || s->delete_ring == NULL || s->inbox == NULL ||
+        s->inbox_slots == NULL || s->peer_append_seen == NULL || s->peers == NULL) {
         sl_shard_destroy(s);
         return -ENOMEM;
     }
+    atomic_init(&s->append_seq, 0);
+    for (uint32_t i = 0; i < opts->shard_count; i++)
+        sl_dp_ring_init(&s->inbox[i], s->inbox_slots + (size_t)i * opts->ring_capacity,
+                        opts->ring_capacity);
     for (uint32_t i = opts->requests_max; i-- > 0;) {
         struct sl_dp_request *r = &s->requests[i];
         uint8_t *mem = s->request_mem + (size_t)i * (opts->arena_bytes + opts->tx_bytes);
@@ -102,7 +113,21 @@ void sl_shard_destroy(struct sl_shard *s)
     free(s->partitions);
     free(s->md_slots);
     free(s->delete_ring);
+    free(s->inbox);
+    free(s->inbox_slots);
+    free(s->peer_append_seen);
+    free(s->peers);
     free(s);
+}
+
+void sl_shard_set_peers(struct sl_shard **shards, uint32_t count, atomic_uint *drained)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        SL_ASSERT(shards[i]->opts.shard_id == i && shards[i]->opts.shard_count == count);
+        for (uint32_t k = 0; k < count; k++)
+            shards[i]->peers[k] = shards[k];
+        shards[i]->drained = drained;
+    }
 }
 
 bool sl_shard_is_ready(const struct sl_shard *s)
@@ -154,6 +179,8 @@ static uint32_t loop_once(struct sl_shard *s)
         sl_dp_produce_durable_check(s);
         work++;
     }
+    if (s->opts.shard_count > 1)
+        work += sl_dp_route_poll(s);
     sl_dp_md_poll(s);
     sl_dp_fetch_poll_parked(s);
     if (s->rescan) {
@@ -255,9 +282,12 @@ int sl_shard_run(struct sl_shard *s, char *err, size_t err_size)
             idle_wait(s);
     }
 
-    /* Stop: no new connections; answer what is in flight (bounded), then close. */
+    /* Stop: no new connections and no new requests; answer what is in flight (bounded),
+     * keep serving other shards' partition ops until every shard is done with its own
+     * requests (their pins may point into this shard's storage), then close. */
     sl_net_listen_close(s->net, s->listener_id);
     s->listening = false;
+    s->draining = true;
     int64_t drain_until = monotonic_ms() + SL_SHARD_DRAIN_MS;
     while (busy_requests(s) && monotonic_ms() < drain_until) {
         /* Parked fetches answer now with what they have. */
@@ -265,6 +295,17 @@ int sl_shard_run(struct sl_shard *s, char *err, size_t err_size)
             r->deadline_ms = 0;
         if (loop_once(s) == 0)
             idle_wait(s);
+    }
+    for (uint32_t i = 0; i < s->conn_count_max; i++)
+        sl_dp_conn_close(s, i);
+    if (s->drained != NULL) {
+        atomic_fetch_add(s->drained, 1);
+        int64_t wait_until = monotonic_ms() + 2 * SL_SHARD_DRAIN_MS;
+        while ((atomic_load(s->drained) < s->opts.shard_count || busy_requests(s)) &&
+               monotonic_ms() < wait_until) {
+            if (loop_once(s) == 0)
+                idle_wait(s);
+        }
     }
     for (uint32_t i = 0; i < s->conn_count_max; i++)
         sl_dp_conn_close(s, i);

@@ -11,6 +11,7 @@
 #ifndef SL_SHARD_H
 #define SL_SHARD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -44,6 +45,7 @@ struct sl_shard_options {
     uint32_t partitions_max;        /* partitions this shard may own */
     uint32_t md_requests_max;       /* controller requests in flight from this shard */
     uint32_t delete_queue_max;      /* partition directories waiting for removal */
+    uint32_t ring_capacity;         /* partition ops in flight from one shard to another */
     struct sl_storage_config storage;
 };
 
@@ -55,6 +57,11 @@ void sl_shard_options_default(struct sl_shard_options *opts, const struct sl_con
 
 /* Allocates a shard (no I/O yet). Returns 0 and *out, or -ENOMEM / -EINVAL. */
 int sl_shard_create(const struct sl_shard_options *opts, struct sl_shard **out);
+
+/* Connects the shards of one broker before any of them runs: shards[i] must have
+ * shard_id i, and drained must outlive them all (shared stop bookkeeping, initially 0).
+ * Single-threaded setup. */
+void sl_shard_set_peers(struct sl_shard **shards, uint32_t count, atomic_uint *drained);
 
 /* Runs the shard on the calling thread until stopped. Returns 0 after a clean stop, or
  * a negative errno when setup failed (listen, io_uring, memory); *err explains. Ready

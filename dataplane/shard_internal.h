@@ -11,6 +11,7 @@
 #include "controlplane/metadata_log.h"
 #include "dataplane/codec/codec.h"
 #include "dataplane/dp_stats.h"
+#include "dataplane/ring.h"
 #include "dataplane/shard.h"
 #include "drivers/net/net_driver.h"
 #include "storage/log.h"
@@ -20,9 +21,10 @@ struct sl_dp_request;
 
 enum sl_dp_request_state {
     SL_DP_REQ_FREE = 0,
-    SL_DP_REQ_HANDLING, /* handler running or waiting (storage, durable, parked, controller) */
-    SL_DP_REQ_DONE,     /* response encoded (or none), waiting for its turn to send */
-    SL_DP_REQ_SENDING,  /* segments owned by the driver */
+    SL_DP_REQ_RELEASING, /* done; waiting for other shards to drop the request's pins */
+    SL_DP_REQ_HANDLING,  /* handler running or waiting (storage, durable, parked, controller) */
+    SL_DP_REQ_DONE,      /* response encoded (or none), waiting for its turn to send */
+    SL_DP_REQ_SENDING,   /* segments owned by the driver */
 };
 
 /* One segment handed to the driver: the request it belongs to, and the storage slice it
@@ -110,6 +112,20 @@ struct sl_dp_partition {
     uint64_t seen_version; /* image version that last confirmed it */
 };
 
+/* Work on a partition another shard owns, sent by reference over the shard rings: the
+ * connection's shard (home) fills it and sends it to the owner, which runs it and sends
+ * it back; home then runs done. Handler-specific ops embed this struct first and live in
+ * the request's arena, so nothing is allocated per message. */
+struct sl_dp_part_op {
+    struct sl_dp_part_op *retry_next; /* while its ring was full */
+    struct sl_dp_request *req;
+    uint32_t home;
+    uint32_t owner;
+    bool to_home;
+    void (*run)(struct sl_shard *owner, struct sl_dp_part_op *op);
+    void (*done)(struct sl_shard *home, struct sl_dp_part_op *op);
+};
+
 /* A controller request submitted by this shard (auto-create, CreateTopics, ...). */
 struct sl_dp_md_slot {
     bool used;
@@ -166,6 +182,18 @@ struct sl_shard {
     atomic_uint delete_tail; /* producer */
     char pending_delete[4096];
     bool pending_delete_set;
+
+    /* Other shards: rings from each of them into this shard, indexed by sender. */
+    struct sl_shard **peers;
+    struct sl_dp_ring *inbox;
+    void **inbox_slots;
+    struct sl_dp_part_op *retry_head;
+    struct sl_dp_part_op *retry_tail;
+    atomic_uint_fast64_t append_seq; /* bumped on every append: wakes other shards' fetches */
+    uint64_t *peer_append_seen;
+    atomic_uint *drained; /* shared: shards that finished their own requests on stop */
+    bool draining;        /* stopping: no new requests are parsed */
+    struct sl_dp_part_op *remote_durable; /* owner side: produce ops waiting for fdatasync */
 
     uint32_t reader_ops; /* cached from config */
     int32_t min_insync_replicas;
@@ -247,6 +275,24 @@ void sl_dp_md_slot_put(struct sl_shard *s, struct sl_dp_md_slot *slot);
 /* Completes slots whose requests are done and resumes their owners. */
 void sl_dp_md_poll(struct sl_shard *s);
 
+/* ---- routing between shards (route.c) ---- */
+/* The shard owning a partition of the current image (hash of topic id, partition). */
+static inline uint32_t sl_dp_owner(const struct sl_shard *s, const struct sl_md_uuid *topic_id,
+                                   int32_t partition)
+{
+    return sl_dp_partition_shard(topic_id, partition, s->opts.shard_count);
+}
+/* Home side: sends op to its owner; op->req->pending_ops is incremented. */
+void sl_dp_op_send(struct sl_shard *s, struct sl_dp_part_op *op);
+/* Owner side: sends op back to its home. */
+void sl_dp_op_reply(struct sl_shard *s, struct sl_dp_part_op *op);
+/* Home side, from done: one op fewer pending; resumes, reaps or frees r at zero. */
+void sl_dp_op_finished(struct sl_shard *s, struct sl_dp_request *r);
+/* Moves ops between rings: retries, then every inbox. Returns the ops handled. */
+uint32_t sl_dp_route_poll(struct sl_shard *s);
+/* True when another shard appended since the last call (wakes parked fetches). */
+bool sl_dp_route_peer_appended(struct sl_shard *s);
+
 /* ---- handlers (handlers/) ---- */
 typedef void (*sl_dp_handler_fn)(struct sl_shard *s, struct sl_dp_request *r);
 /* Called again for a request when what it waited for happened (storage read done,
@@ -259,6 +305,9 @@ struct sl_dp_handler {
     int16_t max_version;
     sl_dp_handler_fn handle;
     sl_dp_resume_fn resume; /* NULL for handlers that always answer at once */
+    /* Drops what the request still pins when it ends (storage slices, also on other
+     * shards). Returns true when that continues asynchronously (pending_ops > 0). */
+    bool (*release)(struct sl_shard *s, struct sl_dp_request *r);
 };
 
 extern const struct sl_dp_handler sl_dp_handlers[];

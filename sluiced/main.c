@@ -229,12 +229,9 @@ int main(int argc, char **argv)
         return 2;
     }
     uint32_t shard_count = (uint32_t)__builtin_popcountll(cpu_mask);
-    if (shard_count != 1) {
-        fprintf(stderr,
-                "sluiced: config key 'dataplane.cores' lists %u CPUs; this version runs exactly "
-                "one dataplane shard (routing between shards is not implemented yet): give one "
-                "CPU\n",
-                shard_count);
+    if (shard_count == 0 || shard_count > SL_SLUICED_SHARDS_MAX) {
+        fprintf(stderr, "sluiced: config key 'dataplane.cores' must list 1 to %d CPUs\n",
+                SL_SLUICED_SHARDS_MAX);
         return 2;
     }
     char log_dir[4096];
@@ -351,12 +348,17 @@ int main(int argc, char **argv)
         so.md_log = md;
         so.md_reader_slot = i;
         snprintf(so.log_dir, sizeof(so.log_dir), "%s", log_dir);
+        /* storage.cache.bytes is the broker's total: each shard's engine gets its share. */
+        so.storage.cache_bytes /= shard_count;
         if (sl_shard_create(&so, &shards[i]) != 0) {
             fprintf(stderr, "sluiced: cannot create shard %u\n", i);
             goto stop_shards;
         }
         threads[i].shard = shards[i];
     }
+    static atomic_uint drained;
+    atomic_init(&drained, 0);
+    sl_shard_set_peers(shards, shard_count, &drained);
     uint32_t k = 0;
     for (int cpu = 0; cpu < 64 && k < shard_count; cpu++) {
         if ((cpu_mask >> cpu) & 1)

@@ -57,14 +57,15 @@ void sl_stats_server_close(struct sl_stats_server *srv)
 #define SL_STATS_FIELDS(X)                                                                         \
     X(connections_accepted)                                                                        \
     X(connections_closed)                                                                          \
-    X(connections_open) X(frames_rejected_too_large) X(frames_rejected_malformed)                  \
-        X(frames_rejected_unknown_api) X(frames_assembled_copy) X(frames_zero_copy)                \
-            X(backpressure_request_slots) X(backpressure_frame_memory) X(backpressure_inflight)    \
-                X(backpressure_send) X(produce_records) X(produce_batches) X(produce_bytes)        \
-                    X(produce_storage_retries) X(fetch_bytes) X(fetch_parked) X(fetch_cold_reads)  \
-                        X(partitions_open) X(partitions_opened) X(partitions_closed)               \
-                            X(partition_open_errors) X(md_submit_full) X(requests_in_flight)       \
-                                X(loop_iterations) X(loop_idle_waits)
+    X(connections_open)                                                                            \
+    X(frames_rejected_too_large) X(frames_rejected_malformed) X(frames_rejected_unknown_api)       \
+        X(frames_assembled_copy) X(frames_zero_copy) X(backpressure_request_slots)                 \
+            X(backpressure_frame_memory) X(backpressure_inflight) X(backpressure_send)             \
+                X(produce_records) X(produce_batches) X(produce_bytes) X(produce_storage_retries)  \
+                    X(fetch_bytes) X(fetch_parked) X(fetch_cold_reads) X(partitions_open)          \
+                        X(partitions_opened) X(partitions_closed) X(partition_open_errors)         \
+                            X(md_submit_full) X(requests_in_flight) X(loop_iterations)             \
+                                X(loop_idle_waits)
 
 static void write_shard(FILE *out, const struct sl_dp_stats *st)
 {

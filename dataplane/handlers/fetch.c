@@ -1,18 +1,37 @@
 /* Fetch (1): whole batches from the batch cache, sent zero-copy (storage slices become
- * codec gaps, then driver segments whose release drops the storage pin), bounded by the
- * high watermark, max_bytes and partition_max_bytes. Below min_bytes the request parks
- * until something is appended or max_wait_ms passes.
+ * codec gaps, then driver segments), bounded by the high watermark, max_bytes and
+ * partition_max_bytes. Partitions of other shards are read there (a partition op over
+ * the shard rings) and their slices travel back by reference; every slice stays pinned
+ * until the response has been transmitted, then goes back to the storage engine that
+ * owns it. Below min_bytes the request parks until something is appended (on any shard)
+ * or max_wait_ms passes.
  */
 #include <string.h>
 
 #include "dataplane/codec/kafka_errors.h"
 #include "dataplane/handlers/handlers.h"
 
+/* A read of a partition owned by another shard; runs there, slices come back. */
+struct fetch_op {
+    struct sl_dp_part_op op;
+    struct sl_md_uuid topic_id;
+    int32_t partition;
+    int64_t offset;
+    uint32_t limit;
+    bool release; /* this trip releases result's slices on the owner */
+    bool pinned;  /* result holds slices of the owner's storage */
+    int16_t error_code;
+    int64_t high_watermark;
+    int64_t log_start_offset;
+    struct sl_log_read_result result;
+};
+
 struct fetch_part {
     struct sl_dp_request *req;
     struct sl_codec_fetch_response_partition_data *out;
-    struct sl_log_read_result result;
+    struct sl_log_read_result result; /* local partition */
     bool reading;
+    struct fetch_op *remote; /* partition of another shard (arena), or NULL */
 };
 
 struct fetch_state {
@@ -23,15 +42,107 @@ struct fetch_state {
     bool deadline_set;
 };
 
-static void release_all(struct sl_shard *s, struct fetch_state *st)
+static void finish(struct sl_shard *s, struct sl_dp_request *r);
+
+/* ---- owner side ---- */
+
+static void owner_on_read(void *ctx, struct sl_log *log, struct sl_log_read_result *result)
 {
+    (void)log;
+    struct fetch_op *fo = ctx;
+    if (result->err == SL_STORAGE_ERR_OFFSET_OUT_OF_RANGE)
+        fo->error_code = SL_KAFKA_ERR_OFFSET_OUT_OF_RANGE;
+    if (result->err != SL_STORAGE_OK)
+        result->slice_count = 0;
+    fo->pinned = result->slice_count > 0;
+}
+
+static void owner_read_done(void *ctx, struct sl_log *log, struct sl_log_read_result *result);
+
+static void owner_run(struct sl_shard *s, struct sl_dp_part_op *op)
+{
+    struct fetch_op *fo = (struct fetch_op *)op;
+    if (fo->release) {
+        sl_log_read_release(s->storage, &fo->result);
+        fo->pinned = false;
+        sl_dp_op_reply(s, op);
+        return;
+    }
+    memset(&fo->result, 0, sizeof(fo->result));
+    fo->pinned = false;
+    struct sl_dp_partition *p = sl_dp_partition_find(s, &fo->topic_id, fo->partition);
+    if (p == NULL) {
+        fo->error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
+        sl_dp_op_reply(s, op);
+        return;
+    }
+    int64_t hw = sl_dp_partition_hw(p);
+    fo->high_watermark = hw;
+    fo->log_start_offset = sl_log_start_offset(p->log);
+    if (fo->offset < sl_log_start_offset(p->log) || fo->offset > sl_log_end_offset(p->log)) {
+        fo->error_code = SL_KAFKA_ERR_OFFSET_OUT_OF_RANGE;
+        sl_dp_op_reply(s, op);
+        return;
+    }
+    if (fo->offset >= hw || fo->limit == 0) {
+        sl_dp_op_reply(s, op);
+        return;
+    }
+    enum sl_storage_err err =
+        sl_log_read(p->log, fo->offset, hw, fo->limit, &fo->result, owner_read_done, fo);
+    if (err == SL_STORAGE_IN_PROGRESS) {
+        s->stats.fetch_cold_reads++;
+        return; /* owner_read_done replies */
+    }
+    if (err == SL_STORAGE_OK)
+        fo->pinned = fo->result.slice_count > 0;
+    else if (err == SL_STORAGE_ERR_OFFSET_OUT_OF_RANGE)
+        fo->error_code = SL_KAFKA_ERR_OFFSET_OUT_OF_RANGE;
+    sl_dp_op_reply(s, op);
+}
+
+static void owner_read_done(void *ctx, struct sl_log *log, struct sl_log_read_result *result)
+{
+    struct fetch_op *fo = ctx;
+    owner_on_read(ctx, log, result);
+    /* The owner is the shard running sl_storage_poll: the one the op is addressed to. */
+    sl_dp_op_reply(fo->op.req->shard->peers[fo->op.owner], &fo->op);
+}
+
+/* ---- home side ---- */
+
+static void home_done(struct sl_shard *s, struct sl_dp_part_op *op)
+{
+    struct fetch_op *fo = (struct fetch_op *)op;
+    struct sl_dp_request *r = op->req;
+    if (!fo->release) {
+        struct fetch_state *st = r->hstate;
+        st->bytes += fo->pinned ? fo->result.bytes : 0;
+    }
+    sl_dp_op_finished(s, r);
+}
+
+/* Drops every pin: local slices now, remote ones by a release trip (pending_ops). */
+static void release_all(struct sl_shard *s, struct sl_dp_request *r)
+{
+    struct fetch_state *st = r->hstate;
     for (uint32_t i = 0; i < st->part_count; i++) {
-        if (!st->parts[i].reading)
-            sl_log_read_release(s->storage, &st->parts[i].result);
+        struct fetch_part *fp = &st->parts[i];
+        if (!fp->reading)
+            sl_log_read_release(s->storage, &fp->result);
+        if (fp->remote != NULL && fp->remote->pinned) {
+            fp->remote->release = true;
+            fp->remote->pinned = false;
+            sl_dp_op_send(s, &fp->remote->op);
+        }
     }
 }
 
-static void finish(struct sl_shard *s, struct sl_dp_request *r);
+static bool fetch_release(struct sl_shard *s, struct sl_dp_request *r)
+{
+    release_all(s, r);
+    return r->pending_ops > 0;
+}
 
 static void on_read(void *ctx, struct sl_log *log, struct sl_log_read_result *result)
 {
@@ -46,15 +157,9 @@ static void on_read(void *ctx, struct sl_log *log, struct sl_log_read_result *re
     if (result->err != SL_STORAGE_OK)
         result->slice_count = 0;
     st->bytes += result->err == SL_STORAGE_OK ? result->bytes : 0;
-    r->pending_ops--;
-    if (r->pending_ops > 0)
-        return;
-    if (sl_dp_request_orphaned(r)) {
-        release_all(s, st);
-        sl_dp_request_reap_orphan(s, r);
-        return;
-    }
-    finish(s, r);
+    if (sl_dp_request_orphaned(r))
+        release_all(s, r);
+    sl_dp_op_finished(s, r);
 }
 
 static const struct sl_md_topic *resolve_topic(struct sl_shard *s, int16_t version,
@@ -71,7 +176,7 @@ static const struct sl_md_topic *resolve_topic(struct sl_shard *s, int16_t versi
     return sl_md_image_topic(s->image, name);
 }
 
-/* Reads every partition once. */
+/* Reads every partition once (remote ones through ops). */
 static void attempt(struct sl_shard *s, struct sl_dp_request *r)
 {
     const struct sl_codec_fetch_request *req = r->req.body;
@@ -80,6 +185,9 @@ static void attempt(struct sl_shard *s, struct sl_dp_request *r)
     int64_t max_bytes = version >= 3 ? req->max_bytes : INT32_MAX;
     st->bytes = 0;
     uint32_t k = 0;
+    /* pending_ops counts this pass too, so ops that come back at once cannot finish
+     * the request before every partition was started. */
+    r->pending_ops++;
     for (int32_t ti = 0; ti < req->topics_count; ti++) {
         const struct sl_codec_fetch_request_fetch_topic *ft = &req->topics[ti];
         const struct sl_md_topic *t = resolve_topic(s, version, ft);
@@ -102,8 +210,37 @@ static void attempt(struct sl_shard *s, struct sl_dp_request *r)
                 out->error_code = SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
+            if (mp->leader != s->opts.node_id) {
+                out->error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
+                continue;
+            }
+            int64_t room = max_bytes - (int64_t)st->bytes;
+            uint32_t limit =
+                (uint32_t)SL_MIN((int64_t)SL_MAX(fpq->partition_max_bytes, 0), SL_MAX(room, 1));
+            uint32_t owner = sl_dp_owner(s, &t->topic_id, fpq->partition);
+            if (owner != s->opts.shard_id) {
+                if (fp->remote == NULL)
+                    fp->remote = sl_dp_alloc(r, 1, sizeof(*fp->remote));
+                if (fp->remote == NULL) {
+                    out->error_code = SL_KAFKA_ERR_UNKNOWN_SERVER_ERROR;
+                    continue;
+                }
+                struct fetch_op *fo = fp->remote;
+                SL_ASSERT(!fo->pinned);
+                memset(fo, 0, sizeof(*fo));
+                fo->op.req = r;
+                fo->op.owner = owner;
+                fo->op.run = owner_run;
+                fo->op.done = home_done;
+                fo->topic_id = t->topic_id;
+                fo->partition = fpq->partition;
+                fo->offset = fpq->fetch_offset;
+                fo->limit = (room <= 0 && st->bytes > 0) ? 0 : limit;
+                sl_dp_op_send(s, &fo->op);
+                continue;
+            }
             struct sl_dp_partition *p = sl_dp_partition_find(s, &t->topic_id, fpq->partition);
-            if (mp->leader != s->opts.node_id || p == NULL) {
+            if (p == NULL) {
                 out->error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
                 continue;
             }
@@ -116,11 +253,9 @@ static void attempt(struct sl_shard *s, struct sl_dp_request *r)
                 out->error_code = SL_KAFKA_ERR_OFFSET_OUT_OF_RANGE;
                 continue;
             }
-            int64_t room = max_bytes - (int64_t)st->bytes;
             if (fpq->fetch_offset >= hw || fpq->partition_max_bytes <= 0 ||
                 (room <= 0 && st->bytes > 0))
                 continue;
-            uint32_t limit = (uint32_t)SL_MIN((int64_t)fpq->partition_max_bytes, SL_MAX(room, 1));
             fp->req = r;
             enum sl_storage_err err =
                 sl_log_read(p->log, fpq->fetch_offset, hw, limit, &fp->result, on_read, fp);
@@ -136,8 +271,7 @@ static void attempt(struct sl_shard *s, struct sl_dp_request *r)
             /* BUSY / NO_BUFFER: answer this partition empty; the client fetches again. */
         }
     }
-    if (r->pending_ops == 0)
-        finish(s, r);
+    sl_dp_op_finished(s, r); /* this pass; resumes into finish() when nothing is pending */
 }
 
 static void finish(struct sl_shard *s, struct sl_dp_request *r)
@@ -150,42 +284,43 @@ static void finish(struct sl_shard *s, struct sl_dp_request *r)
     }
     bool stopping = !s->listening;
     if ((int64_t)st->bytes < (int64_t)req->min_bytes && s->now_ms < r->deadline_ms && !stopping) {
-        release_all(s, st);
-        if (!r->parked) {
-            s->stats.fetch_parked++;
-            r->parked = true;
-            sl_dp_wait_push(&s->parked, r);
-        }
+        s->stats.fetch_parked++;
+        r->parked = true;
+        sl_dp_wait_push(&s->parked, r);
+        release_all(s, r); /* remote releases complete while parked */
         return;
     }
     uint32_t gaps = 0;
     for (uint32_t i = 0; i < st->part_count; i++) {
         struct fetch_part *fp = &st->parts[i];
-        if (fp->result.slice_count == 0)
-            continue;
-        struct sl_codec_segment *segs = sl_dp_alloc(r, fp->result.slice_count, sizeof(*segs));
-        if (segs == NULL) {
-            sl_log_read_release(s->storage, &fp->result);
-            continue;
+        struct sl_log_read_result *res = &fp->result;
+        if (fp->remote != NULL) {
+            struct fetch_op *fo = fp->remote;
+            fp->out->error_code = fo->error_code;
+            fp->out->high_watermark = fo->high_watermark;
+            fp->out->last_stable_offset = fo->high_watermark;
+            fp->out->log_start_offset = fo->log_start_offset;
+            res = fo->pinned ? &fo->result : NULL;
         }
-        for (uint32_t j = 0; j < fp->result.slice_count; j++)
-            segs[j] = (struct sl_codec_segment){fp->result.slices[j].data, fp->result.slices[j].len,
-                                                (void *)fp->result.slices[j].data};
-        fp->out->records = (struct sl_codec_records){NULL, (int32_t)fp->result.bytes, NULL, segs,
-                                                     fp->result.slice_count};
-        gaps += fp->result.slice_count;
-        s->stats.fetch_bytes += fp->result.bytes;
+        if (res == NULL || res->slice_count == 0)
+            continue;
+        struct sl_codec_segment *segs = sl_dp_alloc(r, res->slice_count, sizeof(*segs));
+        if (segs == NULL)
+            continue; /* answered empty; the pins go at the end of the request */
+        /* Owner NULL: pins are dropped all at once when the request ends (fetch_release),
+         * which also covers slices of other shards' engines. */
+        for (uint32_t j = 0; j < res->slice_count; j++)
+            segs[j] = (struct sl_codec_segment){res->slices[j].data, res->slices[j].len, NULL};
+        fp->out->records =
+            (struct sl_codec_records){NULL, (int32_t)res->bytes, NULL, segs, res->slice_count};
+        gaps += res->slice_count;
+        s->stats.fetch_bytes += res->bytes;
     }
     for (uint32_t i = 0; i < st->part_count; i++) {
         if (st->parts[i].out->error_code != 0)
             sl_dp_stats_error(&s->stats, st->parts[i].out->error_code);
     }
-    if (sl_dp_respond(s, r, &st->resp, gaps + 1)) {
-        for (uint32_t i = 0; i < st->part_count; i++)
-            st->parts[i].result.slice_count = 0; /* the response owns the pins now */
-    } else {
-        release_all(s, st);
-    }
+    sl_dp_respond(s, r, &st->resp, gaps + 1);
 }
 
 void sl_dp_handle_fetch(struct sl_shard *s, struct sl_dp_request *r)
@@ -206,8 +341,6 @@ void sl_dp_handle_fetch(struct sl_shard *s, struct sl_dp_request *r)
         sl_dp_respond_none(s, r);
         return;
     }
-    r->hstate = st;
-    st->part_count = parts;
     st->resp.responses_count = SL_MAX(req->topics_count, 0);
     st->resp.session_id = 0;
     uint32_t k = 0;
@@ -230,22 +363,32 @@ void sl_dp_handle_fetch(struct sl_shard *s, struct sl_dp_request *r)
             st->parts[k].req = r;
         }
     }
+    st->part_count = parts;
+    r->hstate = st; /* from here on fetch_release may run */
     attempt(s, r);
 }
 
 void sl_dp_resume_fetch(struct sl_shard *s, struct sl_dp_request *r)
 {
-    attempt(s, r);
+    finish(s, r);
+}
+
+bool sl_dp_release_fetch(struct sl_shard *s, struct sl_dp_request *r)
+{
+    return fetch_release(s, r);
 }
 
 void sl_dp_fetch_poll_parked(struct sl_shard *s)
 {
     bool appended = s->appended;
     s->appended = false;
+    if (s->opts.shard_count > 1 && sl_dp_route_peer_appended(s))
+        appended = true;
     struct sl_dp_request *r = s->parked;
     while (r != NULL) {
         struct sl_dp_request *next = r->wait_next;
-        if (appended || s->now_ms >= r->deadline_ms) {
+        /* A parked fetch still releasing remote pins waits for them first. */
+        if (r->pending_ops == 0 && (appended || s->now_ms >= r->deadline_ms)) {
             sl_dp_wait_remove(&s->parked, r);
             r->parked = false;
             attempt(s, r);

@@ -9,15 +9,15 @@
 
 /* clang-format off */
 const struct sl_dp_handler sl_dp_handlers[] = {
-    {0,  3, 11, sl_dp_handle_produce,           sl_dp_resume_produce},
-    {1,  4, 17, sl_dp_handle_fetch,             sl_dp_resume_fetch},
-    {2,  1, 6,  sl_dp_handle_list_offsets,      sl_dp_resume_list_offsets},
-    {3,  0, 12, sl_dp_handle_metadata,          NULL},
-    {18, 0, 4,  sl_dp_handle_api_versions,      NULL},
-    {19, 0, 7,  sl_dp_handle_create_topics,     sl_dp_resume_admin_topics},
-    {20, 0, 6,  sl_dp_handle_delete_topics,     sl_dp_resume_admin_topics},
-    {37, 0, 3,  sl_dp_handle_create_partitions, sl_dp_resume_admin_topics},
-    {60, 0, 1,  sl_dp_handle_describe_cluster,  NULL},
+    {0,  3, 11, sl_dp_handle_produce,           sl_dp_resume_produce,      NULL},
+    {1,  4, 17, sl_dp_handle_fetch,             sl_dp_resume_fetch,        sl_dp_release_fetch},
+    {2,  1, 6,  sl_dp_handle_list_offsets,      sl_dp_resume_list_offsets, NULL},
+    {3,  0, 12, sl_dp_handle_metadata,          NULL,                      NULL},
+    {18, 0, 4,  sl_dp_handle_api_versions,      NULL,                      NULL},
+    {19, 0, 7,  sl_dp_handle_create_topics,     sl_dp_resume_admin_topics, NULL},
+    {20, 0, 6,  sl_dp_handle_delete_topics,     sl_dp_resume_admin_topics, NULL},
+    {37, 0, 3,  sl_dp_handle_create_partitions, sl_dp_resume_admin_topics, NULL},
+    {60, 0, 1,  sl_dp_handle_describe_cluster,  NULL,                      NULL},
 };
 /* clang-format on */
 const uint32_t sl_dp_handler_count = sizeof(sl_dp_handlers) / sizeof(sl_dp_handlers[0]);

@@ -17,6 +17,7 @@ void sl_dp_handle_produce(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_resume_produce(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_fetch(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_resume_fetch(struct sl_shard *s, struct sl_dp_request *r);
+bool sl_dp_release_fetch(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_list_offsets(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_resume_list_offsets(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_create_topics(struct sl_shard *s, struct sl_dp_request *r);

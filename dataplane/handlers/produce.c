@@ -26,6 +26,9 @@ struct produce_state {
     struct sl_codec_produce_response resp;
     struct produce_wait *waits;
     uint32_t wait_count;
+    int16_t acks;
+    bool failed;          /* arena exhausted: the connection is closed */
+    bool durable_checked; /* local durable waits done (or queued) */
 };
 
 static int16_t storage_to_kafka(enum sl_storage_err err)
@@ -57,46 +60,49 @@ static int16_t storage_to_kafka(enum sl_storage_err err)
     }
 }
 
-static int16_t append_partition(struct sl_shard *s, struct sl_dp_request *r, int16_t acks,
-                                const struct sl_md_topic *t,
-                                const struct sl_codec_produce_request_partition_produce_data *pd,
-                                struct sl_codec_produce_response_partition_produce_response *out,
-                                struct produce_state *st)
+/* What one partition's append gives back. */
+struct append_result {
+    int16_t error_code;
+    int64_t base_offset;
+    int64_t log_start_offset;
+    int64_t durable_target; /* >= 0: acknowledge once the durable end reaches it */
+};
+
+/* Appends records to a partition this shard owns. */
+static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, int32_t partition,
+                         int16_t acks, const uint8_t *records, int32_t records_len,
+                         struct append_result *out)
 {
-    (void)r;
-    if (t == NULL)
-        return SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-    const struct sl_md_partition *mp = sl_md_topic_partition(t, pd->index);
-    if (mp == NULL)
-        return SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-    if (mp->leader != s->opts.node_id)
-        return SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
-    struct sl_dp_partition *p = sl_dp_partition_find(s, &t->topic_id, pd->index);
-    if (p == NULL)
-        return SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER; /* not open (yet) on this shard */
-    if (acks == -1) {
-        int64_t min_isr =
-            sl_dp_topic_int(s, t, "min.insync.replicas", SL_CONFIG_MIN_INSYNC_REPLICAS, 1);
-        if ((int64_t)mp->isr_count < min_isr)
-            return SL_KAFKA_ERR_NOT_ENOUGH_REPLICAS;
+    out->error_code = 0;
+    out->durable_target = -1;
+    struct sl_dp_partition *p = sl_dp_partition_find(s, topic_id, partition);
+    if (p == NULL) {
+        out->error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER; /* not open (yet) */
+        return;
     }
-    if (pd->records.len <= 0)
-        return SL_KAFKA_ERR_INVALID_RECORD;
+    if (records_len <= 0) {
+        out->error_code = SL_KAFKA_ERR_INVALID_RECORD;
+        return;
+    }
     struct sl_batch_info infos[SL_LOG_APPEND_BATCHES_MAX];
     uint32_t count = 0;
     enum sl_storage_err err =
-        sl_batch_validate_all(pd->records.ptr, (size_t)pd->records.len, p->max_message_bytes, infos,
+        sl_batch_validate_all(records, (size_t)records_len, p->max_message_bytes, infos,
                               SL_LOG_APPEND_BATCHES_MAX, &count);
-    if (err != SL_STORAGE_OK)
-        return storage_to_kafka(err);
+    if (err != SL_STORAGE_OK) {
+        out->error_code = storage_to_kafka(err);
+        return;
+    }
     for (uint32_t i = 0; i < count; i++) {
-        if (sl_batch_is_control(&infos[i]))
-            return SL_KAFKA_ERR_INVALID_RECORD; /* only the broker writes control batches */
+        if (sl_batch_is_control(&infos[i])) {
+            out->error_code = SL_KAFKA_ERR_INVALID_RECORD; /* only the broker writes these */
+            return;
+        }
     }
     struct sl_log_append_result res;
     for (int attempt = 0;; attempt++) {
-        err = sl_log_append(p->log, pd->records.ptr, (size_t)pd->records.len, infos, count,
-                            p->leader_epoch, s->now_ms, &res);
+        err = sl_log_append(p->log, records, (size_t)records_len, infos, count, p->leader_epoch,
+                            s->now_ms, &res);
         if ((err != SL_STORAGE_ERR_NO_BUFFER && err != SL_STORAGE_ERR_BUSY) ||
             attempt == SL_DP_APPEND_RETRIES)
             break;
@@ -105,20 +111,109 @@ static int16_t append_partition(struct sl_shard *s, struct sl_dp_request *r, int
         s->stats.produce_storage_retries++;
         sl_storage_wait(s->storage, s->now_ms, SL_DP_APPEND_RETRY_WAIT_MS);
     }
-    if (err != SL_STORAGE_OK)
-        return storage_to_kafka(err);
+    if (err != SL_STORAGE_OK) {
+        out->error_code = storage_to_kafka(err);
+        return;
+    }
     s->appended = true;
+    atomic_fetch_add_explicit(&s->append_seq, 1, memory_order_relaxed);
     s->stats.produce_batches += res.batch_count;
     s->stats.produce_records += (uint64_t)(res.last_offset - res.base_offset + 1);
-    s->stats.produce_bytes += (uint64_t)pd->records.len;
+    s->stats.produce_bytes += (uint64_t)records_len;
     out->base_offset = res.base_offset;
     out->log_start_offset = res.log_start_offset;
     sl_log_set_high_watermark(p->log, sl_dp_partition_hw(p));
-    if (res.wait_for_durable && acks != 0) {
+    if (res.wait_for_durable && acks != 0)
+        out->durable_target = res.log_end_offset;
+}
+
+/* A partition of another shard: appended there, answered back. */
+struct produce_op {
+    struct sl_dp_part_op op;
+    struct sl_md_uuid topic_id;
+    int32_t partition;
+    int16_t acks;
+    const uint8_t *records; /* in the home shard's request frame, alive until done */
+    int32_t records_len;
+    struct append_result result;
+    struct sl_codec_produce_response_partition_produce_response *out;
+    struct sl_dp_part_op *durable_next;
+};
+
+static void owner_run(struct sl_shard *s, struct sl_dp_part_op *op)
+{
+    struct produce_op *po = (struct produce_op *)op;
+    append_local(s, &po->topic_id, po->partition, po->acks, po->records, po->records_len,
+                 &po->result);
+    if (po->result.error_code == 0 && po->result.durable_target >= 0) {
+        po->durable_next = s->remote_durable;
+        s->remote_durable = &po->op;
+        return;
+    }
+    sl_dp_op_reply(s, op);
+}
+
+static void home_done(struct sl_shard *s, struct sl_dp_part_op *op)
+{
+    struct produce_op *po = (struct produce_op *)op;
+    po->out->error_code = po->result.error_code;
+    if (po->result.error_code == 0) {
+        po->out->base_offset = po->result.base_offset;
+        po->out->log_start_offset = po->result.log_start_offset;
+    } else {
+        sl_dp_stats_error(&s->stats, po->result.error_code);
+    }
+    sl_dp_op_finished(s, op->req);
+}
+
+static int16_t produce_partition(struct sl_shard *s, struct sl_dp_request *r, int16_t acks,
+                                 const struct sl_md_topic *t,
+                                 const struct sl_codec_produce_request_partition_produce_data *pd,
+                                 struct sl_codec_produce_response_partition_produce_response *out,
+                                 struct produce_state *st)
+{
+    if (t == NULL)
+        return SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    const struct sl_md_partition *mp = sl_md_topic_partition(t, pd->index);
+    if (mp == NULL)
+        return SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    if (mp->leader != s->opts.node_id)
+        return SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
+    if (acks == -1) {
+        int64_t min_isr =
+            sl_dp_topic_int(s, t, "min.insync.replicas", SL_CONFIG_MIN_INSYNC_REPLICAS, 1);
+        if ((int64_t)mp->isr_count < min_isr)
+            return SL_KAFKA_ERR_NOT_ENOUGH_REPLICAS;
+    }
+    uint32_t owner = sl_dp_owner(s, &t->topic_id, pd->index);
+    if (owner != s->opts.shard_id) {
+        struct produce_op *po = sl_dp_alloc(r, 1, sizeof(*po));
+        if (po == NULL)
+            return SL_KAFKA_ERR_UNKNOWN_SERVER_ERROR;
+        po->op.req = r;
+        po->op.owner = owner;
+        po->op.run = owner_run;
+        po->op.done = home_done;
+        po->topic_id = t->topic_id;
+        po->partition = pd->index;
+        po->acks = acks;
+        po->records = pd->records.ptr;
+        po->records_len = pd->records.len;
+        po->out = out;
+        sl_dp_op_send(s, &po->op);
+        return 0;
+    }
+    struct append_result res;
+    append_local(s, &t->topic_id, pd->index, acks, pd->records.ptr, pd->records.len, &res);
+    if (res.error_code != 0)
+        return res.error_code;
+    out->base_offset = res.base_offset;
+    out->log_start_offset = res.log_start_offset;
+    if (res.durable_target >= 0) {
         struct produce_wait *w = &st->waits[st->wait_count++];
         w->topic_id = t->topic_id;
         w->partition = pd->index;
-        w->target_offset = res.log_end_offset;
+        w->target_offset = res.durable_target;
         w->out = out;
     }
     return 0;
@@ -145,7 +240,9 @@ void sl_dp_handle_produce(struct sl_shard *s, struct sl_dp_request *r)
         return;
     }
     r->hstate = st;
+    st->acks = req->acks;
     resp->responses_count = SL_MAX(req->topic_data_count, 0);
+    r->pending_ops++; /* this pass, so remote answers cannot finish the request early */
     for (int32_t ti = 0; ti < req->topic_data_count; ti++) {
         const struct sl_codec_produce_request_topic_produce_data *td = &req->topic_data[ti];
         struct sl_codec_produce_response_topic_produce_response *tout = &resp->responses[ti];
@@ -159,9 +256,9 @@ void sl_dp_handle_produce(struct sl_shard *s, struct sl_dp_request *r)
         tout->partition_responses =
             sl_dp_alloc(r, (size_t)np + 1, sizeof(*tout->partition_responses));
         if (tout->partition_responses == NULL) {
-            sl_dp_request_close_conn(s, r);
-            sl_dp_respond_none(s, r);
-            return;
+            tout->partition_responses_count = 0;
+            st->failed = true;
+            break;
         }
         tout->partition_responses_count = np;
         for (int32_t pi = 0; pi < np; pi++) {
@@ -171,31 +268,58 @@ void sl_dp_handle_produce(struct sl_shard *s, struct sl_dp_request *r)
             out->index = td->partition_data[pi].index;
             out->base_offset = -1;
             out->error_code =
-                append_partition(s, r, req->acks, t, &td->partition_data[pi], out, st);
+                produce_partition(s, r, req->acks, t, &td->partition_data[pi], out, st);
             if (out->error_code != 0)
                 sl_dp_stats_error(&s->stats, out->error_code);
         }
     }
-    if (req->acks == 0) {
+    sl_dp_op_finished(s, r); /* resumes into sl_dp_resume_produce once nothing is pending */
+}
+
+/* Every partition has its result (local appends, remote ops back): answer, or wait for
+ * the local fdatasyncs first. */
+void sl_dp_resume_produce(struct sl_shard *s, struct sl_dp_request *r)
+{
+    struct produce_state *st = r->hstate;
+    if (st->failed) {
+        sl_dp_request_close_conn(s, r);
         sl_dp_respond_none(s, r);
         return;
     }
-    if (st->wait_count > 0) {
+    if (st->acks == 0) {
+        sl_dp_respond_none(s, r);
+        return;
+    }
+    if (st->wait_count > 0 && !st->durable_checked) {
+        st->durable_checked = true;
         r->waiting_durable = true;
         sl_dp_wait_push(&s->durable, r);
         return;
     }
-    sl_dp_respond(s, r, resp, 0);
-}
-
-void sl_dp_resume_produce(struct sl_shard *s, struct sl_dp_request *r)
-{
-    struct produce_state *st = r->hstate;
     sl_dp_respond(s, r, &st->resp, 0);
 }
 
 void sl_dp_produce_durable_check(struct sl_shard *s)
 {
+    /* Owner side: ops of other shards waiting for this shard's fdatasyncs. */
+    struct sl_dp_part_op **link = &s->remote_durable;
+    while (*link != NULL) {
+        struct produce_op *po = (struct produce_op *)*link;
+        struct sl_dp_partition *p = sl_dp_partition_find(s, &po->topic_id, po->partition);
+        bool ready = true;
+        if (p == NULL)
+            po->result.error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
+        else if (sl_log_failure(p->log) != SL_STORAGE_OK)
+            po->result.error_code = storage_to_kafka(sl_log_failure(p->log));
+        else
+            ready = sl_log_durable_end_offset(p->log) >= po->result.durable_target;
+        if (!ready) {
+            link = &po->durable_next;
+            continue;
+        }
+        *link = po->durable_next;
+        sl_dp_op_reply(s, &po->op);
+    }
     struct sl_dp_request *r = s->durable;
     while (r != NULL) {
         struct sl_dp_request *next = r->wait_next;
