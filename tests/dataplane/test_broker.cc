@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace
 {
@@ -101,6 +103,10 @@ bool api_versions_answered(uint16_t port)
 class Broker : public ::testing::Test
 {
   protected:
+    virtual std::string extra_properties()
+    {
+        return "";
+    }
     void SetUp() override
     {
         char tmpl[] = "/tmp/sluice-broker-test-XXXXXX";
@@ -113,7 +119,8 @@ class Broker : public ::testing::Test
               << "listeners=PLAINTEXT://127.0.0.1:" << port << ",CONTROLLER://127.0.0.1:" << cport
               << "\ncontroller.quorum.voters=1@127.0.0.1:" << cport << "\nlog.dirs=" << dir
               << "/data\nstats.socket=" << dir << "/stats.sock\n"
-              << "socket.request.max.bytes=1048576\n";
+              << "socket.request.max.bytes=1048576\n"
+              << extra_properties();
         props.close();
         start();
     }
@@ -172,6 +179,14 @@ class Broker : public ::testing::Test
         }
         return run(cmd);
     }
+    std::string stats_json()
+    {
+        return run("/usr/bin/python3 -c \"import socket;s=socket.socket(socket.AF_UNIX);"
+                   "s.connect('" +
+                   dir +
+                   "/stats.sock');s.sendall(b'{\\\"cmd\\\":\\\"/stats\\\"}');"
+                   "print(s.makefile().read())\"");
+    }
     std::string dir;
     uint16_t port = 0, cport = 0;
     pid_t pid = -1;
@@ -216,11 +231,7 @@ TEST_F(Broker, OversizedFrameClosesOnlyThatConnection)
     EXPECT_TRUE(api_versions_answered(port));
     std::string out = kcat("-L");
     EXPECT_NE(out.find("broker 1 at"), std::string::npos) << out;
-    std::string stats = run("/usr/bin/python3 -c \"import socket;s=socket.socket(socket.AF_UNIX);"
-                            "s.connect('" +
-                            dir +
-                            "/stats.sock');s.sendall(b'{\\\"cmd\\\":\\\"/stats\\\"}');"
-                            "print(s.makefile().read())\"");
+    std::string stats = stats_json();
     EXPECT_NE(stats.find("\"frames_rejected_too_large\":1"), std::string::npos) << stats;
 }
 
@@ -238,6 +249,85 @@ TEST_F(Broker, SigtermThenRestartKeepsEveryRecord)
     EXPECT_EQ(kcat("-C -t keep -e -q"), input);
     kcat("-P -t keep", "after-restart\n");
     EXPECT_EQ(kcat("-C -t keep -e -q"), input + "after-restart\n");
+}
+
+std::string sorted_lines(const std::string &text)
+{
+    std::vector<std::string> lines;
+    size_t at = 0;
+    while (at < text.size()) {
+        size_t nl = text.find('\n', at);
+        if (nl == std::string::npos)
+            nl = text.size();
+        lines.push_back(text.substr(at, nl - at));
+        at = nl + 1;
+    }
+    std::sort(lines.begin(), lines.end());
+    std::string out;
+    for (auto &l : lines)
+        out += l + "\n";
+    return out;
+}
+
+// Two shards: every request touches partitions of both, so produce, fetch and list
+// offsets cross the shard rings.
+class BrokerTwoShards : public Broker
+{
+  protected:
+    std::string extra_properties() override
+    {
+        return "dataplane.cores=0-1\nnum.partitions=16\n";
+    }
+};
+
+TEST_F(BrokerTwoShards, PartitionsOfBothShardsRoundTripAndSurviveRestart)
+{
+    std::string input;
+    for (int i = 0; i < 4000; i++)
+        input += "key" + std::to_string(i) + ":value-" + std::to_string(i) + "\n";
+    kcat("-P -t spread -K: -z zstd", input);
+    std::string got = kcat("-C -t spread -e -q -f '%k:%s\\n'");
+    EXPECT_EQ(sorted_lines(got), sorted_lines(input));
+    // Latest offsets of all partitions add up to the record count.
+    std::string q;
+    for (int p = 0; p < 16; p++)
+        q += " -t spread:" + std::to_string(p) + ":-1";
+    std::string offsets = kcat("-Q" + q);
+    long sum = 0;
+    for (size_t at = offsets.find("offset "); at != std::string::npos;
+         at = offsets.find("offset ", at + 1))
+        sum += atol(offsets.c_str() + at + 7);
+    EXPECT_EQ(sum, 4000) << offsets;
+    // Both shards own partitions of the topic and both appended records.
+    std::string stats = stats_json();
+    size_t second = stats.find("\"shard\":1");
+    ASSERT_NE(second, std::string::npos) << stats;
+    EXPECT_EQ(stats.find("\"produce_records\":0,"), std::string::npos) << stats;
+    ASSERT_EQ(WEXITSTATUS(stop(SIGTERM)), 0);
+    start();
+    EXPECT_EQ(sorted_lines(kcat("-C -t spread -e -q -f '%k:%s\\n'")), sorted_lines(input));
+}
+
+// flush.messages=1: acknowledged means fdatasynced, so kill -9 loses nothing acknowledged.
+class BrokerDurable : public Broker
+{
+  protected:
+    std::string extra_properties() override
+    {
+        return "dataplane.cores=0-1\nnum.partitions=4\nlog.flush.interval.messages=1\n";
+    }
+};
+
+TEST_F(BrokerDurable, AcknowledgedRecordsSurviveKill9)
+{
+    std::string input;
+    for (int i = 0; i < 500; i++)
+        input += "durable-" + std::to_string(i) + "\n";
+    std::string out = kcat("-P -t dur -X acks=all -X linger.ms=5", input);
+    EXPECT_EQ(out.find("ERROR"), std::string::npos) << out;
+    stop(SIGKILL);
+    start();
+    EXPECT_EQ(sorted_lines(kcat("-C -t dur -e -q")), sorted_lines(input));
 }
 
 } // namespace
