@@ -67,8 +67,8 @@ int connect_to(uint16_t port)
     return fd;
 }
 
-// ApiVersions v0 request frame (header v1, client id "t").
-std::string api_versions_frame(int32_t correlation_id)
+// A request frame with header v1 (client id "t") and an empty body.
+std::string request_frame(int16_t api_key, int16_t version, int32_t correlation_id)
 {
     std::string body;
     auto put16 = [&](uint16_t v) { body.push_back(char(v >> 8)), body.push_back(char(v)); };
@@ -76,8 +76,8 @@ std::string api_versions_frame(int32_t correlation_id)
         put16(uint16_t(v >> 16));
         put16(uint16_t(v));
     };
-    put16(18);
-    put16(0);
+    put16(uint16_t(api_key));
+    put16(uint16_t(version));
     put32(uint32_t(correlation_id));
     put16(1);
     body.push_back('t');
@@ -92,7 +92,7 @@ bool api_versions_answered(uint16_t port)
     int fd = connect_to(port);
     if (fd < 0)
         return false;
-    std::string f = api_versions_frame(7);
+    std::string f = request_frame(18, 0, 7);
     bool ok = send(fd, f.data(), f.size(), MSG_NOSIGNAL) == ssize_t(f.size());
     char hdr[8];
     ok = ok && recv(fd, hdr, sizeof(hdr), MSG_WAITALL) == 8;
@@ -249,6 +249,33 @@ TEST_F(Broker, SigtermThenRestartKeepsEveryRecord)
     EXPECT_EQ(kcat("-C -t keep -e -q"), input);
     kcat("-P -t keep", "after-restart\n");
     EXPECT_EQ(kcat("-C -t keep -e -q"), input + "after-restart\n");
+}
+
+TEST_F(Broker, ApiVersionsOfAnUnknownVersionAnswersUnsupportedVersionInV0)
+{
+    int fd = connect_to(port);
+    ASSERT_GE(fd, 0);
+    std::string f = request_frame(18, 99, 42);
+    ASSERT_EQ(send(fd, f.data(), f.size(), MSG_NOSIGNAL), ssize_t(f.size()));
+    unsigned char hdr[10];
+    ASSERT_EQ(recv(fd, hdr, sizeof(hdr), MSG_WAITALL), 10);
+    EXPECT_EQ(hdr[7], 42); // correlation id, response header v0
+    EXPECT_EQ((hdr[8] << 8) | hdr[9], 35) << "UNSUPPORTED_VERSION";
+    close(fd);
+}
+
+TEST_F(Broker, UnknownApiKeyClosesTheConnection)
+{
+    int fd = connect_to(port);
+    ASSERT_GE(fd, 0);
+    std::string f = request_frame(999, 0, 1);
+    ASSERT_EQ(send(fd, f.data(), f.size(), MSG_NOSIGNAL), ssize_t(f.size()));
+    char c;
+    errno = 0;
+    ssize_t n = recv(fd, &c, 1, 0);
+    EXPECT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET)) << n << " " << errno;
+    close(fd);
+    EXPECT_NE(stats_json().find("\"frames_rejected_unknown_api\":1"), std::string::npos);
 }
 
 std::string sorted_lines(const std::string &text)
