@@ -273,47 +273,62 @@ static void seg_release(void *cookie, int status)
     if (o->storage_ref != NULL)
         sl_storage_release(s->storage, o->storage_ref);
     SL_ASSERT(r->segs_outstanding > 0);
-    if (--r->segs_outstanding == 0)
+    r->segs_outstanding--;
+    s->rescan = true; /* send space came back: a waiting response may go on */
+    /* Free only once every segment was handed over and came back. */
+    if (r->segs_outstanding == 0 && r->state == SL_DP_REQ_SENDING)
         sl_dp_request_free(s, r);
 }
 
-/* Hands r's response to the driver. Returns false when the driver has no room yet. */
+/* Hands r's response to the driver, in pieces as send space allows (a response may have
+ * more segments than the driver queues per connection). Returns true once every segment
+ * was handed over; false when it must wait for space (or the connection was closed). */
 static bool send_response(struct sl_shard *s, struct sl_dp_conn *c, struct sl_dp_request *r)
 {
-    uint32_t seg_max = 2 * r->enc.gap_count + 1;
-    struct sl_codec_segment *chain = sl_dp_alloc(r, seg_max, sizeof(*chain));
-    struct sl_net_seg *segs = sl_dp_alloc(r, seg_max, sizeof(*segs));
-    struct sl_dp_seg_owner *owners = sl_dp_alloc(r, seg_max, sizeof(*owners));
-    if (chain == NULL || segs == NULL || owners == NULL) {
-        sl_dp_conn_close(s, (uint32_t)(c - s->conns));
-        return false;
+    uint32_t slot = (uint32_t)(c - s->conns);
+    if (r->tx_segs == NULL) {
+        uint32_t seg_max = 2 * r->enc.gap_count + 1;
+        struct sl_codec_segment *chain = sl_dp_alloc(r, seg_max, sizeof(*chain));
+        r->tx_segs = sl_dp_alloc(r, seg_max, sizeof(*r->tx_segs));
+        struct sl_dp_seg_owner *owners = sl_dp_alloc(r, seg_max, sizeof(*owners));
+        if (chain == NULL || r->tx_segs == NULL || owners == NULL) {
+            sl_dp_conn_close(s, slot);
+            return false;
+        }
+        uint32_t n = sl_codec_encoder_chain(&r->enc, chain, seg_max);
+        SL_ASSERT(n > 0);
+        for (uint32_t i = 0; i < n; i++) {
+            owners[i] = (struct sl_dp_seg_owner){r, chain[i].owner};
+            r->tx_segs[i] =
+                (struct sl_net_seg){chain[i].ptr, chain[i].len, seg_release, &owners[i]};
+        }
+        r->tx_seg_count = n;
+        r->tx_seg_next = 0;
     }
-    uint32_t n = sl_codec_encoder_chain(&r->enc, chain, seg_max);
-    SL_ASSERT(n > 0);
-    int space = sl_net_send_space(s->net, c->handle);
-    if (space < 0) {
-        sl_dp_conn_close(s, (uint32_t)(c - s->conns));
-        return false;
-    }
-    if ((uint32_t)space < n) {
-        s->stats.backpressure_send++;
-        return false;
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        owners[i] = (struct sl_dp_seg_owner){r, chain[i].owner};
-        segs[i] = (struct sl_net_seg){chain[i].ptr, chain[i].len, seg_release, &owners[i]};
-    }
-    int rc = sl_net_send(s->net, c->handle, segs, n);
-    if (rc == -ENOBUFS) {
-        s->stats.backpressure_send++;
-        return false;
-    }
-    if (rc != 0) {
-        sl_dp_conn_close(s, (uint32_t)(c - s->conns));
-        return false;
+    while (r->tx_seg_next < r->tx_seg_count) {
+        int space = sl_net_send_space(s->net, c->handle);
+        if (space < 0) {
+            sl_dp_conn_close(s, slot);
+            return false;
+        }
+        uint32_t n = SL_MIN((uint32_t)space, r->tx_seg_count - r->tx_seg_next);
+        if (n == 0) {
+            s->stats.backpressure_send++;
+            return false;
+        }
+        int rc = sl_net_send(s->net, c->handle, r->tx_segs + r->tx_seg_next, n);
+        if (rc == -ENOBUFS) {
+            s->stats.backpressure_send++;
+            return false;
+        }
+        if (rc != 0) {
+            sl_dp_conn_close(s, slot);
+            return false;
+        }
+        r->segs_outstanding += n;
+        r->tx_seg_next += n;
     }
     r->state = SL_DP_REQ_SENDING;
-    r->segs_outstanding = n;
     sl_dp_stats_api(&s->stats, r->req.header.api_key)->response_bytes += r->response_total_bytes;
     return true;
 }

@@ -185,6 +185,7 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
 {
     const struct sl_md_image *img = s->image;
     uint64_t version = img->version;
+    bool failed = false;
     for (uint32_t ti = 0; ti < img->topic_count; ti++) {
         const struct sl_md_topic *t = img->topics_by_name[ti];
         for (uint32_t pi = 0; pi < t->partition_count; pi++) {
@@ -208,8 +209,11 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
                     sl_log_open(s->storage, s->opts.log_dir, t->name, mp->partition, &lc, &cb,
                                 s->now_ms, &p->log, &report);
                 if (err != SL_STORAGE_OK) {
-                    fprintf(stderr, "sluiced: shard %u: cannot open %s-%d: %s\n", s->opts.shard_id,
-                            t->name, mp->partition, sl_storage_strerror(err));
+                    /* Retried from the loop every second (e.g. when cache chunks free up). */
+                    if (!s->open_failed)
+                        fprintf(stderr, "sluiced: shard %u: cannot open %s-%d: %s\n",
+                                s->opts.shard_id, t->name, mp->partition, sl_storage_strerror(err));
+                    failed = true;
                     p->used = false;
                     p->tombstone = true;
                     s->partition_count--;
@@ -240,6 +244,7 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
         bool topic_gone = sl_md_image_topic_by_id(img, &p->topic_id) == NULL;
         partition_close(s, p, topic_gone);
     }
+    s->open_failed = failed;
 }
 
 void sl_dp_partitions_close_all(struct sl_shard *s)

@@ -53,10 +53,19 @@ void sl_dp_request_free(struct sl_shard *s, struct sl_dp_request *r)
         return;
     }
     if (r->state == SL_DP_REQ_DONE && !r->no_response) {
-        /* Encoded but never handed to the driver: drop the storage pins of its gaps. */
-        for (uint32_t i = 0; i < r->enc.gap_count; i++) {
-            if (r->enc.gaps[i].seg.owner != NULL)
-                sl_storage_release(s->storage, r->enc.gaps[i].seg.owner);
+        /* Encoded but not (wholly) handed to the driver: drop the storage pins of the
+         * segments that never went out (the driver released the others). */
+        if (r->tx_segs != NULL) {
+            for (uint32_t i = r->tx_seg_next; i < r->tx_seg_count; i++) {
+                const struct sl_dp_seg_owner *o = r->tx_segs[i].cookie;
+                if (o->storage_ref != NULL)
+                    sl_storage_release(s->storage, o->storage_ref);
+            }
+        } else {
+            for (uint32_t i = 0; i < r->enc.gap_count; i++) {
+                if (r->enc.gaps[i].seg.owner != NULL)
+                    sl_storage_release(s->storage, r->enc.gaps[i].seg.owner);
+            }
         }
     }
     sl_dp_rx_unref(s, r->rx_buf_id);

@@ -158,9 +158,11 @@ const struct sl_dp_stats *sl_shard_stats(const struct sl_shard *s)
 static void refresh_image(struct sl_shard *s)
 {
     s->image = sl_md_publisher_acquire(s->publisher, s->opts.md_reader_slot);
-    if (s->image->version != s->image_version || s->image_version == 0) {
+    bool retry = s->open_failed && s->now_ms >= s->open_retry_ms;
+    if (s->image->version != s->image_version || s->image_version == 0 || retry) {
         s->image_version = s->image->version;
         sl_dp_partitions_reconcile(s);
+        s->open_retry_ms = s->now_ms + 1000;
     }
 }
 

@@ -59,7 +59,10 @@ struct sl_dp_request {
     uint8_t *tx_heap;
     struct sl_codec_encoder enc;
     uint64_t response_total_bytes;
-    uint32_t segs_outstanding;
+    struct sl_net_seg *tx_segs; /* the response's segments, handed over in order */
+    uint32_t tx_seg_count;
+    uint32_t tx_seg_next;
+    uint32_t segs_outstanding; /* handed to the driver, not yet released */
     /* Handler progress. */
     uint32_t pending_ops; /* storage reads / lookups / controller requests outstanding */
     bool parked;          /* fetch waiting for min_bytes or its deadline */
@@ -150,6 +153,8 @@ struct sl_shard {
     struct sl_md_publisher *publisher;
     const struct sl_md_image *image;
     uint64_t image_version;
+    bool open_failed; /* some partition could not be opened: retry */
+    int64_t open_retry_ms;
     int64_t now_ms;
 
     struct sl_dp_conn *conns; /* indexed by driver slot */
