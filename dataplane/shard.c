@@ -155,6 +155,16 @@ const struct sl_dp_stats *sl_shard_stats(const struct sl_shard *s)
     return &s->stats;
 }
 
+const struct sl_net_counters *sl_shard_net_counters(const struct sl_shard *s)
+{
+    return atomic_load(&s->ready) ? s->net_counters : NULL;
+}
+
+const struct sl_storage_stats *sl_shard_storage_stats(const struct sl_shard *s)
+{
+    return atomic_load(&s->ready) ? s->storage_stats : NULL;
+}
+
 static void refresh_image(struct sl_shard *s)
 {
     s->image = sl_md_publisher_acquire(s->publisher, s->opts.md_reader_slot);
@@ -276,6 +286,8 @@ int sl_shard_run(struct sl_shard *s, char *err, size_t err_size)
         return rc;
     }
     s->listening = true;
+    s->net_counters = sl_net_counters_get(s->net);
+    s->storage_stats = sl_storage_get_stats(s->storage);
     atomic_store(&s->port, port);
     atomic_store(&s->ready, true);
 
@@ -287,6 +299,7 @@ int sl_shard_run(struct sl_shard *s, char *err, size_t err_size)
     /* Stop: no new connections and no new requests; answer what is in flight (bounded),
      * keep serving other shards' partition ops until every shard is done with its own
      * requests (their pins may point into this shard's storage), then close. */
+    atomic_store(&s->ready, false); /* the stats socket stops reading net/storage stats */
     sl_net_listen_close(s->net, s->listener_id);
     s->listening = false;
     s->draining = true;

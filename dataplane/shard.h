@@ -19,6 +19,7 @@
 #include "controlplane/config.h"
 #include "controlplane/metadata_log.h"
 #include "dataplane/dp_stats.h"
+#include "drivers/net/net_driver.h"
 #include "storage/log.h"
 
 #ifdef __cplusplus
@@ -81,6 +82,12 @@ void sl_shard_request_stop(struct sl_shard *shard);
 
 /* The shard's counters (written by the shard only; readers may see torn values). */
 const struct sl_dp_stats *sl_shard_stats(const struct sl_shard *shard);
+
+/* The shard's network driver counters and storage engine stats, for the stats socket:
+ * written by the shard only, valid from ready until sl_shard_request_stop (NULL before).
+ * Readers on other threads may see torn or slightly stale values. */
+const struct sl_net_counters *sl_shard_net_counters(const struct sl_shard *shard);
+const struct sl_storage_stats *sl_shard_storage_stats(const struct sl_shard *shard);
 
 /* Takes the next partition directory the shard closed for a deleted topic, copying its
  * path into out (control-plane side, which removes it). Returns false when empty.

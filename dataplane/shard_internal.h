@@ -150,6 +150,8 @@ struct sl_shard {
     uint32_t listener_id;
     bool listening;
     struct sl_storage *storage;
+    const struct sl_net_counters *net_counters; /* published for the stats socket */
+    const struct sl_storage_stats *storage_stats;
     struct sl_md_publisher *publisher;
     const struct sl_md_image *image;
     uint64_t image_version;
