@@ -185,6 +185,10 @@ static uint32_t loop_once(struct sl_shard *s)
     int n = sl_net_poll(s->net, SL_SHARD_POLL_BUDGET);
     uint32_t work = n > 0 ? (uint32_t)n : 0;
     work += sl_storage_poll(s->storage, s->now_ms);
+    if (s->append_retry_head != NULL) {
+        sl_dp_produce_retry_poll(s);
+        work++;
+    }
     if (s->durable_progress) {
         s->durable_progress = false;
         s->appended = true; /* the high watermark of flush.messages=1 logs moved */

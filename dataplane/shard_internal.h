@@ -201,6 +201,8 @@ struct sl_shard {
     atomic_uint *drained; /* shared: shards that finished their own requests on stop */
     bool draining;        /* stopping: no new requests are parsed */
     struct sl_dp_part_op *remote_durable; /* owner side: produce ops waiting for fdatasync */
+    void *append_retry_head; /* produce ops waiting for storage room, in arrival order */
+    void *append_retry_tail;
 
     uint32_t reader_ops; /* cached from config */
     int32_t min_insync_replicas;

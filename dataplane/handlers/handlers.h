@@ -28,6 +28,9 @@ void sl_dp_handle_describe_cluster(struct sl_shard *s, struct sl_dp_request *r);
 
 /* Called by the durable callback path: a produce waiting for fdatasync may be done. */
 void sl_dp_produce_durable_check(struct sl_shard *s);
+/* Called every loop pass after sl_storage_poll: retries appends that met storage
+ * backpressure, in order. */
+void sl_dp_produce_retry_poll(struct sl_shard *s);
 /* Called every loop pass: re-runs parked fetches after appends or at their deadline. */
 void sl_dp_fetch_poll_parked(struct sl_shard *s);
 

@@ -11,9 +11,10 @@
 #include "dataplane/handlers/handlers.h"
 #include "storage/batch.h"
 
-/* Times an append that met NO_BUFFER / BUSY waits for storage progress and retries. */
-#define SL_DP_APPEND_RETRIES       200
-#define SL_DP_APPEND_RETRY_WAIT_MS 5u
+/* Longest time an append waits for storage backpressure (no free chunk, pending-batch
+ * bound) to clear before it is answered REQUEST_TIMED_OUT (also bounded by the request's
+ * timeout_ms). */
+#define SL_DP_APPEND_RETRY_MAX_MS 30000
 
 struct produce_wait {
     struct sl_md_uuid topic_id;
@@ -66,6 +67,7 @@ struct append_result {
     int64_t base_offset;
     int64_t log_start_offset;
     int64_t durable_target; /* >= 0: acknowledge once the durable end reaches it */
+    bool backpressure;      /* storage had no room: retry later, nothing was appended */
 };
 
 /* Appends records to a partition this shard owns. */
@@ -75,6 +77,7 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
 {
     out->error_code = 0;
     out->durable_target = -1;
+    out->backpressure = false;
     struct sl_dp_partition *p = sl_dp_partition_find(s, topic_id, partition);
     if (p == NULL) {
         out->error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER; /* not open (yet) */
@@ -100,16 +103,12 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
         }
     }
     struct sl_log_append_result res;
-    for (int attempt = 0;; attempt++) {
-        err = sl_log_append(p->log, records, (size_t)records_len, infos, count, p->leader_epoch,
-                            s->now_ms, &res);
-        if ((err != SL_STORAGE_ERR_NO_BUFFER && err != SL_STORAGE_ERR_BUSY) ||
-            attempt == SL_DP_APPEND_RETRIES)
-            break;
-        /* Backpressure from storage: let its writes complete, then retry. This blocks
-         * the shard for at most a few milliseconds per attempt. */
+    err = sl_log_append(p->log, records, (size_t)records_len, infos, count, p->leader_epoch,
+                        s->now_ms, &res);
+    if (err == SL_STORAGE_ERR_NO_BUFFER || err == SL_STORAGE_ERR_BUSY) {
         s->stats.produce_storage_retries++;
-        sl_storage_wait(s->storage, s->now_ms, SL_DP_APPEND_RETRY_WAIT_MS);
+        out->backpressure = true;
+        return;
     }
     if (err != SL_STORAGE_OK) {
         out->error_code = storage_to_kafka(err);
@@ -127,30 +126,105 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
         out->durable_target = res.log_end_offset;
 }
 
-/* A partition of another shard: appended there, answered back. */
+/* One partition's append when it cannot finish at once: a partition of another shard
+ * (appended there, answered back), or an append waiting for storage backpressure to
+ * clear. Lives in the request's arena. */
 struct produce_op {
     struct sl_dp_part_op op;
     struct sl_md_uuid topic_id;
     int32_t partition;
     int16_t acks;
+    bool local;             /* this shard's partition, queued for backpressure */
+    int64_t deadline_ms;    /* give up waiting for storage room then */
     const uint8_t *records; /* in the home shard's request frame, alive until done */
     int32_t records_len;
     struct append_result result;
-    struct sl_codec_produce_response_partition_produce_response *out;
+    struct sl_codec_produce_response_partition_produce_response *out; /* home's */
+    struct produce_state *st;                                         /* home's */
     struct sl_dp_part_op *durable_next;
+    struct produce_op *retry_next;
 };
 
-static void owner_run(struct sl_shard *s, struct sl_dp_part_op *op)
+/* Appends wait in arrival order: once one waits for storage room, every later append of
+ * this shard queues behind it, so appends to a partition never overtake each other. */
+static void retry_push(struct sl_shard *s, struct produce_op *po)
 {
-    struct produce_op *po = (struct produce_op *)op;
-    append_local(s, &po->topic_id, po->partition, po->acks, po->records, po->records_len,
-                 &po->result);
+    po->retry_next = NULL;
+    if (s->append_retry_tail != NULL)
+        ((struct produce_op *)s->append_retry_tail)->retry_next = po;
+    else
+        s->append_retry_head = po;
+    s->append_retry_tail = po;
+}
+
+/* The home shard's view of a finished local append. */
+static void apply_local(struct sl_shard *s, struct produce_op *po)
+{
+    (void)s;
+    po->out->error_code = po->result.error_code;
+    if (po->result.error_code != 0)
+        return;
+    po->out->base_offset = po->result.base_offset;
+    po->out->log_start_offset = po->result.log_start_offset;
+    if (po->result.durable_target >= 0) {
+        struct produce_wait *w = &po->st->waits[po->st->wait_count++];
+        w->topic_id = po->topic_id;
+        w->partition = po->partition;
+        w->target_offset = po->result.durable_target;
+        w->out = po->out;
+    }
+}
+
+/* Owner side: the append of po finished (appended or failed). */
+static void owner_finish(struct sl_shard *s, struct produce_op *po)
+{
+    if (po->local) {
+        apply_local(s, po);
+        if (po->result.error_code != 0)
+            sl_dp_stats_error(&s->stats, po->result.error_code);
+        sl_dp_op_finished(s, po->op.req);
+        return;
+    }
     if (po->result.error_code == 0 && po->result.durable_target >= 0) {
         po->durable_next = s->remote_durable;
         s->remote_durable = &po->op;
         return;
     }
-    sl_dp_op_reply(s, op);
+    sl_dp_op_reply(s, &po->op);
+}
+
+static void owner_run(struct sl_shard *s, struct sl_dp_part_op *op)
+{
+    struct produce_op *po = (struct produce_op *)op;
+    po->deadline_ms = s->now_ms + SL_DP_APPEND_RETRY_MAX_MS;
+    if (s->append_retry_head == NULL) {
+        append_local(s, &po->topic_id, po->partition, po->acks, po->records, po->records_len,
+                     &po->result);
+        if (!po->result.backpressure) {
+            owner_finish(s, po);
+            return;
+        }
+    }
+    retry_push(s, po);
+}
+
+void sl_dp_produce_retry_poll(struct sl_shard *s)
+{
+    while (s->append_retry_head != NULL) {
+        struct produce_op *po = s->append_retry_head;
+        append_local(s, &po->topic_id, po->partition, po->acks, po->records, po->records_len,
+                     &po->result);
+        if (po->result.backpressure) {
+            if (s->now_ms < po->deadline_ms)
+                return; /* still no room: keep the order, try again next pass */
+            po->result.backpressure = false;
+            po->result.error_code = SL_KAFKA_ERR_REQUEST_TIMED_OUT;
+        }
+        s->append_retry_head = po->retry_next;
+        if (s->append_retry_head == NULL)
+            s->append_retry_tail = NULL;
+        owner_finish(s, po);
+    }
 }
 
 static void home_done(struct sl_shard *s, struct sl_dp_part_op *op)
@@ -167,7 +241,7 @@ static void home_done(struct sl_shard *s, struct sl_dp_part_op *op)
 }
 
 static int16_t produce_partition(struct sl_shard *s, struct sl_dp_request *r, int16_t acks,
-                                 const struct sl_md_topic *t,
+                                 int32_t timeout_ms, const struct sl_md_topic *t,
                                  const struct sl_codec_produce_request_partition_produce_data *pd,
                                  struct sl_codec_produce_response_partition_produce_response *out,
                                  struct produce_state *st)
@@ -186,36 +260,46 @@ static int16_t produce_partition(struct sl_shard *s, struct sl_dp_request *r, in
             return SL_KAFKA_ERR_NOT_ENOUGH_REPLICAS;
     }
     uint32_t owner = sl_dp_owner(s, &t->topic_id, pd->index);
+    struct append_result res;
+    if (owner == s->opts.shard_id && s->append_retry_head == NULL) {
+        append_local(s, &t->topic_id, pd->index, acks, pd->records.ptr, pd->records.len, &res);
+        if (!res.backpressure) {
+            if (res.error_code != 0)
+                return res.error_code;
+            out->base_offset = res.base_offset;
+            out->log_start_offset = res.log_start_offset;
+            if (res.durable_target >= 0) {
+                struct produce_wait *w = &st->waits[st->wait_count++];
+                w->topic_id = t->topic_id;
+                w->partition = pd->index;
+                w->target_offset = res.durable_target;
+                w->out = out;
+            }
+            return 0;
+        }
+    }
+    struct produce_op *po = sl_dp_alloc(r, 1, sizeof(*po));
+    if (po == NULL)
+        return SL_KAFKA_ERR_UNKNOWN_SERVER_ERROR;
+    po->op.req = r;
+    po->op.owner = owner;
+    po->op.run = owner_run;
+    po->op.done = home_done;
+    po->topic_id = t->topic_id;
+    po->partition = pd->index;
+    po->acks = acks;
+    po->records = pd->records.ptr;
+    po->records_len = pd->records.len;
+    po->out = out;
+    po->st = st;
     if (owner != s->opts.shard_id) {
-        struct produce_op *po = sl_dp_alloc(r, 1, sizeof(*po));
-        if (po == NULL)
-            return SL_KAFKA_ERR_UNKNOWN_SERVER_ERROR;
-        po->op.req = r;
-        po->op.owner = owner;
-        po->op.run = owner_run;
-        po->op.done = home_done;
-        po->topic_id = t->topic_id;
-        po->partition = pd->index;
-        po->acks = acks;
-        po->records = pd->records.ptr;
-        po->records_len = pd->records.len;
-        po->out = out;
         sl_dp_op_send(s, &po->op);
         return 0;
     }
-    struct append_result res;
-    append_local(s, &t->topic_id, pd->index, acks, pd->records.ptr, pd->records.len, &res);
-    if (res.error_code != 0)
-        return res.error_code;
-    out->base_offset = res.base_offset;
-    out->log_start_offset = res.log_start_offset;
-    if (res.durable_target >= 0) {
-        struct produce_wait *w = &st->waits[st->wait_count++];
-        w->topic_id = t->topic_id;
-        w->partition = pd->index;
-        w->target_offset = res.durable_target;
-        w->out = out;
-    }
+    po->local = true;
+    po->deadline_ms = s->now_ms + SL_MIN((int64_t)SL_MAX(timeout_ms, 0), SL_DP_APPEND_RETRY_MAX_MS);
+    r->pending_ops++; /* owner_finish drops it */
+    retry_push(s, po);
     return 0;
 }
 
@@ -267,8 +351,8 @@ void sl_dp_handle_produce(struct sl_shard *s, struct sl_dp_request *r)
             sl_codec_produce_response_partition_produce_response_init(out);
             out->index = td->partition_data[pi].index;
             out->base_offset = -1;
-            out->error_code =
-                produce_partition(s, r, req->acks, t, &td->partition_data[pi], out, st);
+            out->error_code = produce_partition(s, r, req->acks, req->timeout_ms, t,
+                                                &td->partition_data[pi], out, st);
             if (out->error_code != 0)
                 sl_dp_stats_error(&s->stats, out->error_code);
         }
