@@ -54,18 +54,36 @@ void sl_stats_server_close(struct sl_stats_server *srv)
     }
 }
 
-#define SL_STATS_FIELDS(X)                                                                         \
-    X(connections_accepted)                                                                        \
-    X(connections_closed)                                                                          \
-    X(connections_open)                                                                            \
-    X(frames_rejected_too_large)                                                                   \
-    X(frames_rejected_malformed) X(frames_rejected_unknown_api) X(frames_assembled_copy)           \
-        X(frames_zero_copy) X(backpressure_request_slots) X(backpressure_frame_memory)             \
-            X(backpressure_inflight) X(backpressure_send) X(produce_records) X(produce_batches)    \
-                X(produce_bytes) X(produce_storage_retries) X(fetch_bytes) X(fetch_parked)         \
-                    X(fetch_cold_reads) X(partitions_open) X(partitions_opened)                    \
-                        X(partitions_closed) X(partition_open_errors) X(md_submit_full)            \
-                            X(requests_in_flight) X(loop_iterations) X(loop_idle_waits)
+/* clang-format off */
+#define SL_STATS_FIELDS(X)         \
+    X(connections_accepted)        \
+    X(connections_closed)          \
+    X(connections_open)            \
+    X(frames_rejected_too_large)   \
+    X(frames_rejected_malformed)   \
+    X(frames_rejected_unknown_api) \
+    X(frames_assembled_copy)       \
+    X(frames_zero_copy)            \
+    X(backpressure_request_slots)  \
+    X(backpressure_frame_memory)   \
+    X(backpressure_inflight)       \
+    X(backpressure_send)           \
+    X(produce_records)             \
+    X(produce_batches)             \
+    X(produce_bytes)               \
+    X(produce_storage_retries)     \
+    X(fetch_bytes)                 \
+    X(fetch_parked)                \
+    X(fetch_cold_reads)            \
+    X(partitions_open)             \
+    X(partitions_opened)           \
+    X(partitions_closed)           \
+    X(partition_open_errors)       \
+    X(md_submit_full)              \
+    X(requests_in_flight)          \
+    X(loop_iterations)             \
+    X(loop_idle_waits)
+/* clang-format on */
 
 static void write_shard(FILE *out, const struct sl_dp_stats *st)
 {
@@ -104,18 +122,43 @@ static void write_shard(FILE *out, const struct sl_dp_stats *st)
     fprintf(out, "}");
 }
 
-#define SL_STATS_NET_FIELDS(X)                                                                     \
-    X(accepts)                                                                                     \
-    X(accepts_rejected_full) X(closes) X(closes_peer) X(closes_error) X(rx_bytes)                  \
-        X(rx_bufs_delivered) X(rx_exact_bytes) X(rx_exact_copied_bytes) X(rx_buf_exhausted)        \
-            X(rx_backpressure_pauses) X(tx_bytes) X(tx_sends_plain) X(tx_sends_zc)                 \
-                X(tx_zc_fallbacks) X(tx_zc_copied) X(tx_queue_full) X(errors_accept)               \
-                    X(errors_recv) X(errors_send)
+/* clang-format off */
+#define SL_STATS_NET_FIELDS(X) \
+    X(accepts)                 \
+    X(accepts_rejected_full)   \
+    X(closes)                  \
+    X(closes_peer)             \
+    X(closes_error)            \
+    X(rx_bytes)                \
+    X(rx_bufs_delivered)       \
+    X(rx_exact_bytes)          \
+    X(rx_exact_copied_bytes)   \
+    X(rx_buf_exhausted)        \
+    X(rx_backpressure_pauses)  \
+    X(tx_bytes)                \
+    X(tx_sends_plain)          \
+    X(tx_sends_zc)             \
+    X(tx_zc_fallbacks)         \
+    X(tx_zc_copied)            \
+    X(tx_queue_full)           \
+    X(errors_accept)           \
+    X(errors_recv)             \
+    X(errors_send)
+/* clang-format on */
 
-#define SL_STATS_STORAGE_FIELDS(X)                                                                 \
-    X(chunk_bytes)                                                                                 \
-    X(chunks_total) X(chunks_free) X(cache_hits) X(cache_misses) X(cache_evictions)                \
-        X(cache_pinned_skips) X(no_buffer) X(sqe_full) X(completions)
+/* clang-format off */
+#define SL_STATS_STORAGE_FIELDS(X) \
+    X(chunk_bytes)                 \
+    X(chunks_total)                \
+    X(chunks_free)                 \
+    X(cache_hits)                  \
+    X(cache_misses)                \
+    X(cache_evictions)             \
+    X(cache_pinned_skips)          \
+    X(no_buffer)                   \
+    X(sqe_full)                    \
+    X(completions)
+/* clang-format on */
 
 static void write_driver_and_storage(FILE *out, const struct sl_shard *shard)
 {
