@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -262,6 +263,38 @@ TEST_F(Broker, ApiVersionsOfAnUnknownVersionAnswersUnsupportedVersionInV0)
     EXPECT_EQ(hdr[7], 42); // correlation id, response header v0
     EXPECT_EQ((hdr[8] << 8) | hdr[9], 35) << "UNSUPPORTED_VERSION";
     close(fd);
+}
+
+TEST_F(Broker, FramesSplitAcrossSendsAndPipelinedFramesAreAnsweredInOrder)
+{
+    int fd = connect_to(port);
+    ASSERT_GE(fd, 0);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    // One frame a byte at a time: the size prefix and the body span receive buffers.
+    std::string f = request_frame(18, 2, 100); // v0-2: header v1, empty body
+    for (char c : f) {
+        ASSERT_EQ(send(fd, &c, 1, MSG_NOSIGNAL), 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    // Then 12 frames in one send: several requests in flight, answered in order.
+    std::string many;
+    for (int i = 0; i < 12; i++)
+        many += request_frame(18, int16_t(i % 3), 200 + i);
+    ASSERT_EQ(send(fd, many.data(), many.size(), MSG_NOSIGNAL), ssize_t(many.size()));
+    for (int expect : {100, 200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211}) {
+        unsigned char hdr[8];
+        ASSERT_EQ(recv(fd, hdr, sizeof(hdr), MSG_WAITALL), 8);
+        uint32_t size = (uint32_t(hdr[0]) << 24) | (hdr[1] << 16) | (hdr[2] << 8) | hdr[3];
+        int32_t corr = int32_t((uint32_t(hdr[4]) << 24) | (hdr[5] << 16) | (hdr[6] << 8) | hdr[7]);
+        EXPECT_EQ(corr, expect);
+        std::string rest(size - 4, '\0');
+        ASSERT_EQ(recv(fd, rest.data(), rest.size(), MSG_WAITALL), ssize_t(rest.size()));
+        EXPECT_EQ(rest[0], 0);
+        EXPECT_EQ(rest[1], 0) << "ApiVersions error code";
+    }
+    close(fd);
+    EXPECT_EQ(stats_json().find("\"frames_assembled_copy\":0,"), std::string::npos);
 }
 
 TEST_F(Broker, UnknownApiKeyClosesTheConnection)
