@@ -93,11 +93,12 @@ int64_t sl_dp_partition_hw(const struct sl_dp_partition *p)
     return p->hw_is_durable ? sl_log_durable_end_offset(p->log) : sl_log_end_offset(p->log);
 }
 
-static void on_durable(void *ctx, struct sl_log *log, int64_t durable_end_offset,
-                       enum sl_storage_err err)
+static void on_durable(void *ctx, struct sl_log *log, int64_t written_end_offset,
+                       int64_t durable_end_offset, enum sl_storage_err err)
 {
     struct sl_shard *s = ctx;
     (void)log;
+    (void)written_end_offset;
     (void)durable_end_offset;
     if (err != SL_STORAGE_OK)
         fprintf(stderr, "sluiced: shard %u: %s: write failed: %s\n", s->opts.shard_id,
