@@ -252,9 +252,9 @@ void sl_dp_conn_on_close(void *ctx, struct sl_net_conn h, enum sl_net_close_reas
             sl_dp_wait_remove(&s->parked, r);
             r->parked = false;
         }
-        if (r->waiting_durable) {
-            sl_dp_wait_remove(&s->durable, r);
-            r->waiting_durable = false;
+        if (r->waiting_ack) {
+            sl_dp_wait_remove(&s->ack_waiting, r);
+            r->waiting_ack = false;
         }
         sl_dp_request_reap_orphan(s, r);
         r = next;

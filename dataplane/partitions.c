@@ -87,23 +87,31 @@ int64_t sl_dp_topic_int(const struct sl_shard *s, const struct sl_md_topic *t, c
 
 int64_t sl_dp_partition_hw(const struct sl_dp_partition *p)
 {
-    /* flush.messages=1 means "acknowledge only what is on disk": consumers then see only
-     * durable data too, so nothing they read can vanish in a crash. Otherwise the
-     * single-node ISR {self} makes the high watermark the log end. */
-    return p->hw_is_durable ? sl_log_durable_end_offset(p->log) : sl_log_end_offset(p->log);
+    /* Consumers see only what an acknowledgement could cover, so nothing they read can be
+     * taken back by a crash: with the single-node ISR {self} that is the written end (in
+     * the file: survives kill -9 of the broker, Kafka's page-cache guarantee), or the
+     * durable end when flush.messages=1 acknowledges only fdatasynced data. Batches past
+     * it sit in the tail buffer until their O_DIRECT write completes. */
+    return p->hw_is_durable ? sl_log_durable_end_offset(p->log) : sl_log_written_end_offset(p->log);
 }
 
-static void on_durable(void *ctx, struct sl_log *log, int64_t written_end_offset,
-                       int64_t durable_end_offset, enum sl_storage_err err)
+static void on_progress(void *ctx, struct sl_log *log, int64_t written_end_offset,
+                        int64_t durable_end_offset, enum sl_storage_err err)
 {
-    struct sl_shard *s = ctx;
-    (void)log;
+    struct sl_dp_partition *p = ctx;
+    struct sl_shard *s = p->shard;
     (void)written_end_offset;
     (void)durable_end_offset;
     if (err != SL_STORAGE_OK)
         fprintf(stderr, "sluiced: shard %u: %s: write failed: %s\n", s->opts.shard_id,
                 sl_log_path(log), sl_storage_strerror(err));
-    s->durable_progress = true;
+    if (p->log == log) /* NULL while sl_log_open still runs: nothing written yet */
+        sl_log_set_high_watermark(log, sl_dp_partition_hw(p));
+    /* Produces waiting for these ends are answered, and fetches parked below the high
+     * watermark (on this shard and the others) try again. */
+    s->storage_progress = true;
+    s->appended = true;
+    atomic_fetch_add_explicit(&s->append_seq, 1, memory_order_relaxed);
 }
 
 static void log_config_for(struct sl_shard *s, const struct sl_md_topic *t,
@@ -204,7 +212,9 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
                 }
                 struct sl_log_config lc;
                 log_config_for(s, t, &lc);
-                struct sl_log_callbacks cb = {on_durable, s};
+                p->shard = s;
+                p->hw_is_durable = lc.flush_messages == 1;
+                struct sl_log_callbacks cb = {on_progress, p};
                 struct sl_log_recovery_report report;
                 enum sl_storage_err err =
                     sl_log_open(s->storage, s->opts.log_dir, t->name, mp->partition, &lc, &cb,
@@ -222,7 +232,7 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
                     continue;
                 }
                 snprintf(p->topic, sizeof(p->topic), "%s", t->name);
-                p->hw_is_durable = lc.flush_messages == 1;
+                sl_log_set_high_watermark(p->log, sl_dp_partition_hw(p));
                 p->max_message_bytes = lc.max_message_bytes;
                 s->stats.partitions_open++;
                 s->stats.partitions_opened++;

@@ -40,7 +40,7 @@ struct sl_dp_request *sl_dp_request_get(struct sl_shard *s)
 void sl_dp_request_free(struct sl_shard *s, struct sl_dp_request *r)
 {
     SL_ASSERT(r->state != SL_DP_REQ_FREE);
-    SL_ASSERT(!r->parked && !r->waiting_durable);
+    SL_ASSERT(!r->parked && !r->waiting_ack);
     if (r->pending_ops == 0) {
         const struct sl_dp_handler *h = sl_dp_handler_find(r->req.header.api_key);
         if (h != NULL && h->release != NULL && r->hstate != NULL)
@@ -87,7 +87,7 @@ void sl_dp_request_free(struct sl_shard *s, struct sl_dp_request *r)
 
 bool sl_dp_request_reap_orphan(struct sl_shard *s, struct sl_dp_request *r)
 {
-    if (!sl_dp_request_orphaned(r) || r->pending_ops > 0 || r->parked || r->waiting_durable)
+    if (!sl_dp_request_orphaned(r) || r->pending_ops > 0 || r->parked || r->waiting_ack)
         return false;
     if (r->state == SL_DP_REQ_SENDING || r->state == SL_DP_REQ_RELEASING)
         return false; /* the driver still owns segments; the last release frees it */

@@ -189,10 +189,9 @@ static uint32_t loop_once(struct sl_shard *s)
         sl_dp_produce_retry_poll(s);
         work++;
     }
-    if (s->durable_progress) {
-        s->durable_progress = false;
-        s->appended = true; /* the high watermark of flush.messages=1 logs moved */
-        sl_dp_produce_durable_check(s);
+    if (s->storage_progress) {
+        s->storage_progress = false;
+        sl_dp_produce_ack_check(s);
         work++;
     }
     if (s->opts.shard_count > 1)

@@ -22,7 +22,7 @@ struct sl_dp_request;
 enum sl_dp_request_state {
     SL_DP_REQ_FREE = 0,
     SL_DP_REQ_RELEASING, /* done; waiting for other shards to drop the request's pins */
-    SL_DP_REQ_HANDLING,  /* handler running or waiting (storage, durable, parked, controller) */
+    SL_DP_REQ_HANDLING,  /* handler running or waiting (storage, ack, parked, controller) */
     SL_DP_REQ_DONE,      /* response encoded (or none), waiting for its turn to send */
     SL_DP_REQ_SENDING,   /* segments owned by the driver */
 };
@@ -66,10 +66,10 @@ struct sl_dp_request {
     /* Handler progress. */
     uint32_t pending_ops; /* storage reads / lookups / controller requests outstanding */
     bool parked;          /* fetch waiting for min_bytes or its deadline */
-    bool waiting_durable; /* produce waiting for fdatasync */
+    bool waiting_ack;     /* produce waiting for its appends to be written (or durable) */
     int64_t deadline_ms;
     void *hstate;                    /* handler-specific, in the arena */
-    struct sl_dp_request *wait_next; /* parked / durable / controller wait list */
+    struct sl_dp_request *wait_next; /* parked / ack / controller wait list */
 };
 
 struct sl_dp_rx_held {
@@ -109,7 +109,8 @@ struct sl_dp_partition {
     int32_t partition;
     char topic[SL_MD_TOPIC_NAME_BYTES_MAX];
     struct sl_log *log;
-    bool hw_is_durable; /* flush policy set: consumers only see durable data */
+    struct sl_shard *shard; /* owner (context of the log's progress callback) */
+    bool hw_is_durable;     /* flush.messages=1: consumers only see durable data */
     uint32_t max_message_bytes;
     int32_t leader_epoch;
     uint64_t seen_version; /* image version that last confirmed it */
@@ -171,11 +172,11 @@ struct sl_shard {
     uint32_t requests_in_use;
     uint64_t frame_memory_used;
 
-    struct sl_dp_request *parked;     /* fetches waiting */
-    struct sl_dp_request *durable;    /* produces waiting for fdatasync */
-    struct sl_dp_request *md_waiting; /* requests waiting for the controller */
-    bool durable_progress; /* a log's durable end moved since produces were last checked */
-    bool appended;         /* something was appended since parked fetches were last tried */
+    struct sl_dp_request *parked;      /* fetches waiting */
+    struct sl_dp_request *ack_waiting; /* produces waiting for their appends' writes */
+    struct sl_dp_request *md_waiting;  /* requests waiting for the controller */
+    bool storage_progress; /* a log's written/durable end moved since produces were checked */
+    bool appended;         /* a high watermark moved since parked fetches were last tried */
 
     struct sl_dp_partition *partitions; /* open addressing, capacity = 2 * partitions_max */
     uint32_t partition_cap;
@@ -196,11 +197,12 @@ struct sl_shard {
     void **inbox_slots;
     struct sl_dp_part_op *retry_head;
     struct sl_dp_part_op *retry_tail;
-    atomic_uint_fast64_t append_seq; /* bumped on every append: wakes other shards' fetches */
+    /* Bumped whenever a high watermark of this shard moves: wakes other shards' fetches. */
+    atomic_uint_fast64_t append_seq;
     uint64_t *peer_append_seen;
     atomic_uint *drained; /* shared: shards that finished their own requests on stop */
     bool draining;        /* stopping: no new requests are parsed */
-    struct sl_dp_part_op *remote_durable; /* owner side: produce ops waiting for fdatasync */
+    struct sl_dp_part_op *remote_ack_waiting; /* owner side: produce ops waiting for writes */
     void *append_retry_head; /* produce ops waiting for storage room, in arrival order */
     void *append_retry_tail;
 
@@ -305,7 +307,7 @@ bool sl_dp_route_peer_appended(struct sl_shard *s);
 /* ---- handlers (handlers/) ---- */
 typedef void (*sl_dp_handler_fn)(struct sl_shard *s, struct sl_dp_request *r);
 /* Called again for a request when what it waited for happened (storage read done,
- * controller request done, durable, parked fetch woken or timed out). */
+ * controller request done, appends written, parked fetch woken or timed out). */
 typedef void (*sl_dp_resume_fn)(struct sl_shard *s, struct sl_dp_request *r);
 
 struct sl_dp_handler {

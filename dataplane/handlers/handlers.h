@@ -27,8 +27,10 @@ void sl_dp_resume_admin_topics(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_describe_cluster(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_describe_configs(struct sl_shard *s, struct sl_dp_request *r);
 
-/* Called by the durable callback path: a produce waiting for fdatasync may be done. */
-void sl_dp_produce_durable_check(struct sl_shard *s);
+/* Called from the loop after a log's written or durable end moved: answers the produces
+ * (and replies to the other shards' produce ops) whose appends reached the end they wait
+ * for. */
+void sl_dp_produce_ack_check(struct sl_shard *s);
 /* Called every loop pass after sl_storage_poll: retries appends that met storage
  * backpressure, in order. */
 void sl_dp_produce_retry_poll(struct sl_shard *s);

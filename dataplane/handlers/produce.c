@@ -1,8 +1,11 @@
 /* Produce (0): validate and append each partition's record batches to its log (the one
- * copy of record bytes: request buffer -> storage tail buffer), answer after the append
- * or, when the log's flush policy asks for it, after the fdatasync covering it.
- * acks=0 answers nothing. acks=all checks min.insync.replicas against the ISR (on a
- * single node the ISR is {self}).
+ * copy of record bytes: request buffer -> storage tail buffer), and answer once the
+ * O_DIRECT write covering the append has completed (the log's written end reached it:
+ * the bytes are in the file and survive kill -9 of the broker, Kafka's page-cache
+ * acknowledgement) or, when the log's flush policy asks for it, once the fdatasync
+ * covering it has completed. The response is parked meanwhile; the log's progress
+ * callback wakes it. acks=0 answers nothing. acks=all checks min.insync.replicas against
+ * the ISR (on a single node the ISR is {self}, whose log end the written end is).
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,10 +19,16 @@
  * timeout_ms). */
 #define SL_DP_APPEND_RETRY_MAX_MS 30000
 
+/* An end offset an acknowledgement waits for. */
+struct ack_target {
+    int64_t offset; /* < 0: nothing to wait for */
+    bool durable;   /* the durable end must reach offset, else the written end */
+};
+
 struct produce_wait {
     struct sl_md_uuid topic_id;
     int32_t partition;
-    int64_t target_offset; /* durable end must reach this */
+    struct ack_target target;
     struct sl_codec_produce_response_partition_produce_response *out;
 };
 
@@ -28,8 +37,8 @@ struct produce_state {
     struct produce_wait *waits;
     uint32_t wait_count;
     int16_t acks;
-    bool failed;          /* arena exhausted: the connection is closed */
-    bool durable_checked; /* local durable waits done (or queued) */
+    bool failed;      /* arena exhausted: the connection is closed */
+    bool ack_checked; /* local ack waits done (or queued) */
 };
 
 static int16_t storage_to_kafka(enum sl_storage_err err)
@@ -66,8 +75,8 @@ struct append_result {
     int16_t error_code;
     int64_t base_offset;
     int64_t log_start_offset;
-    int64_t durable_target; /* >= 0: acknowledge once the durable end reaches it */
-    bool backpressure;      /* storage had no room: retry later, nothing was appended */
+    struct ack_target ack; /* when to acknowledge (acks != 0) */
+    bool backpressure;     /* storage had no room: retry later, nothing was appended */
 };
 
 /* Appends records to a partition this shard owns. */
@@ -76,7 +85,8 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
                          struct append_result *out)
 {
     out->error_code = 0;
-    out->durable_target = -1;
+    out->ack.offset = -1;
+    out->ack.durable = false;
     out->backpressure = false;
     struct sl_dp_partition *p = sl_dp_partition_find(s, topic_id, partition);
     if (p == NULL) {
@@ -114,16 +124,47 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
         out->error_code = storage_to_kafka(err);
         return;
     }
-    s->appended = true;
-    atomic_fetch_add_explicit(&s->append_seq, 1, memory_order_relaxed);
+    /* The high watermark does not move yet (it follows the written end): parked fetches
+     * are woken by the progress callback once the write completes. */
     s->stats.produce_batches += res.batch_count;
     s->stats.produce_records += (uint64_t)(res.last_offset - res.base_offset + 1);
     s->stats.produce_bytes += (uint64_t)records_len;
     out->base_offset = res.base_offset;
     out->log_start_offset = res.log_start_offset;
-    sl_log_set_high_watermark(p->log, sl_dp_partition_hw(p));
-    if (res.wait_for_durable && acks != 0)
-        out->durable_target = res.log_end_offset;
+    if (acks != 0) {
+        out->ack.offset = res.log_end_offset;
+        out->ack.durable = res.wait_for_durable;
+    }
+}
+
+/* Whether the log of p has reached target; an error code (or 0) in *error_code when the
+ * wait is over. */
+static bool ack_reached(const struct sl_dp_partition *p, const struct ack_target *target,
+                        int16_t *error_code)
+{
+    *error_code = 0;
+    if (p == NULL) {
+        *error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER; /* closed while waiting */
+        return true;
+    }
+    if (sl_log_failure(p->log) != SL_STORAGE_OK) {
+        *error_code = storage_to_kafka(sl_log_failure(p->log));
+        return true;
+    }
+    int64_t end =
+        target->durable ? sl_log_durable_end_offset(p->log) : sl_log_written_end_offset(p->log);
+    return end >= target->offset;
+}
+
+static void wait_add(struct produce_state *st, const struct sl_md_uuid *topic_id, int32_t partition,
+                     const struct ack_target *target,
+                     struct sl_codec_produce_response_partition_produce_response *out)
+{
+    struct produce_wait *w = &st->waits[st->wait_count++];
+    w->topic_id = *topic_id;
+    w->partition = partition;
+    w->target = *target;
+    w->out = out;
 }
 
 /* One partition's append when it cannot finish at once: a partition of another shard
@@ -141,7 +182,7 @@ struct produce_op {
     struct append_result result;
     struct sl_codec_produce_response_partition_produce_response *out; /* home's */
     struct produce_state *st;                                         /* home's */
-    struct sl_dp_part_op *durable_next;
+    struct sl_dp_part_op *ack_next;
     struct produce_op *retry_next;
 };
 
@@ -166,13 +207,8 @@ static void apply_local(struct sl_shard *s, struct produce_op *po)
         return;
     po->out->base_offset = po->result.base_offset;
     po->out->log_start_offset = po->result.log_start_offset;
-    if (po->result.durable_target >= 0) {
-        struct produce_wait *w = &po->st->waits[po->st->wait_count++];
-        w->topic_id = po->topic_id;
-        w->partition = po->partition;
-        w->target_offset = po->result.durable_target;
-        w->out = po->out;
-    }
+    if (po->result.ack.offset >= 0)
+        wait_add(po->st, &po->topic_id, po->partition, &po->result.ack, po->out);
 }
 
 /* Owner side: the append of po finished (appended or failed). */
@@ -185,9 +221,9 @@ static void owner_finish(struct sl_shard *s, struct produce_op *po)
         sl_dp_op_finished(s, po->op.req);
         return;
     }
-    if (po->result.error_code == 0 && po->result.durable_target >= 0) {
-        po->durable_next = s->remote_durable;
-        s->remote_durable = &po->op;
+    if (po->result.error_code == 0 && po->result.ack.offset >= 0) {
+        po->ack_next = s->remote_ack_waiting;
+        s->remote_ack_waiting = &po->op;
         return;
     }
     sl_dp_op_reply(s, &po->op);
@@ -268,13 +304,8 @@ static int16_t produce_partition(struct sl_shard *s, struct sl_dp_request *r, in
                 return res.error_code;
             out->base_offset = res.base_offset;
             out->log_start_offset = res.log_start_offset;
-            if (res.durable_target >= 0) {
-                struct produce_wait *w = &st->waits[st->wait_count++];
-                w->topic_id = t->topic_id;
-                w->partition = pd->index;
-                w->target_offset = res.durable_target;
-                w->out = out;
-            }
+            if (res.ack.offset >= 0)
+                wait_add(st, &t->topic_id, pd->index, &res.ack, out);
             return 0;
         }
     }
@@ -361,7 +392,7 @@ void sl_dp_handle_produce(struct sl_shard *s, struct sl_dp_request *r)
 }
 
 /* Every partition has its result (local appends, remote ops back): answer, or wait for
- * the local fdatasyncs first. */
+ * the local writes (or fdatasyncs) first. */
 void sl_dp_resume_produce(struct sl_shard *s, struct sl_dp_request *r)
 {
     struct produce_state *st = r->hstate;
@@ -374,61 +405,54 @@ void sl_dp_resume_produce(struct sl_shard *s, struct sl_dp_request *r)
         sl_dp_respond_none(s, r);
         return;
     }
-    if (st->wait_count > 0 && !st->durable_checked) {
-        st->durable_checked = true;
-        r->waiting_durable = true;
-        sl_dp_wait_push(&s->durable, r);
+    if (st->wait_count > 0 && !st->ack_checked) {
+        st->ack_checked = true;
+        r->waiting_ack = true;
+        sl_dp_wait_push(&s->ack_waiting, r);
+        s->storage_progress = true; /* check once even if no progress is reported later */
         return;
     }
     sl_dp_respond(s, r, &st->resp, 0);
 }
 
-void sl_dp_produce_durable_check(struct sl_shard *s)
+void sl_dp_produce_ack_check(struct sl_shard *s)
 {
-    /* Owner side: ops of other shards waiting for this shard's fdatasyncs. */
-    struct sl_dp_part_op **link = &s->remote_durable;
+    /* Owner side: ops of other shards waiting for this shard's writes. */
+    struct sl_dp_part_op **link = &s->remote_ack_waiting;
     while (*link != NULL) {
         struct produce_op *po = (struct produce_op *)*link;
         struct sl_dp_partition *p = sl_dp_partition_find(s, &po->topic_id, po->partition);
-        bool ready = true;
-        if (p == NULL)
-            po->result.error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
-        else if (sl_log_failure(p->log) != SL_STORAGE_OK)
-            po->result.error_code = storage_to_kafka(sl_log_failure(p->log));
-        else
-            ready = sl_log_durable_end_offset(p->log) >= po->result.durable_target;
-        if (!ready) {
-            link = &po->durable_next;
+        if (!ack_reached(p, &po->result.ack, &po->result.error_code)) {
+            link = &po->ack_next;
             continue;
         }
-        *link = po->durable_next;
+        *link = po->ack_next;
         sl_dp_op_reply(s, &po->op);
     }
-    struct sl_dp_request *r = s->durable;
+    struct sl_dp_request *r = s->ack_waiting;
     while (r != NULL) {
         struct sl_dp_request *next = r->wait_next;
         struct produce_state *st = r->hstate;
         bool all = true;
         for (uint32_t i = 0; i < st->wait_count; i++) {
             struct produce_wait *w = &st->waits[i];
-            if (w->target_offset < 0)
+            if (w->target.offset < 0)
                 continue;
             struct sl_dp_partition *p = sl_dp_partition_find(s, &w->topic_id, w->partition);
-            if (p == NULL) {
-                w->out->error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
-                w->target_offset = -1;
-            } else if (sl_log_failure(p->log) != SL_STORAGE_OK) {
-                w->out->error_code = storage_to_kafka(sl_log_failure(p->log));
-                w->target_offset = -1;
-            } else if (sl_log_durable_end_offset(p->log) >= w->target_offset) {
-                w->target_offset = -1;
-            } else {
+            int16_t error_code = 0;
+            if (!ack_reached(p, &w->target, &error_code)) {
                 all = false;
+                continue;
+            }
+            w->target.offset = -1;
+            if (error_code != 0) {
+                w->out->error_code = error_code;
+                sl_dp_stats_error(&s->stats, error_code);
             }
         }
         if (all) {
-            sl_dp_wait_remove(&s->durable, r);
-            r->waiting_durable = false;
+            sl_dp_wait_remove(&s->ack_waiting, r);
+            r->waiting_ack = false;
             if (sl_dp_request_orphaned(r))
                 sl_dp_request_reap_orphan(s, r);
             else

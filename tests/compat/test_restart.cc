@@ -1,5 +1,6 @@
-// Restart durability with real processes: a clean SIGTERM stop loses nothing, and under
-// log.flush.interval.messages=1 a SIGKILL loses no acknowledged message.
+// Restart durability with real processes: a clean SIGTERM stop loses nothing, and a
+// SIGKILL loses no acknowledged message, both under log.flush.interval.messages=1 and
+// under the default flush policy (acknowledged once written to the file).
 #include <gtest/gtest.h>
 
 #include <librdkafka/rdkafka.h>
@@ -129,14 +130,14 @@ TEST(RestartTest, ProduceSigtermRestartConsumeAll)
 // Producer keeps a stream going; after a few thousand acknowledgements the broker gets
 // SIGKILL. Everything acknowledged before the kill must be in the log after restart, at
 // the offset the acknowledgement named; nothing unknown and no position twice.
-TEST(RestartTest, SigkillWithFlushPerMessageKeepsEveryAcknowledgedMessage)
+void sigkill_keeps_every_acknowledged_message(const std::string &topic,
+                                              const std::map<std::string, std::string> &properties)
 {
     constexpr size_t k_acked_before_kill = 3000;
     constexpr uint64_t k_max_messages = 200000;
-    const std::string topic = "restart-kill";
     broker_options options;
     options.topics = {{topic, k_partitions}};
-    options.properties = {{"log.flush.interval.messages", "1"}};
+    options.properties = properties;
     broker_process broker(options);
     ASSERT_TRUE(broker.Start());
     const std::string bootstrap = broker.bootstrap();
@@ -205,6 +206,20 @@ TEST(RestartTest, SigkillWithFlushPerMessageKeepsEveryAcknowledgedMessage)
         ASSERT_TRUE(id_of(m.value, &id)) << "unknown message at " << m.partition << "/" << m.offset;
         ASSERT_LT(id, sent);
     }
+}
+
+// fdatasync after every message: acknowledged means on disk.
+TEST(RestartTest, SigkillWithFlushPerMessageKeepsEveryAcknowledgedMessage)
+{
+    sigkill_keeps_every_acknowledged_message("restart-kill",
+                                             {{"log.flush.interval.messages", "1"}});
+}
+
+// The default flush policy (never fdatasync): as with Kafka's page cache, acknowledged
+// means written to the file, which survives SIGKILL of the broker (not a power loss).
+TEST(RestartTest, SigkillWithDefaultFlushKeepsEveryAcknowledgedMessage)
+{
+    sigkill_keeps_every_acknowledged_message("restart-kill-default", {});
 }
 
 } // namespace
