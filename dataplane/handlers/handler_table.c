@@ -2,14 +2,18 @@
  * ApiVersions. Versions outside a row (or APIs without a row) close the connection,
  * except ApiVersions itself, which answers UNSUPPORTED_VERSION with a v0 body.
  *
- * Produce starts at v3 and Fetch at v4: older versions carry message format v0/v1,
- * which sluice does not store or serve (record batches v2 only).
+ * Fetch starts at v4: older versions carry message format v0/v1, which sluice does not
+ * store or serve (record batches v2 only). Produce is advertised from v0 like Kafka 3.x
+ * does, because librdkafka up to 2.11.0 (Debian's 2.0.2 included) compresses gzip,
+ * snappy and lz4 batches only when the broker's Produce range includes v0; v0-v2
+ * requests themselves carry message format v0/v1 and each partition is answered
+ * UNSUPPORTED_FOR_MESSAGE_FORMAT (dataplane/handlers/produce.c).
  */
 #include "dataplane/handlers/handlers.h"
 
 /* clang-format off */
 const struct sl_dp_handler sl_dp_handlers[] = {
-    {0,  3, 11, sl_dp_handle_produce,           sl_dp_resume_produce,      NULL},
+    {0,  0, 11, sl_dp_handle_produce,           sl_dp_resume_produce,      NULL},
     {1,  4, 17, sl_dp_handle_fetch,             sl_dp_resume_fetch,        sl_dp_release_fetch},
     {2,  1, 6,  sl_dp_handle_list_offsets,      sl_dp_resume_list_offsets, NULL},
     {3,  0, 12, sl_dp_handle_metadata,          NULL,                      NULL},

@@ -282,6 +282,8 @@ static int16_t produce_partition(struct sl_shard *s, struct sl_dp_request *r, in
                                  struct sl_codec_produce_response_partition_produce_response *out,
                                  struct produce_state *st)
 {
+    if (r->req.header.api_version < 3)
+        return SL_KAFKA_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT; /* message format v0/v1 */
     if (t == NULL)
         return SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
     const struct sl_md_partition *mp = sl_md_topic_partition(t, pd->index);
