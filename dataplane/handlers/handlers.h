@@ -26,6 +26,8 @@ void sl_dp_handle_create_partitions(struct sl_shard *s, struct sl_dp_request *r)
 void sl_dp_resume_admin_topics(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_describe_cluster(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_describe_configs(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_delete_records(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_resume_delete_records(struct sl_shard *s, struct sl_dp_request *r);
 
 /* Called from the loop after a log's written or durable end moved: answers the produces
  * (and replies to the other shards' produce ops) whose appends reached the end they wait
