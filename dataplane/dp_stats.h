@@ -38,6 +38,7 @@ struct SL_CACHE_ALIGNED sl_dp_stats {
     uint64_t produce_batches;
     uint64_t produce_bytes;
     uint64_t produce_storage_retries; /* appends retried after NO_BUFFER/BUSY */
+    uint64_t produce_duplicates;      /* idempotent retries answered with their offset */
     uint64_t fetch_bytes;             /* record bytes sent zero-copy */
     uint64_t fetch_parked;            /* fetches that waited for min_bytes */
     uint64_t fetch_cold_reads;        /* partition reads that went to disk */

@@ -174,9 +174,10 @@ static void partition_close(struct sl_shard *s, struct sl_dp_partition *p, bool 
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s", sl_log_path(p->log));
-    /* Parked fetches and durable waiters look partitions up again when they run, so a
+    /* Parked fetches and ack waiters look partitions up again when they run, so a
      * closed partition is simply not found by them. */
-    enum sl_storage_err err = sl_log_close(p->log);
+    enum sl_storage_err err = sl_log_close(p->log); /* completes a producer-state read */
+    sl_dp_producers_close(&p->producers);
     if (err != SL_STORAGE_OK)
         fprintf(stderr, "sluiced: shard %u: closing %s: %s\n", s->opts.shard_id, path,
                 sl_storage_strerror(err));
@@ -232,6 +233,12 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
                     continue;
                 }
                 snprintf(p->topic, sizeof(p->topic), "%s", t->name);
+                if (!sl_dp_producers_open(&p->producers, s->storage, p->log))
+                    fprintf(stderr,
+                            "sluiced: %s-%d: no memory to rebuild idempotent producer state\n",
+                            t->name, mp->partition);
+                if (p->producers.loading)
+                    s->producer_loads++;
                 sl_log_set_high_watermark(p->log, sl_dp_partition_hw(p));
                 p->max_message_bytes = lc.max_message_bytes;
                 s->stats.partitions_open++;
@@ -264,4 +271,15 @@ void sl_dp_partitions_close_all(struct sl_shard *s)
         if (s->partitions[i].used)
             partition_close(s, &s->partitions[i], false);
     }
+}
+
+void sl_dp_partitions_load_producers(struct sl_shard *s)
+{
+    uint32_t loading = 0;
+    for (uint32_t i = 0; i < s->partition_cap; i++) {
+        struct sl_dp_partition *p = &s->partitions[i];
+        if (p->used && sl_dp_producers_load_step(&p->producers, p->log))
+            loading++;
+    }
+    s->producer_loads = loading; /* recounted: closes and finished reads drop out */
 }

@@ -81,6 +81,10 @@ int sl_shard_create(const struct sl_shard_options *opts, struct sl_shard **out)
         return -ENOMEM;
     }
     atomic_init(&s->append_seq, 0);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    atomic_init(&s->producer_id_next,
+                ((int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000) * 4096);
     for (uint32_t i = 0; i < opts->shard_count; i++)
         sl_dp_ring_init(&s->inbox[i], s->inbox_slots + (size_t)i * opts->ring_capacity,
                         opts->ring_capacity);
@@ -185,6 +189,10 @@ static uint32_t loop_once(struct sl_shard *s)
     int n = sl_net_poll(s->net, SL_SHARD_POLL_BUDGET);
     uint32_t work = n > 0 ? (uint32_t)n : 0;
     work += sl_storage_poll(s->storage, s->now_ms);
+    if (s->producer_loads > 0) {
+        sl_dp_partitions_load_producers(s);
+        work++;
+    }
     if (s->append_retry_head != NULL) {
         sl_dp_produce_retry_poll(s);
         work++;

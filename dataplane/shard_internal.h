@@ -11,6 +11,7 @@
 #include "controlplane/metadata_log.h"
 #include "dataplane/codec/codec.h"
 #include "dataplane/dp_stats.h"
+#include "dataplane/producer_state.h"
 #include "dataplane/ring.h"
 #include "dataplane/shard.h"
 #include "drivers/net/net_driver.h"
@@ -113,7 +114,8 @@ struct sl_dp_partition {
     bool hw_is_durable;     /* flush.messages=1: consumers only see durable data */
     uint32_t max_message_bytes;
     int32_t leader_epoch;
-    uint64_t seen_version; /* image version that last confirmed it */
+    uint64_t seen_version;            /* image version that last confirmed it */
+    struct sl_dp_producers producers; /* idempotent producers' sequences */
 };
 
 /* Work on a partition another shard owns, sent by reference over the shard rings: the
@@ -181,6 +183,7 @@ struct sl_shard {
     struct sl_dp_partition *partitions; /* open addressing, capacity = 2 * partitions_max */
     uint32_t partition_cap;
     uint32_t partition_count;
+    uint32_t producer_loads; /* partitions still rebuilding their producer state */
 
     struct sl_dp_md_slot *md_slots;
 
@@ -199,6 +202,8 @@ struct sl_shard {
     struct sl_dp_part_op *retry_tail;
     /* Bumped whenever a high watermark of this shard moves: wakes other shards' fetches. */
     atomic_uint_fast64_t append_seq;
+    /* Next idempotent producer id; only shard 0's is used (InitProducerId). */
+    atomic_int_fast64_t producer_id_next;
     uint64_t *peer_append_seen;
     atomic_uint *drained; /* shared: shards that finished their own requests on stop */
     bool draining;        /* stopping: no new requests are parsed */
@@ -270,6 +275,9 @@ uint32_t sl_dp_partition_shard(const struct sl_md_uuid *topic_id, int32_t partit
 void sl_dp_partitions_reconcile(struct sl_shard *s);
 /* Closes every log (shutdown). */
 void sl_dp_partitions_close_all(struct sl_shard *s);
+/* Advances the producer-state rebuild of partitions opened with data (loop, while
+ * producer_loads > 0). */
+void sl_dp_partitions_load_producers(struct sl_shard *s);
 /* The high watermark consumers may read up to. */
 int64_t sl_dp_partition_hw(const struct sl_dp_partition *p);
 /* An int topic setting: the topic's config, else the broker key, else dflt. */

@@ -72,6 +72,7 @@ void sl_stats_server_close(struct sl_stats_server *srv)
     X(produce_batches)             \
     X(produce_bytes)               \
     X(produce_storage_retries)     \
+    X(produce_duplicates)          \
     X(fetch_bytes)                 \
     X(fetch_parked)                \
     X(fetch_cold_reads)            \

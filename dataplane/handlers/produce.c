@@ -112,6 +112,29 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
             return;
         }
     }
+    int64_t dup_base_offset = -1;
+    int16_t refusal = 0;
+    switch (sl_dp_producer_check(&p->producers, infos, count, &dup_base_offset, &refusal)) {
+    case SL_DP_PRODUCER_APPEND:
+        break;
+    case SL_DP_PRODUCER_LOADING:
+        out->backpressure = true; /* retried in order once the state is rebuilt */
+        return;
+    case SL_DP_PRODUCER_REFUSED:
+        out->error_code = refusal;
+        return;
+    case SL_DP_PRODUCER_DUPLICATE:
+        /* A retry of a batch already appended: its original offset, acknowledged once
+         * everything appended so far (the original included) is written. */
+        s->stats.produce_duplicates++;
+        out->base_offset = dup_base_offset;
+        out->log_start_offset = sl_log_start_offset(p->log);
+        if (acks != 0) {
+            out->ack.offset = sl_log_end_offset(p->log);
+            out->ack.durable = p->hw_is_durable;
+        }
+        return;
+    }
     struct sl_log_append_result res;
     err = sl_log_append(p->log, records, (size_t)records_len, infos, count, p->leader_epoch,
                         s->now_ms, &res);
@@ -126,6 +149,9 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
     }
     /* The high watermark does not move yet (it follows the written end): parked fetches
      * are woken by the progress callback once the write completes. */
+    if (infos[0].producer_id >= 0 &&
+        !sl_dp_producer_record(&p->producers, &infos[0], res.base_offset))
+        fprintf(stderr, "sluiced: %s: producer state: out of memory\n", sl_log_path(p->log));
     s->stats.produce_batches += res.batch_count;
     s->stats.produce_records += (uint64_t)(res.last_offset - res.base_offset + 1);
     s->stats.produce_bytes += (uint64_t)records_len;
