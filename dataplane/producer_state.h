@@ -22,6 +22,10 @@
 #include "storage/batch.h"
 #include "storage/log.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SL_DP_PRODUCER_BATCHES_MAX  5u /* Kafka's max.in.flight bound for idempotence */
 #define SL_DP_PRODUCERS_MAX         64u
 #define SL_DP_PRODUCER_SCAN_OFFSETS (1ll << 20)
@@ -90,5 +94,9 @@ bool sl_dp_producer_record(struct sl_dp_producers *t, const struct sl_batch_info
 
 /* Kafka's sequence arithmetic: sequences wrap from INT32_MAX to 0. */
 int32_t sl_dp_producer_sequence_add(int32_t sequence, int32_t increment);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
