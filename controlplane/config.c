@@ -1024,6 +1024,18 @@ int sl_config_validate(const struct sl_config *cfg, char *err, size_t err_size)
     if (rc != 0) {
         return rc;
     }
+    const char *standby = sl_config_string(cfg, SL_CONFIG_METADATA_STANDBY_ADDRESS);
+    if (standby != NULL) {
+        char host[SL_CONFIG_HOST_BYTES_MAX];
+        uint16_t port = 0;
+        if (parse_host_port(standby, strlen(standby), host, &port) != 0 || host[0] == '\0' ||
+            port == 0) {
+            set_error(err, err_size,
+                      "config key 'metadata.standby.address': bad value '%s': expected host:port",
+                      standby);
+            return -EINVAL;
+        }
+    }
     uint64_t mask;
     char why[256];
     if (sl_config_parse_cpu_list(sl_config_string(cfg, SL_CONFIG_DATAPLANE_CORES), &mask, why,

@@ -38,12 +38,16 @@
       "Raft election timeout of the metadata quorum (randomized between 1x and 2x).") \
     X(CONTROLPLANE_QUORUM_HEARTBEAT_MS, "controlplane.quorum.heartbeat.ms", INT, "100", 10, 60000, "", \
       "Interval of raft leader heartbeats; must be well below the election timeout.") \
+    X(METADATA_STANDBY_ADDRESS, "metadata.standby.address", STRING, NULL, 0, 0, "", \
+      "host:port a broker-only node listens on to receive the metadata log (raft pushes it); required without the controller role.") \
     X(METADATA_SNAPSHOT_INTERVAL_ENTRIES, "metadata.snapshot.interval.entries", INT, "1024", 2, SL_I32_MAX, "", \
       "Metadata log entries between two snapshots of the metadata image.") \
     X(METADATA_SNAPSHOT_TRAILING_ENTRIES, "metadata.snapshot.trailing.entries", INT, "128", 0, SL_I32_MAX, "", \
       "Metadata log entries kept after a snapshot, so slightly lagging standbys need no snapshot.") \
     X(CONTROLPLANE_SUBMIT_QUEUE_CAPACITY, "controlplane.submit.queue.capacity", INT, "1024", 2, 1048576, "", \
       "Bound of the queue of requests other threads submit to the controller thread (a power of two is used).") \
+    X(CONTROLPLANE_BROKERS_MAX, "controlplane.brokers.max", INT, "1024", 1, 65536, "", \
+      "Bound of the controller's table of broker sessions (registered brokers in the cluster).") \
     X(LOG_DIRS, "log.dirs", STRING, "./data", 0, 0, "", \
       "Comma-separated directories holding partition logs.") \
     X(METADATA_LOG_DIR, "metadata.log.dir", STRING, NULL, 0, 0, "", \

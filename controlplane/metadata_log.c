@@ -53,6 +53,7 @@ struct sl_md_log {
     bool leader_ready;
     struct raft_barrier barrier;
     bool barrier_pending;
+    raft_term ready_term; /* the term the barrier was proposed in */
     uint32_t inflight;
     struct sl_md_image *pending_image; /* committed image + in-flight proposals */
     uint64_t no_leader_since_ms;
@@ -86,14 +87,6 @@ int sl_md_log_options_from_config(const struct sl_config *cfg, uint32_t reader_c
     memset(out, 0, sizeof(*out));
     out->node_id = (int32_t)sl_config_int(cfg, SL_CONFIG_NODE_ID);
     out->voter = sl_config_has_role(cfg, "controller");
-    if (!out->voter) {
-        set_error(err, err_size,
-                  "node %d is broker-only: standby replication of the metadata log needs the "
-                  "broker registration RPC, which is not available yet; give it the "
-                  "controller role",
-                  out->node_id);
-        return -EINVAL;
-    }
     if (sl_config_metadata_log_dir(cfg, out->dir, sizeof(out->dir)) != 0) {
         set_error(err, err_size, "metadata.log.dir is too long");
         return -EINVAL;
@@ -109,6 +102,17 @@ int sl_md_log_options_from_config(const struct sl_config *cfg, uint32_t reader_c
             snprintf(out->address, sizeof(out->address), "%s:%u", out->voters[i].host,
                      out->voters[i].port);
         }
+    }
+    if (!out->voter) {
+        const char *standby = sl_config_string(cfg, SL_CONFIG_METADATA_STANDBY_ADDRESS);
+        if (standby == NULL || strchr(standby, ':') == NULL) {
+            set_error(err, err_size,
+                      "node %d is broker-only: set metadata.standby.address (host:port) so "
+                      "the controller quorum can replicate the metadata log to it",
+                      out->node_id);
+            return -EINVAL;
+        }
+        snprintf(out->address, sizeof(out->address), "%s", standby);
     }
     if (out->address[0] == '\0') {
         set_error(err, err_size, "node.id %d is not in controller.quorum.voters", out->node_id);
@@ -136,7 +140,7 @@ int sl_md_log_options_from_config(const struct sl_config *cfg, uint32_t reader_c
     out->submit_queue_capacity =
         (uint32_t)sl_config_int(cfg, SL_CONFIG_CONTROLPLANE_SUBMIT_QUEUE_CAPACITY);
     out->reader_count = reader_count;
-    out->brokers_max = 1024;
+    out->brokers_max = (uint32_t)sl_config_int(cfg, SL_CONFIG_CONTROLPLANE_BROKERS_MAX);
     sl_controller_settings_from_config(cfg, &out->settings);
     return 0;
 }
@@ -230,6 +234,9 @@ static int check_voters(struct sl_md_log *log, char *err, size_t err_size)
 {
     const struct raft_configuration *conf = &log->raft.configuration;
     const struct sl_md_log_options *o = &log->options;
+    if (!o->voter && conf->n == 0) {
+        return 0; /* a standby that has not been added yet knows no configuration */
+    }
     bool same = true;
     unsigned stored_voters = 0;
     for (unsigned i = 0; i < conf->n; i++) {
@@ -433,6 +440,8 @@ static int execute(struct sl_md_log *log, struct sl_controller_batch *b, struct 
             msg_size);
     case SL_MD_REQUEST_UNREGISTER_BROKER:
         return sl_controller_unregister_broker(b, s, req->unregister_broker_id);
+    case SL_MD_REQUEST_ADD_STANDBY:
+        break; /* handled by add_standby: a raft membership change, not records */
     case SL_MD_REQUEST_REBALANCE_LEADERS: {
         int moved = sl_controller_rebalance_leaders(b);
         req->leaders_moved = moved > 0 ? moved : 0;
@@ -440,6 +449,70 @@ static int execute(struct sl_md_log *log, struct sl_controller_batch *b, struct 
     }
     }
     return SL_KAFKA_INVALID_REQUEST;
+}
+
+static struct sl_md_request *request_of_change(struct raft_change *change)
+{
+    return (struct sl_md_request *)((char *)change - offsetof(struct sl_md_request, change));
+}
+
+static void standby_assigned(struct raft_change *change, int status)
+{
+    struct sl_md_request *req = request_of_change(change);
+    if (status != 0) {
+        snprintf(req->error_message, sizeof(req->error_message), "cannot make %d a standby: %s",
+                 req->add_standby.node_id, raft_strerror(status));
+        complete(req, SL_KAFKA_NOT_CONTROLLER);
+        return;
+    }
+    complete(req, SL_KAFKA_NONE);
+}
+
+static void standby_added(struct raft_change *change, int status)
+{
+    struct sl_md_request *req = request_of_change(change);
+    struct sl_md_log *log = change->data;
+    int rc = status;
+    if (rc == 0) {
+        /* raft_add makes a spare; a standby also receives the log. */
+        rc = raft_assign(&log->raft, change, (raft_id)req->add_standby.node_id, RAFT_STANDBY,
+                         standby_assigned);
+    }
+    if (rc != 0) {
+        snprintf(req->error_message, sizeof(req->error_message), "cannot add standby %d: %s",
+                 req->add_standby.node_id, raft_strerror(rc));
+        complete(req, SL_KAFKA_NOT_CONTROLLER);
+    }
+}
+
+/* Adds a broker-only node to the raft configuration as a standby (idempotent). */
+static void add_standby(struct sl_md_log *log, struct sl_md_request *req)
+{
+    const struct raft_configuration *conf = &log->raft.configuration;
+    raft_id id = (raft_id)req->add_standby.node_id;
+    for (unsigned i = 0; i < conf->n; i++) {
+        const struct raft_server *s = &conf->servers[i];
+        bool same_id = s->id == id;
+        bool same_address = strcmp(s->address, req->add_standby.address) == 0;
+        if (same_id && same_address && s->role == RAFT_STANDBY) {
+            complete(req, SL_KAFKA_NONE);
+            return;
+        }
+        if (same_id || same_address) {
+            snprintf(req->error_message, sizeof(req->error_message),
+                     "node %llu at %s is already in the metadata quorum configuration%s", s->id,
+                     s->address, s->role == RAFT_VOTER ? " as a voter" : "");
+            complete(req, SL_KAFKA_INVALID_REQUEST);
+            return;
+        }
+    }
+    req->change.data = log;
+    int rc = raft_add(&log->raft, &req->change, id, req->add_standby.address, standby_added);
+    if (rc != 0) {
+        snprintf(req->error_message, sizeof(req->error_message), "cannot add standby %d: %s",
+                 req->add_standby.node_id, raft_strerror(rc));
+        complete(req, rc == RAFT_NOTLEADER ? SL_KAFKA_NOT_CONTROLLER : SL_KAFKA_INVALID_REQUEST);
+    }
 }
 
 static void handle_request(struct sl_md_log *log, struct sl_md_request *req)
@@ -453,6 +526,10 @@ static void handle_request(struct sl_md_log *log, struct sl_md_request *req)
     }
     if (log->closing || !log->leader_ready) {
         not_controller(log, req, log->closing ? "shutting down" : "not the active controller");
+        return;
+    }
+    if (req->type == SL_MD_REQUEST_ADD_STANDBY) {
+        add_standby(log, req);
         return;
     }
     struct sl_controller_batch batch;
@@ -488,7 +565,8 @@ static void barrier_done(struct raft_barrier *req, int status)
 {
     struct sl_md_log *log = req->data;
     log->barrier_pending = false;
-    if (status != 0 || raft_state(&log->raft) != RAFT_LEADER) {
+    if (status != 0 || raft_state(&log->raft) != RAFT_LEADER ||
+        log->raft.current_term != log->ready_term || !log->was_leader) {
         return;
     }
     /* Everything committed before this term is applied: the image is authoritative. */
@@ -499,9 +577,8 @@ static void barrier_done(struct raft_barrier *req, int status)
 
 static void check_sessions(struct sl_md_log *log)
 {
-    if (log->inflight > 0) {
-        return; /* decide on settled state; the next tick comes soon */
-    }
+    /* The controller's view includes in-flight proposals, so a broker being fenced by one
+     * of them is not fenced twice. */
     struct sl_controller_batch batch;
     if (sl_controller_batch_init(&batch, controller_view(log)) != 0) {
         return;
@@ -560,8 +637,17 @@ static void tick(uv_timer_t *timer)
         log->no_leader_since_ms = 0;
     }
     bool leading = raft_state(&log->raft) == RAFT_LEADER;
+    if (leading && log->was_leader && log->raft.current_term != log->ready_term) {
+        /* Lost and regained leadership between two ticks: a new term needs a new barrier
+         * before the image can be trusted. */
+        log->was_leader = false;
+        log->leader_ready = false;
+        atomic_store(&log->is_controller, false);
+        drop_pending_image(log);
+    }
     if (leading && !log->was_leader && !log->barrier_pending) {
         log->was_leader = true;
+        log->ready_term = log->raft.current_term;
         log->barrier.data = log;
         if (raft_barrier(&log->raft, &log->barrier, barrier_done) == 0) {
             log->barrier_pending = true;
@@ -572,6 +658,7 @@ static void tick(uv_timer_t *timer)
         log->was_leader = false;
         log->leader_ready = false;
         atomic_store(&log->is_controller, false);
+        drop_pending_image(log);
     }
     if (log->leader_ready && !atomic_load(&log->failed)) {
         check_sessions(log);
@@ -688,7 +775,7 @@ static int start_raft(struct sl_md_log *log, char *err, size_t err_size)
         snprintf(address, sizeof(address), "%s:%u", o->voters[i].host, o->voters[i].port);
         rc = raft_configuration_add(&conf, (raft_id)o->voters[i].id, address, RAFT_VOTER);
     }
-    if (rc == 0) {
+    if (rc == 0 && o->voter) {
         rc = raft_bootstrap(&log->raft, &conf);
         if (rc == RAFT_CANTBOOTSTRAP) {
             rc = 0; /* the directory already holds a log */
@@ -811,6 +898,12 @@ void sl_md_log_stop(struct sl_md_log *log)
     uv_async_send(&log->wakeup);
     pthread_join(log->thread, NULL);
     log->thread_started = false;
+    /* The control-plane thread is gone, so this thread is now the only consumer: answer
+     * what raced in after its last drain. */
+    struct sl_md_request *req;
+    while ((req = sl_mpsc_queue_pop(log->queue)) != NULL) {
+        not_controller(log, req, "shutting down");
+    }
     log->raft_initialized = false;
 }
 
@@ -833,6 +926,9 @@ void sl_md_log_close(struct sl_md_log *log)
 
 int sl_md_log_submit(struct sl_md_log *log, struct sl_md_request *req)
 {
+    if (atomic_load(&log->stop_requested)) {
+        return -ESHUTDOWN;
+    }
     req->done = 0;
     if (!sl_mpsc_queue_push(log->queue, req)) {
         return -EAGAIN;

@@ -53,9 +53,14 @@ struct sl_md_log_options {
 
 /* Fills options from a validated configuration; `reader_count` is the number of
  * dataplane shards that will read images. Returns 0 or -EINVAL (err says why, e.g. a
- * broker-only node, whose standby path is not wired yet). */
+ * broker-only node without metadata.standby.address). */
 int sl_md_log_options_from_config(const struct sl_config *cfg, uint32_t reader_count,
                                   struct sl_md_log_options *out, char *err, size_t err_size);
+
+/* A broker-only node (voter = false) opens its log without bootstrapping and waits until
+ * the active controller adds it as a standby (SL_MD_REQUEST_ADD_STANDBY, with the node's
+ * metadata.standby.address); from then on it replicates and applies the log like a voter
+ * but does not vote. */
 
 enum sl_md_request_type {
     SL_MD_REQUEST_CREATE_TOPIC = 1,
@@ -69,6 +74,7 @@ enum sl_md_request_type {
     SL_MD_REQUEST_REBALANCE_LEADERS,
     SL_MD_REQUEST_ALTER_BROKER_CONFIG,
     SL_MD_REQUEST_UNREGISTER_BROKER,
+    SL_MD_REQUEST_ADD_STANDBY,
 };
 
 struct sl_md_request {
@@ -104,6 +110,10 @@ struct sl_md_request {
             char value[SL_MD_CONFIG_VALUE_BYTES_MAX];
         } alter_broker_config;
         int32_t unregister_broker_id;
+        struct {
+            int32_t node_id;
+            char address[SL_CONFIG_HOST_BYTES_MAX + 8]; /* its metadata.standby.address */
+        } add_standby;
     };
     /* Optional; runs on the control-plane thread right after the results are set. */
     void (*on_done)(struct sl_md_request *req, void *arg);
@@ -121,6 +131,7 @@ struct sl_md_request {
     /* Private to the metadata log. */
     uint32_t done;
     struct raft_apply apply;
+    struct raft_change change;
 };
 
 struct sl_md_log;
@@ -138,7 +149,9 @@ void sl_md_log_stop(struct sl_md_log *log);
 /* Frees a stopped (or never started) log. */
 void sl_md_log_close(struct sl_md_log *log);
 
-/* Queues a request. Any thread. Returns 0, or -EAGAIN when the queue is full. */
+/* Queues a request. Any thread. Returns 0, -EAGAIN when the queue is full, or
+ * -ESHUTDOWN once sl_md_log_stop has begun (submitting concurrently with stop is a caller
+ * bug: such a request is answered NOT_CONTROLLER at best). */
 int sl_md_log_submit(struct sl_md_log *log, struct sl_md_request *req);
 /* True once the request's results are set (acquire ordering). Any thread. */
 bool sl_md_request_is_done(const struct sl_md_request *req);

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Suites that run a second time under the sanitizers (no real-client or crash suites:
 # they start many processes and take long; their correctness is covered in build/).
-asan_suites=(storage codec controlplane dataplane fuzz)
+asan_suites=(storage codec controlplane dataplane groups fuzz)
 
 status=0
 meson test -C build --num-processes 2 --print-errorlogs || status=1

@@ -29,6 +29,7 @@ static const char *const err_names[SL_STORAGE_ERR__COUNT] = {
     [SL_STORAGE_ERR_INVALID_ARGUMENT] = "invalid argument",
     [SL_STORAGE_ERR_NO_MEMORY] = "no memory",
     [SL_STORAGE_ERR_CORRUPT] = "corrupt",
+    [SL_STORAGE_ERR_IN_USE] = "log directory in use",
 };
 
 const char *sl_storage_strerror(enum sl_storage_err err)
@@ -64,6 +65,36 @@ void sl_storage_config_default(struct sl_storage_config *config)
     config->read_ops_max = 256;
     config->hugepages = true;
     config->direct_io = true;
+    config->fixed_buffers = true;
+}
+
+/* Registers the pool so reads and single-chunk writes can skip per-I/O page pinning.
+ * Needs RLIMIT_MEMLOCK room (or CAP_IPC_LOCK); without it the engine works unregistered. */
+static void register_pool(struct sl_storage *st)
+{
+    size_t total = st->pool.chunk_bytes * st->pool.chunk_count;
+    uint32_t count = (uint32_t)((total + SL_FIXED_BUFFER_BYTES - 1) / SL_FIXED_BUFFER_BYTES);
+    struct iovec *iov = calloc(count, sizeof(*iov));
+    if (iov == NULL)
+        return;
+    for (uint32_t i = 0; i < count; i++) {
+        size_t at = (size_t)i * SL_FIXED_BUFFER_BYTES;
+        iov[i].iov_base = st->pool.base + at;
+        iov[i].iov_len = SL_MIN((size_t)SL_FIXED_BUFFER_BYTES, total - at);
+    }
+    st->fixed_buffers = io_uring_register_buffers(&st->ring, iov, count) == 0;
+    free(iov);
+}
+
+int sl_storage_fixed_index(const struct sl_storage *storage, const void *ptr, size_t len)
+{
+    if (!storage->fixed_buffers)
+        return -1;
+    size_t at = (size_t)((const uint8_t *)ptr - storage->pool.base);
+    size_t index = at / SL_FIXED_BUFFER_BYTES;
+    if ((at + len - 1) / SL_FIXED_BUFFER_BYTES != index)
+        return -1;
+    return (int)index;
 }
 
 enum sl_storage_err sl_storage_create(const struct sl_storage_config *config,
@@ -112,6 +143,14 @@ enum sl_storage_err sl_storage_create(const struct sl_storage_config *config,
         goto free_read_ops;
     }
     st->cq_entries = params.cq_entries;
+    if (config->fixed_buffers)
+        register_pool(st);
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&st->ring);
+    if (probe != NULL) {
+        st->async_ftruncate = io_uring_opcode_supported(probe, SL_IORING_OP_FTRUNCATE);
+        io_uring_free_probe(probe);
+    }
+    st->stats.fixed_buffers = st->fixed_buffers;
     st->stats.hugepage_backed = st->pool.hugepage_backed;
     st->stats.direct_io = st->direct_io;
     st->stats.chunk_bytes = config->chunk_bytes;
@@ -203,6 +242,9 @@ static void dispatch(struct sl_storage *storage, struct sl_io_op *op, int res)
         break;
     case SL_IO_LOAD:
         sl_read_load_done(op->owner, res);
+        break;
+    case SL_IO_TRUNCATE:
+        sl_log_truncate_done(op->owner, res);
         break;
     default:
         SL_ASSERT(!"unknown io kind");

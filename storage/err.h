@@ -42,6 +42,7 @@ enum sl_storage_err {
     SL_STORAGE_ERR_INVALID_ARGUMENT, /* config value or argument outside its range */
     SL_STORAGE_ERR_NO_MEMORY,        /* allocation failed at open/create time */
     SL_STORAGE_ERR_CORRUPT,          /* on-disk metadata that recovery cannot repair */
+    SL_STORAGE_ERR_IN_USE,           /* the partition directory is open elsewhere (its .lock) */
 
     SL_STORAGE_ERR__COUNT
 };

@@ -31,6 +31,19 @@ void sl_index_fini(struct sl_index *index)
     memset(index, 0, sizeof(*index));
 }
 
+int sl_index_set_capacity(struct sl_index *index, uint32_t capacity)
+{
+    capacity = capacity > index->count ? capacity : index->count;
+    if (capacity == 0)
+        capacity = 1; /* keep a valid allocation */
+    uint8_t *bytes = realloc(index->bytes, (size_t)capacity * index->entry_bytes);
+    if (bytes == NULL)
+        return -ENOMEM;
+    index->bytes = bytes;
+    index->capacity = capacity;
+    return 0;
+}
+
 void sl_offset_index_append(struct sl_index *index, uint32_t relative_offset, uint32_t position)
 {
     SL_ASSERT(index->entry_bytes == SL_OFFSET_INDEX_ENTRY_BYTES);

@@ -31,6 +31,11 @@ static inline bool sl_index_full(const struct sl_index *index)
     return index->count >= index->capacity;
 }
 
+/* Gives the index room for capacity entries (never below count). Returns 0 or -ENOMEM
+ * (the index is unchanged then). Sealed segments shrink to count; a segment that becomes
+ * active again (truncation) grows back. */
+int sl_index_set_capacity(struct sl_index *index, uint32_t capacity);
+
 /* Offset index. */
 void sl_offset_index_append(struct sl_index *index, uint32_t relative_offset, uint32_t position);
 void sl_offset_index_entry(const struct sl_index *index, uint32_t i, uint32_t *relative_offset,

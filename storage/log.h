@@ -17,6 +17,9 @@
  * (max timestamp so far -> relative offset), plus checkpoint files; see
  * docs/storage-format.md.
  *
+ * Callbacks (progress, read, lookup) run inside sl_storage_poll/sl_storage_wait on the
+ * owning thread. They may append, read and release, but must not close the log.
+ *
  * Offsets: log start offset <= durable end <= written end <= log end offset (LEO).
  * LEO moves when a batch is copied into the tail buffer (readable at once); the written
  * end moves when the O_DIRECT write covering the batch completes; the durable end moves
@@ -48,11 +51,14 @@ struct sl_storage_config {
     uint32_t read_ops_max; /* concurrent cold reads / timestamp lookups (default 256) */
     bool hugepages;        /* try MAP_HUGETLB for the pool (default true) */
     bool direct_io;        /* O_DIRECT; falls back to buffered I/O on EINVAL (default true) */
+    bool fixed_buffers;    /* register the pool with io_uring (READ/WRITE_FIXED); falls back
+                            * to plain reads/writes if registration fails (default true) */
 };
 
 struct sl_storage_stats {
     bool hugepage_backed; /* the pool really got hugepages */
     bool direct_io;       /* O_DIRECT accepted by the file system (false after fallback) */
+    bool fixed_buffers;   /* the pool is registered with the io_uring */
     uint32_t chunk_bytes;
     uint32_t chunks_total;
     uint32_t chunks_free;
@@ -63,6 +69,7 @@ struct sl_storage_stats {
     uint64_t no_buffer;          /* times a chunk was needed and none could be freed */
     uint64_t sqe_full;           /* times the submission queue was full (work deferred) */
     uint64_t completions;
+    uint64_t fixed_io; /* reads/writes submitted as READ_FIXED / WRITE_FIXED */
 };
 
 /* Fills config with the defaults noted on each field. */
@@ -77,7 +84,7 @@ enum sl_storage_err sl_storage_create(const struct sl_storage_config *config,
 void sl_storage_destroy(struct sl_storage *storage);
 
 /* Non-blocking step: submits queued writes/fdatasyncs/reads, reaps completions, runs
- * the flush.ms timers, calls read/lookup/durable callbacks. Returns how many completions
+ * the flush.ms timers, calls read/lookup/progress callbacks. Returns how many completions
  * and submissions it handled (0 = idle). */
 uint32_t sl_storage_poll(struct sl_storage *storage, int64_t now_ms);
 
@@ -117,13 +124,14 @@ void sl_log_config_default(struct sl_log_config *config);
  * size). Returns OK or INVALID_ARGUMENT. */
 enum sl_storage_err sl_log_config_check(const struct sl_log_config *config);
 
-/* Called from sl_storage_poll when the durable end offset advances (err == OK) or a
- * write/fdatasync failed (err = NO_SPACE or IO; the log then refuses appends). */
-typedef void (*sl_log_durable_cb)(void *ctx, struct sl_log *log, int64_t durable_end_offset,
-                                  enum sl_storage_err err);
+/* Called from sl_storage_poll when the written end or the durable end offset advanced
+ * (err == OK; both current values are passed), or once when a write or fdatasync failed
+ * (err = NO_SPACE or IO; the log then refuses appends). */
+typedef void (*sl_log_progress_cb)(void *ctx, struct sl_log *log, int64_t written_end_offset,
+                                   int64_t durable_end_offset, enum sl_storage_err err);
 
 struct sl_log_callbacks {
-    sl_log_durable_cb durable; /* may be NULL */
+    sl_log_progress_cb progress; /* may be NULL */
     void *ctx;
 };
 
@@ -149,8 +157,10 @@ struct sl_log_recovery_report {
 /* Opens (creating if needed) <log_dir>/<topic>-<partition>, recovering after an unclean
  * shutdown: scans segments from the recovery point, checks lengths and CRC32C, truncates
  * a torn or garbage tail, deletes later segments, rebuilds missing or corrupt indexes.
- * Blocking. *out is owned by the engine until sl_log_close. report may be NULL. Returns
- * OK, INVALID_ARGUMENT, NO_MEMORY, NO_BUFFER (no chunk for the tail), IO, CORRUPT. */
+ * Takes an exclusive flock on <dir>/.lock for as long as the log is open. Blocking.
+ * *out is owned by the engine until sl_log_close. report may be NULL. Returns OK,
+ * INVALID_ARGUMENT, NO_MEMORY, NO_BUFFER (no chunk for the tail), IO, CORRUPT, IN_USE
+ * (another sl_log, in this process or another, has the directory open). */
 enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir, const char *topic,
                                 int32_t partition, const struct sl_log_config *config,
                                 const struct sl_log_callbacks *callbacks, int64_t now_ms,
@@ -174,9 +184,13 @@ struct sl_log_append_result {
     int64_t log_start_offset;
     int64_t log_end_offset; /* after this append: last_offset + 1 */
     uint32_t batch_count;
-    /* The flush policy (flush.messages) asks for an fdatasync covering this append; a
-     * broker acknowledging "like Kafka" waits until the durable end offset passes
-     * log_end_offset (durable callback). False: acknowledge now (page-cache semantics). */
+    /* When to acknowledge (the progress callback reports both points):
+     * - true: the flush policy (flush.messages) asks for an fdatasync covering this
+     *   append; acknowledge once the durable end offset >= log_end_offset.
+     * - false: acknowledge once the written end offset >= log_end_offset. The bytes are
+     *   then in the file and survive kill -9 of the broker, which is what Kafka's
+     *   page-cache acknowledgement gives (not a power loss). Acknowledging right when
+     *   sl_log_append returns is faster but loses the unwritten tail if the process dies. */
     bool wait_for_durable;
 };
 
@@ -194,7 +208,7 @@ enum sl_storage_err sl_log_append(struct sl_log *log, const uint8_t *buf, size_t
                                   struct sl_log_append_result *result);
 
 /* Asks for an fdatasync covering everything appended so far (Kafka's explicit flush).
- * Non-blocking; the durable callback reports progress. */
+ * Non-blocking; the progress callback reports when it is done. */
 void sl_log_flush(struct sl_log *log);
 
 /* ---- read -------------------------------------------------------------------------- */
@@ -239,18 +253,19 @@ enum sl_storage_err sl_log_read(struct sl_log *log, int64_t offset, int64_t max_
 /* Releases every slice of result and sets slice_count to 0. */
 void sl_log_read_release(struct sl_storage *storage, struct sl_log_read_result *result);
 
-/* Called from sl_storage_poll when a timestamp lookup that needed disk I/O finishes.
- * offset is the base offset of the first batch whose max timestamp >= the target, and
- * timestamp that batch's max timestamp; err NOT_FOUND when there is none. */
+/* Called from sl_storage_poll when a timestamp lookup that needed disk I/O finishes,
+ * with the values sl_log_offset_for_timestamp describes; err NOT_FOUND when none. */
 typedef void (*sl_log_lookup_cb)(void *ctx, struct sl_log *log, enum sl_storage_err err,
                                  int64_t offset, int64_t timestamp);
 
-/* ListOffsets by timestamp: the first batch whose max timestamp >= timestamp (Kafka
- * returns the exact record; we return its batch's base offset, which a consumer may
- * seek to). Uses the time index, then scans batch headers. Returns OK with *offset and
- * *batch_timestamp filled, IN_PROGRESS (cb later), NOT_FOUND, BUSY or NO_BUFFER. */
+/* ListOffsets by timestamp: finds the first batch whose max timestamp >= timestamp (time
+ * index, offset index, then batch headers) and in it the first record whose timestamp
+ * >= timestamp: *offset and *record_timestamp are that record's, as Kafka answers. For
+ * compressed or LogAppendTime batches (records are never decompressed) they are the
+ * batch's base offset and max timestamp. Never below the log start offset. Returns OK,
+ * IN_PROGRESS (cb later), NOT_FOUND, BUSY or NO_BUFFER. */
 enum sl_storage_err sl_log_offset_for_timestamp(struct sl_log *log, int64_t timestamp,
-                                                int64_t *offset, int64_t *batch_timestamp,
+                                                int64_t *offset, int64_t *record_timestamp,
                                                 sl_log_lookup_cb cb, void *ctx);
 
 /* ---- offsets and state ------------------------------------------------------------- */
@@ -309,14 +324,16 @@ enum sl_storage_err sl_log_enforce_retention(struct sl_log *log, int64_t now_ms,
 
 /* DeleteRecords: raises the log start offset to offset (<= LEO; lower values are a no-op)
  * and deletes segments that lie wholly below it. Reads below it then fail with
- * OFFSET_OUT_OF_RANGE. Returns OK, OFFSET_OUT_OF_RANGE (offset > LEO) or IO. */
+ * OFFSET_OUT_OF_RANGE. Writes the checkpoints before returning. Returns OK,
+ * OFFSET_OUT_OF_RANGE (offset > LEO) or IO. */
 enum sl_storage_err sl_log_advance_start_offset(struct sl_log *log, int64_t offset,
                                                 struct sl_log_retention_report *report);
 
 /* Removes every batch whose base offset is >= offset (a follower's truncation). offset
  * must lie in [log start, LEO]; an offset inside a batch keeps that batch (offsets must
- * be batch boundaries from the caller's view). Waits for this log's in-flight I/O.
- * Returns OK, OFFSET_OUT_OF_RANGE or IO. */
+ * be batch boundaries from the caller's view). Waits for this log's in-flight I/O and
+ * writes the checkpoints (the recovery point moves back). Returns OK,
+ * OFFSET_OUT_OF_RANGE, NO_MEMORY or IO. */
 enum sl_storage_err sl_log_truncate_to(struct sl_log *log, int64_t offset);
 
 /* Writes the log-start-offset, high-watermark and recovery-point checkpoint files

@@ -15,11 +15,21 @@
 #define SL_SEGMENT_WRITE_IOVS_MAX 16u
 #define SL_READ_OP_LOADS_MAX      (4u * SL_LOG_READ_SLICES_MAX)
 #define SL_PATH_BYTES             4096u
+/* io_uring caps one registered buffer at 1 GiB: the pool is registered in such pieces. */
+#define SL_FIXED_BUFFER_BYTES (1024ull * 1024 * 1024)
+/* IORING_OP_FTRUNCATE (kernel 6.9) is newer than liburing 2.3's headers; the value is
+ * the kernel's ABI. Used only when the probe says the kernel supports it. */
+#ifdef IORING_OP_FTRUNCATE
+#define SL_IORING_OP_FTRUNCATE IORING_OP_FTRUNCATE
+#else
+#define SL_IORING_OP_FTRUNCATE 55
+#endif
 
 enum sl_io_kind {
     SL_IO_WRITE = 1,
     SL_IO_SYNC,
     SL_IO_LOAD,
+    SL_IO_TRUNCATE,
 };
 
 /* Rides in io_uring user_data; owner is the segment or the read op. */
@@ -51,6 +61,7 @@ struct sl_segment {
     struct sl_index time_index;
     struct sl_io_op write_op;
     struct sl_io_op sync_op;
+    struct sl_io_op truncate_op;
     struct iovec iovs[SL_SEGMENT_WRITE_IOVS_MAX];
 };
 
@@ -65,6 +76,7 @@ struct sl_log {
     struct sl_log_config config;
     struct sl_log_callbacks callbacks;
     char path[SL_PATH_BYTES];
+    int lock_fd;                  /* holds flock(LOCK_EX) on <path>/.lock while open */
     struct sl_segment **segments; /* oldest first; the last one is active */
     uint32_t segment_count;
     uint32_t segment_capacity;
@@ -131,6 +143,8 @@ struct sl_storage {
     int64_t now_ms;
     bool direct_io;
     bool direct_io_warned;
+    bool fixed_buffers;       /* pool registered: buffer i covers SL_FIXED_BUFFER_BYTES from base */
+    bool async_ftruncate;     /* the kernel has IORING_OP_FTRUNCATE (6.9+) */
     uint32_t in_flight;       /* submitted or prepared, not yet completed */
     uint32_t unsubmitted;     /* prepared SQEs */
     struct sl_log *logs;      /* every open log */
@@ -144,12 +158,16 @@ struct sl_storage {
 struct io_uring_sqe *sl_storage_get_sqe(struct sl_storage *storage);
 void sl_storage_submit(struct sl_storage *storage);
 void sl_storage_kick(struct sl_log *log);
+/* Index of the registered buffer holding [ptr, ptr+len), or -1 when not registered or the
+ * range crosses a buffer boundary. */
+int sl_storage_fixed_index(const struct sl_storage *storage, const void *ptr, size_t len);
 
 /* segment.c */
 struct sl_segment *sl_segment_new(struct sl_log *log, int64_t base_offset, int64_t now_ms);
 void sl_segment_free(struct sl_segment *segment);
 void sl_segment_file_path(const struct sl_log *log, int64_t base_offset, const char *suffix,
                           char *out);
+/* Opens the .log file (O_DIRECT when the engine can; create = O_CREAT|O_TRUNC). 0 or -errno. */
 int sl_segment_open_file(struct sl_log *log, struct sl_segment *segment, bool create);
 void sl_segment_note_batch(struct sl_log *log, struct sl_segment *segment,
                            const struct sl_batch_info *info, uint32_t position);
@@ -176,7 +194,8 @@ int sl_segment_scan(struct sl_log *log, struct sl_segment *segment, bool check_c
 void sl_log_service(struct sl_log *log, int64_t now_ms);
 void sl_log_write_done(struct sl_segment *segment, int res);
 void sl_log_sync_done(struct sl_segment *segment, int res);
-void sl_log_report_durable(struct sl_log *log);
+void sl_log_truncate_done(struct sl_segment *segment, int res);
+void sl_log_report_progress(struct sl_log *log);
 enum sl_storage_err sl_log_roll(struct sl_log *log, int64_t now_ms);
 void sl_log_seal(struct sl_log *log, struct sl_segment *segment);
 

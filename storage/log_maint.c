@@ -80,7 +80,8 @@ enum sl_storage_err sl_log_advance_start_offset(struct sl_log *log, int64_t offs
            log->segments[0]->next_offset <= log->log_start_offset)
         delete_oldest(log, report);
     report->log_start_offset = log->log_start_offset;
-    return SL_STORAGE_OK;
+    /* DeleteRecords answers only after the new start is persistent. */
+    return sl_log_write_checkpoints(log);
 }
 
 enum sl_storage_err sl_log_truncate_to(struct sl_log *log, int64_t offset)
@@ -94,11 +95,17 @@ enum sl_storage_err sl_log_truncate_to(struct sl_log *log, int64_t offset)
     struct sl_storage *st = log->storage;
     SL_ASSERT(log->pending_count == 0);
     uint32_t keep = sl_log_find_segment(log, offset);
-    int64_t removed_offsets_from = offset;
     uint64_t size_before = log->size_bytes;
+    struct sl_segment *seg = log->segments[keep];
+    /* The kept segment becomes the active one: its indexes need their full room again.
+     * Done first so that running out of memory changes nothing. */
+    if (sl_index_set_capacity(&seg->offset_index,
+                              log->config.segment_index_bytes / SL_OFFSET_INDEX_ENTRY_BYTES) != 0 ||
+        sl_index_set_capacity(&seg->time_index,
+                              log->config.segment_index_bytes / SL_TIME_INDEX_ENTRY_BYTES + 1) != 0)
+        return SL_STORAGE_ERR_NO_MEMORY;
     while (log->segment_count > keep + 1)
         sl_log_remove_segment_at(log, log->segment_count - 1);
-    struct sl_segment *seg = log->segments[keep];
     uint32_t old_size = seg->size_bytes;
     /* Rebuild the kept segment's indexes and size up to the first batch >= offset. */
     struct sl_scan_result scan;
@@ -113,9 +120,7 @@ enum sl_storage_err sl_log_truncate_to(struct sl_log *log, int64_t offset)
     }
     sl_cache_invalidate(&st->cache, seg->id, 0);
     log->size_bytes -= old_size - seg->size_bytes;
-    if (!seg->sealed) {
-        /* still the active segment */
-    } else {
+    if (seg->sealed) { /* a closed segment becomes the active one again */
         seg->sealed = seg->truncated_on_disk = false;
         if (seg->settled) {
             seg->settled = false;
@@ -129,7 +134,6 @@ enum sl_storage_err sl_log_truncate_to(struct sl_log *log, int64_t offset)
         log->failure = rc == -ENOBUFS ? SL_STORAGE_ERR_NO_BUFFER : sl_storage_err_from_errno(rc);
         return log->failure;
     }
-    (void)removed_offsets_from;
     log->log_end_offset = seg->next_offset;
     log->written_end_offset = log->durable_end_offset = log->log_end_offset;
     log->sync_target_offset = SL_MIN(log->sync_target_offset, log->log_end_offset);
@@ -137,5 +141,7 @@ enum sl_storage_err sl_log_truncate_to(struct sl_log *log, int64_t offset)
     log->unflushed_messages = 0;
     log->counters.truncations++;
     log->counters.truncated_bytes += size_before - log->size_bytes;
-    return SL_STORAGE_OK;
+    /* The old recovery point may lie past the cut: segments rewritten from here must not
+     * be trusted by a recovery after a crash, so record the new one now. */
+    return sl_log_write_checkpoints(log);
 }

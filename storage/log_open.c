@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -285,6 +286,8 @@ static int recover_segment(struct sl_log *log, struct sl_segment *seg, bool is_l
     if (trusted && !is_last && load_indexes(log, seg, file_bytes, next_base)) {
         seg->size_bytes = file_bytes;
         seg->next_offset = next_base;
+        (void)sl_index_set_capacity(&seg->offset_index, seg->offset_index.count);
+        (void)sl_index_set_capacity(&seg->time_index, seg->time_index.count);
         return 0;
     }
     if (trusted && !is_last)
@@ -321,7 +324,12 @@ static int recover_segment(struct sl_log *log, struct sl_segment *seg, bool is_l
     *damaged = scan.stopped_early || (!is_last && seg->next_offset != next_base);
     if (*damaged)
         os->report->segments_damaged++;
-    return sl_segment_save_indexes(log, seg);
+    rc = sl_segment_save_indexes(log, seg);
+    if (rc == 0 && !is_last && !*damaged) {
+        (void)sl_index_set_capacity(&seg->offset_index, seg->offset_index.count);
+        (void)sl_index_set_capacity(&seg->time_index, seg->time_index.count);
+    }
+    return rc;
 }
 
 static enum sl_storage_err open_segments(struct sl_log *log, int64_t now_ms, struct open_state *os)
@@ -377,10 +385,7 @@ static enum sl_storage_err make_first_segment(struct sl_log *log, int64_t base, 
     if (seg == NULL)
         return SL_STORAGE_ERR_NO_MEMORY;
     log->segments[log->segment_count++] = seg;
-    int rc = sl_segment_open_file(log, seg, true);
-    if (rc == 0 && ftruncate(seg->fd, 0) != 0)
-        rc = -errno;
-    return sl_storage_err_from_errno(rc);
+    return sl_storage_err_from_errno(sl_segment_open_file(log, seg, true));
 }
 
 static void free_log(struct sl_log *log)
@@ -390,9 +395,24 @@ static void free_log(struct sl_log *log)
         sl_cache_invalidate(&st->cache, log->segments[i]->id, 0);
         sl_segment_free(log->segments[i]);
     }
+    if (log->lock_fd >= 0)
+        close(log->lock_fd); /* releases the flock */
     free(log->segments);
     free(log->pending);
     free(log);
+}
+
+/* One owner per partition directory, across threads and processes (like Kafka's .lock). */
+static enum sl_storage_err lock_dir(struct sl_log *log)
+{
+    char path[SL_PATH_BYTES];
+    path_join(path, log->path, ".lock", "");
+    log->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (log->lock_fd < 0)
+        return sl_storage_err_from_errno(errno);
+    if (flock(log->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return errno == EWOULDBLOCK ? SL_STORAGE_ERR_IN_USE : sl_storage_err_from_errno(errno);
+    return SL_STORAGE_OK;
 }
 
 static void link_log(struct sl_log *log)
@@ -448,6 +468,7 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
     if (log == NULL)
         return SL_STORAGE_ERR_NO_MEMORY;
     log->storage = storage;
+    log->lock_fd = -1;
     log->config = *config;
     if (callbacks != NULL)
         log->callbacks = *callbacks;
@@ -460,6 +481,9 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
     if (log->pending == NULL)
         goto free_log;
     err = sl_storage_err_from_errno(mkdir_p(log->path));
+    if (err != SL_STORAGE_OK)
+        goto free_log;
+    err = lock_dir(log);
     if (err != SL_STORAGE_OK)
         goto free_log;
     remove_orphan_indexes(log);
@@ -491,10 +515,13 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
     }
     struct sl_segment *active = log->segments[log->segment_count - 1];
     active->written_bytes = active->size_bytes;
-    /* Appends continue the active segment's indexes: give them their full capacity. */
-    if (active->offset_index.capacity < config->segment_index_bytes / SL_OFFSET_INDEX_ENTRY_BYTES ||
-        active->time_index.capacity < config->segment_index_bytes / SL_TIME_INDEX_ENTRY_BYTES + 1) {
-        err = SL_STORAGE_ERR_CORRUPT; /* an index file larger than segment.index.bytes allows */
+    /* Appends continue the active segment's indexes: give them their full capacity (the
+     * last segment may have been sealed and shrunk before a damaged one was dropped). */
+    if (sl_index_set_capacity(&active->offset_index,
+                              config->segment_index_bytes / SL_OFFSET_INDEX_ENTRY_BYTES) != 0 ||
+        sl_index_set_capacity(&active->time_index,
+                              config->segment_index_bytes / SL_TIME_INDEX_ENTRY_BYTES + 1) != 0) {
+        err = SL_STORAGE_ERR_NO_MEMORY;
         goto free_log;
     }
     log->unsettled_count = 1;
@@ -530,20 +557,16 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
     return SL_STORAGE_OK;
 
 free_log:
-    if (log->segments != NULL)
-        free_log(log);
-    else {
-        free(log->pending);
-        free(log);
-    }
+    free_log(log);
     return err;
 }
 
 bool sl_log_wait_io(struct sl_log *log, bool require_written)
 {
     struct sl_storage *st = log->storage;
-    /* Bounded: every wait reaps at least one of this engine's completions or times out;
-     * a log that stops making progress (failed) ends the loop. */
+    /* Ends when the log's I/O has completed: every pass submits what is due and waits
+     * up to 100 ms for a completion; a failed log stops asking for writes. A device that
+     * never completes an I/O keeps this (blocking, maintenance) call waiting. */
     for (;;) {
         bool busy = log->io_in_flight > 0 || log->reads_in_flight > 0;
         bool unwritten = require_written && log->failure == SL_STORAGE_OK &&

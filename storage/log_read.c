@@ -215,6 +215,113 @@ static enum walk_status fetch_attempt(struct sl_log *log, int64_t offset, int64_
     return WALK_OK;
 }
 
+/* Sequential reader over a segment's cached bytes in [pos, end). */
+struct byte_cursor {
+    struct sl_log *log;
+    struct sl_segment *seg;
+    uint32_t pos;
+    uint32_t end;
+    const uint8_t *p;
+    uint32_t avail; /* bytes readable at p without another chunk lookup */
+    struct walk_miss *miss;
+    enum walk_status status;
+};
+
+static bool cursor_byte(struct byte_cursor *c, uint8_t *out)
+{
+    if (c->pos >= c->end) {
+        c->status = WALK_FAIL;
+        return false;
+    }
+    if (c->avail == 0) {
+        struct sl_cache_entry *e;
+        enum walk_status s = chunk_at(c->log, c->seg, c->pos, &e, &c->avail, c->miss);
+        if (s != WALK_OK) {
+            c->status = s;
+            return false;
+        }
+        c->p = e->chunk + c->pos % c->log->storage->config.chunk_bytes;
+    }
+    *out = *c->p++;
+    c->avail--;
+    c->pos++;
+    return true;
+}
+
+/* Kafka's zigzag varint (also used for varlong fields). */
+static bool cursor_varint(struct byte_cursor *c, int64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        uint8_t b;
+        if (!cursor_byte(c, &b))
+            return false;
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if ((b & 0x80) == 0) {
+            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            return true;
+        }
+    }
+    c->status = WALK_FAIL;
+    return false;
+}
+
+static bool cursor_skip(struct byte_cursor *c, uint64_t n)
+{
+    if (n > c->end - c->pos) {
+        c->status = WALK_FAIL;
+        return false;
+    }
+    if (n <= c->avail) {
+        c->p += n;
+        c->avail -= (uint32_t)n;
+    } else {
+        c->avail = 0;
+    }
+    c->pos += (uint32_t)n;
+    return true;
+}
+
+/* The first record with timestamp >= target in the batch at pos. Only record headers of
+ * uncompressed, CreateTime batches are read (never decompressed); otherwise, or if the
+ * records do not parse, the answer is the batch itself (base offset, max timestamp). */
+static enum walk_status first_record_from(struct sl_log *log, struct sl_segment *seg, uint32_t pos,
+                                          const struct sl_batch_info *info, int64_t target,
+                                          int64_t *offset, int64_t *timestamp,
+                                          struct walk_miss *miss)
+{
+    *offset = info->base_offset;
+    *timestamp = info->max_timestamp;
+    if ((info->attributes &
+         (SL_BATCH_ATTR_COMPRESSION_MASK | SL_BATCH_ATTR_TIMESTAMP_LOG_APPEND)) != 0)
+        return WALK_OK;
+    struct byte_cursor c = {
+        log, seg, pos + SL_BATCH_HEADER_BYTES, pos + info->size_bytes, NULL, 0, miss, WALK_OK};
+    for (int32_t i = 0; i < info->record_count; i++) {
+        int64_t length, timestamp_delta, offset_delta;
+        uint8_t attributes;
+        if (!cursor_varint(&c, &length))
+            break;
+        uint32_t body = c.pos;
+        if (length < 0 || !cursor_byte(&c, &attributes) || !cursor_varint(&c, &timestamp_delta) ||
+            !cursor_varint(&c, &offset_delta))
+            break;
+        if (offset_delta < 0 || offset_delta > info->last_offset_delta)
+            break;
+        if (info->base_timestamp + timestamp_delta >= target) {
+            *offset = info->base_offset + offset_delta;
+            *timestamp = info->base_timestamp + timestamp_delta;
+            return WALK_OK;
+        }
+        uint64_t consumed = c.pos - body;
+        if (consumed > (uint64_t)length || !cursor_skip(&c, (uint64_t)length - consumed))
+            break;
+    }
+    if (c.status == WALK_MISS || c.status == WALK_WAIT)
+        return c.status;
+    return WALK_OK; /* malformed records: fall back to the whole batch */
+}
+
 static enum walk_status time_attempt(struct sl_log *log, int64_t timestamp, int64_t *offset_out,
                                      int64_t *timestamp_out, enum sl_storage_err *err,
                                      struct walk_miss *miss)
@@ -233,8 +340,12 @@ static enum walk_status time_attempt(struct sl_log *log, int64_t timestamp, int6
                 return s;
             if (info.max_timestamp >= timestamp &&
                 sl_batch_last_offset(&info) >= log->log_start_offset) {
-                *offset_out = SL_MAX(info.base_offset, log->log_start_offset);
-                *timestamp_out = info.max_timestamp;
+                int64_t offset, ts;
+                s = first_record_from(log, seg, pos, &info, timestamp, &offset, &ts, miss);
+                if (s != WALK_OK)
+                    return s;
+                *offset_out = SL_MAX(offset, log->log_start_offset);
+                *timestamp_out = ts;
                 *err = SL_STORAGE_OK;
                 return WALK_OK;
             }
@@ -310,7 +421,14 @@ static enum sl_storage_err start_load(struct sl_read_op *op, const struct walk_m
         sl_cache_load_done(&st->cache, e, false, 0);
         return SL_STORAGE_ERR_BUSY;
     }
-    io_uring_prep_read(sqe, miss->segment->fd, e->chunk, cb, (uint64_t)miss->chunk_index * cb);
+    int fixed = sl_storage_fixed_index(st, e->chunk, cb);
+    if (fixed >= 0) {
+        st->stats.fixed_io++;
+        io_uring_prep_read_fixed(sqe, miss->segment->fd, e->chunk, cb,
+                                 (uint64_t)miss->chunk_index * cb, fixed);
+    } else {
+        io_uring_prep_read(sqe, miss->segment->fd, e->chunk, cb, (uint64_t)miss->chunk_index * cb);
+    }
     io_uring_sqe_set_data(sqe, &op->load_op);
     op->load_op.in_flight = true;
     op->entry = e;
@@ -452,13 +570,13 @@ void sl_log_read_release(struct sl_storage *storage, struct sl_log_read_result *
 }
 
 enum sl_storage_err sl_log_offset_for_timestamp(struct sl_log *log, int64_t timestamp,
-                                                int64_t *offset, int64_t *batch_timestamp,
+                                                int64_t *offset, int64_t *record_timestamp,
                                                 sl_log_lookup_cb cb, void *ctx)
 {
-    SL_ASSERT(log != NULL && offset != NULL && batch_timestamp != NULL && cb != NULL);
+    SL_ASSERT(log != NULL && offset != NULL && record_timestamp != NULL && cb != NULL);
     struct walk_miss miss = {0};
     enum sl_storage_err err;
-    enum walk_status s = time_attempt(log, timestamp, offset, batch_timestamp, &err, &miss);
+    enum walk_status s = time_attempt(log, timestamp, offset, record_timestamp, &err, &miss);
     if (s == WALK_OK)
         return err;
     if (s == WALK_FAIL)
@@ -470,7 +588,7 @@ enum sl_storage_err sl_log_offset_for_timestamp(struct sl_log *log, int64_t time
     op->log = log;
     op->timestamp = timestamp;
     op->offset_out = offset;
-    op->timestamp_out = batch_timestamp;
+    op->timestamp_out = record_timestamp;
     op->lookup_cb = cb;
     op->ctx = ctx;
     return go_async(op, s, &miss);

@@ -22,14 +22,16 @@ static void log_fail(struct sl_log *log, enum sl_storage_err err)
         return;
     log->failure = err;
     log->counters.io_errors++;
-    if (log->callbacks.durable != NULL)
-        log->callbacks.durable(log->callbacks.ctx, log, log->durable_end_offset, err);
+    if (log->callbacks.progress != NULL)
+        log->callbacks.progress(log->callbacks.ctx, log, log->written_end_offset,
+                                log->durable_end_offset, err);
 }
 
-void sl_log_report_durable(struct sl_log *log)
+void sl_log_report_progress(struct sl_log *log)
 {
-    if (log->callbacks.durable != NULL)
-        log->callbacks.durable(log->callbacks.ctx, log, log->durable_end_offset, SL_STORAGE_OK);
+    if (log->callbacks.progress != NULL)
+        log->callbacks.progress(log->callbacks.ctx, log, log->written_end_offset,
+                                log->durable_end_offset, SL_STORAGE_OK);
 }
 
 /* Copies len bytes to file position pos of the segment's DIRTY chunks. */
@@ -100,22 +102,18 @@ void sl_log_seal(struct sl_log *log, struct sl_segment *seg)
     int rc = sl_segment_save_indexes(log, seg);
     if (rc != 0)
         log_fail(log, sl_storage_err_from_errno(rc));
+    /* A sealed segment's indexes never grow again: give the unused room back (a shrinking
+     * realloc cannot fail in a way that loses data; on failure the old block stays). */
+    (void)sl_index_set_capacity(&seg->offset_index, seg->offset_index.count);
+    (void)sl_index_set_capacity(&seg->time_index, seg->time_index.count);
 }
 
-/* Once a sealed segment is fully written: cut the file to its logical size (the page
- * padding goes) and ask for the fdatasync that settles it. */
-static void finish_sealed(struct sl_log *log, struct sl_segment *seg)
+/* The sealed segment's file now ends at its logical end: its last chunk is clean, and the
+ * fdatasync that settles it can go. */
+static void sealed_truncated(struct sl_log *log, struct sl_segment *seg)
 {
-    if (!seg->sealed || seg->truncated_on_disk || seg->write_op.in_flight ||
-        seg->written_bytes != seg->size_bytes)
-        return;
     struct sl_storage *st = log->storage;
     uint32_t cb = st->config.chunk_bytes;
-    /* Blocking but rare (once per segment); io_uring has no ftruncate in liburing 2.3. */
-    if (ftruncate(seg->fd, seg->size_bytes) != 0) {
-        log_fail(log, sl_storage_err_from_errno(errno));
-        return;
-    }
     if (seg->size_bytes > 0) {
         struct sl_cache_entry *e = sl_cache_lookup(&st->cache, seg->id, (seg->size_bytes - 1) / cb);
         if (e != NULL && e->state == SL_CACHE_DIRTY)
@@ -128,6 +126,47 @@ static void finish_sealed(struct sl_log *log, struct sl_segment *seg)
     seg->needs_sync = true;
     log->settle_wanted = true;
     sl_storage_kick(log);
+}
+
+/* Once a sealed segment is fully written: cut the file to its logical size (the page
+ * padding goes), then ask for the fdatasync that settles it. Through io_uring when the
+ * kernel has IORING_OP_FTRUNCATE (6.9+), else a blocking ftruncate (once per segment). */
+static void finish_sealed(struct sl_log *log, struct sl_segment *seg)
+{
+    if (!seg->sealed || seg->truncated_on_disk || seg->write_op.in_flight ||
+        seg->truncate_op.in_flight || seg->written_bytes != seg->size_bytes ||
+        log->failure != SL_STORAGE_OK)
+        return;
+    struct sl_storage *st = log->storage;
+    if (st->async_ftruncate) {
+        struct io_uring_sqe *sqe = sl_storage_get_sqe(st);
+        if (sqe == NULL) {
+            sl_storage_kick(log); /* sl_log_service tries again */
+            return;
+        }
+        io_uring_prep_rw(SL_IORING_OP_FTRUNCATE, sqe, seg->fd, NULL, 0, seg->size_bytes);
+        io_uring_sqe_set_data(sqe, &seg->truncate_op);
+        seg->truncate_op.in_flight = true;
+        log->io_in_flight++;
+        return;
+    }
+    if (ftruncate(seg->fd, seg->size_bytes) != 0) {
+        log_fail(log, sl_storage_err_from_errno(errno));
+        return;
+    }
+    sealed_truncated(log, seg);
+}
+
+void sl_log_truncate_done(struct sl_segment *seg, int res)
+{
+    struct sl_log *log = seg->log;
+    SL_ASSERT(log->io_in_flight > 0);
+    log->io_in_flight--;
+    if (res < 0) {
+        log_fail(log, sl_storage_err_from_errno(res));
+        return;
+    }
+    sealed_truncated(log, seg);
 }
 
 enum sl_storage_err sl_log_roll(struct sl_log *log, int64_t now_ms)
@@ -143,9 +182,8 @@ enum sl_storage_err sl_log_roll(struct sl_log *log, int64_t now_ms)
     struct sl_segment *seg = sl_segment_new(log, log->log_end_offset, now_ms);
     if (seg == NULL)
         return SL_STORAGE_ERR_NO_MEMORY;
+    /* O_TRUNC: a stale file of that name may remain from before a truncation. */
     int rc = sl_segment_open_file(log, seg, true);
-    if (rc == 0 && ftruncate(seg->fd, 0) != 0)
-        rc = -errno; /* a stale file of that name from before a truncation */
     if (rc == 0)
         rc = sl_segment_load_tail(log, seg);
     if (rc != 0) {
@@ -314,7 +352,15 @@ static bool submit_write(struct sl_log *log, struct sl_segment *seg)
     struct io_uring_sqe *sqe = sl_storage_get_sqe(st);
     if (sqe == NULL)
         return false;
-    io_uring_prep_writev(sqe, seg->fd, seg->iovs, n, start);
+    int fixed =
+        n == 1 ? sl_storage_fixed_index(st, seg->iovs[0].iov_base, seg->iovs[0].iov_len) : -1;
+    if (fixed >= 0) {
+        st->stats.fixed_io++;
+        io_uring_prep_write_fixed(sqe, seg->fd, seg->iovs[0].iov_base,
+                                  (unsigned)seg->iovs[0].iov_len, start, fixed);
+    } else {
+        io_uring_prep_writev(sqe, seg->fd, seg->iovs, n, start);
+    }
     io_uring_sqe_set_data(sqe, &seg->write_op);
     seg->write_op.in_flight = true;
     seg->write_start_bytes = start;
@@ -364,7 +410,7 @@ static bool start_sync_round(struct sl_log *log)
     if (log->sync_round_pending == 0) {
         if (log->sync_round_candidate > log->durable_end_offset) {
             log->durable_end_offset = log->sync_round_candidate;
-            sl_log_report_durable(log);
+            sl_log_report_progress(log);
         }
         return complete;
     }
@@ -386,6 +432,7 @@ void sl_log_service(struct sl_log *log, int64_t now_ms)
         if (!seg->write_op.in_flight && seg->written_bytes < seg->size_bytes &&
             !submit_write(log, seg))
             requeue = true;
+        finish_sealed(log, seg);
     }
     if (log->config.flush_ms != INT64_MAX && log->durable_end_offset < log->log_end_offset) {
         if (now_ms - log->last_sync_ms >= log->config.flush_ms)
@@ -427,9 +474,12 @@ void sl_log_write_done(struct sl_segment *seg, int res)
         seg->needs_sync = true;
         mark_written_chunks(log, seg, before);
     }
+    int64_t written_before = log->written_end_offset;
     pending_pop_written(log);
     finish_sealed(log, seg);
     sl_storage_kick(log);
+    if (log->written_end_offset > written_before)
+        sl_log_report_progress(log);
 }
 
 void sl_log_sync_done(struct sl_segment *seg, int res)
@@ -467,6 +517,6 @@ void sl_log_sync_done(struct sl_segment *seg, int res)
     sl_storage_kick(log);
     if (log->sync_round_candidate > log->durable_end_offset) {
         log->durable_end_offset = log->sync_round_candidate;
-        sl_log_report_durable(log);
+        sl_log_report_progress(log);
     }
 }

@@ -46,6 +46,8 @@ struct sl_segment *sl_segment_new(struct sl_log *log, int64_t base_offset, int64
     seg->write_op.owner = seg;
     seg->sync_op.kind = SL_IO_SYNC;
     seg->sync_op.owner = seg;
+    seg->truncate_op.kind = SL_IO_TRUNCATE;
+    seg->truncate_op.owner = seg;
     return seg;
 
 free_offset_index:
@@ -60,6 +62,7 @@ void sl_segment_free(struct sl_segment *segment)
     if (segment == NULL)
         return;
     SL_ASSERT(!segment->write_op.in_flight && !segment->sync_op.in_flight);
+    SL_ASSERT(!segment->truncate_op.in_flight);
     if (segment->fd >= 0)
         close(segment->fd);
     sl_index_fini(&segment->offset_index);
@@ -72,7 +75,7 @@ int sl_segment_open_file(struct sl_log *log, struct sl_segment *segment, bool cr
     struct sl_storage *st = log->storage;
     char path[SL_PATH_BYTES];
     sl_segment_file_path(log, segment->base_offset, ".log", path);
-    int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0);
+    int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
     int fd = -1;
     if (st->direct_io) {
         fd = open(path, flags | O_DIRECT, 0644);

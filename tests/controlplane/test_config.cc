@@ -255,6 +255,7 @@ TEST(Config, CrossKeyValidationErrors)
          {"group.min.session.timeout.ms (10)"}},
         {"broker.heartbeat.interval.ms=9000\n", {"broker.heartbeat.interval.ms (9000)"}},
         {"controlplane.quorum.heartbeat.ms=600\n", {"at most half"}},
+        {"metadata.standby.address=nohost\n", {"'metadata.standby.address'", "'nohost'"}},
     };
     for (const auto &tc : cases) {
         Config c;

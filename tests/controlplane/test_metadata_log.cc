@@ -330,6 +330,44 @@ TEST_F(MetadataLogTest, RefusesACorruptLogSegment)
 namespace
 {
 
+// A temporary directory removed when the test ends, also when an assertion fails.
+struct TempDir {
+    std::string path;
+    TempDir()
+    {
+        char tmpl[] = "/tmp/sl_md_cluster_XXXXXX";
+        EXPECT_NE(mkdtemp(tmpl), nullptr);
+        path = tmpl;
+    }
+    ~TempDir()
+    {
+        std::string cmd = "rm -rf '" + path + "'";
+        EXPECT_EQ(system(cmd.c_str()), 0);
+    }
+};
+
+// Metadata logs stopped and closed when the test ends, also when an assertion fails.
+struct Logs {
+    std::vector<sl_md_log *> logs;
+    explicit Logs(size_t n) : logs(n, nullptr)
+    {
+    }
+    ~Logs()
+    {
+        for (auto *&log : logs) {
+            shut(log);
+        }
+    }
+    static void shut(sl_md_log *&log)
+    {
+        if (log != nullptr) {
+            sl_md_log_stop(log);
+            sl_md_log_close(log);
+            log = nullptr;
+        }
+    }
+};
+
 sl_md_log_options cluster_options(int node_id, uint16_t port, const std::string &voters,
                                   const std::string &dir)
 {
@@ -393,19 +431,17 @@ int run_on(sl_md_log *log, sl_md_request *req)
 // restarted voter catches up; every node publishes byte-identical images.
 TEST(MetadataLogCluster, ThreeVotersFailOverAndConverge)
 {
-    std::vector<std::string> dirs;
+    TempDir dirs[3];
     std::vector<uint16_t> ports;
     std::string voters;
     for (int i = 0; i < 3; i++) {
-        char tmpl[] = "/tmp/sl_md_cluster_XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dirs.push_back(tmpl);
         ports.push_back(free_port());
         voters += (i ? "," : "") + std::to_string(i + 1) + "@127.0.0.1:" + std::to_string(ports[i]);
     }
-    std::vector<sl_md_log *> logs(3, nullptr);
+    Logs set(3);
+    std::vector<sl_md_log *> &logs = set.logs;
     auto open_node = [&](int i) {
-        sl_md_log_options o = cluster_options(i + 1, ports[i], voters, dirs[i]);
+        sl_md_log_options o = cluster_options(i + 1, ports[i], voters, dirs[i].path);
         char err[512] = "";
         ASSERT_EQ(sl_md_log_open(&o, &logs[i], err, sizeof(err)), 0) << err;
         ASSERT_EQ(sl_md_log_start(logs[i]), 0);
@@ -468,9 +504,7 @@ TEST(MetadataLogCluster, ThreeVotersFailOverAndConverge)
     EXPECT_EQ(refused.leader_id, c + 1);
 
     // The controller goes away; the other two elect a new one that serves requests.
-    sl_md_log_stop(logs[c]);
-    sl_md_log_close(logs[c]);
-    logs[c] = nullptr;
+    Logs::shut(logs[c]);
     ASSERT_TRUE(wait_for([&] { return controller() >= 0; })) << "no failover";
     int c2 = controller();
     ASSERT_NE(c2, c);
@@ -487,26 +521,144 @@ TEST(MetadataLogCluster, ThreeVotersFailOverAndConverge)
         << "restarted voter did not converge";
     for (auto *log : logs) {
         EXPECT_EQ(sl_md_log_error(log), nullptr);
-        sl_md_log_stop(log);
-        sl_md_log_close(log);
     }
-    for (auto &d : dirs) {
-        ASSERT_EQ(system(("rm -rf '" + d + "'").c_str()), 0);
+}
+
+// A broker-only node: refused without metadata.standby.address; once the controller adds
+// it as a standby it replicates and applies the log without voting, and keeps doing so
+// across its own restart.
+TEST(MetadataLogCluster, BrokerOnlyStandbyReplicatesTheLog)
+{
+    TempDir voter_dir_guard, standby_dir_guard;
+    const std::string &voter_dir = voter_dir_guard.path;
+    const std::string &standby_dir = standby_dir_guard.path;
+    uint16_t voter_port = free_port();
+    uint16_t standby_port = free_port();
+    std::string voters = "1@127.0.0.1:" + std::to_string(voter_port);
+    std::string standby_address = "127.0.0.1:" + std::to_string(standby_port);
+    auto standby_options = [&](bool with_address) {
+        std::vector<std::string> args = {
+            "sluiced",
+            "--override",
+            "node.id=2",
+            "--override",
+            "process.roles=broker",
+            "--override",
+            "listeners=PLAINTEXT://127.0.0.1:" + std::to_string(free_port()),
+            "--override",
+            "controller.quorum.voters=" + voters,
+            "--override",
+            "metadata.log.dir=" + standby_dir,
+        };
+        if (with_address) {
+            args.push_back("--override");
+            args.push_back("metadata.standby.address=" + standby_address);
+        }
+        std::vector<const char *> argv;
+        for (auto &a : args) {
+            argv.push_back(a.c_str());
+        }
+        sl_config cfg;
+        char err[512] = "";
+        EXPECT_EQ(sl_config_load_args(&cfg, (int)argv.size(), argv.data(), err, sizeof(err)), 0)
+            << err;
+        sl_md_log_options o;
+        int rc = sl_md_log_options_from_config(&cfg, 1, &o, err, sizeof(err));
+        sl_config_free(&cfg);
+        if (!with_address) {
+            EXPECT_EQ(rc, -EINVAL);
+            EXPECT_NE(std::string(err).find("set metadata.standby.address"), std::string::npos)
+                << err;
+        } else {
+            EXPECT_EQ(rc, 0) << err;
+        }
+        return o;
+    };
+    standby_options(false);
+
+    sl_md_log_options vo = cluster_options(1, voter_port, voters, voter_dir);
+    Logs set(2);
+    sl_md_log *&voter = set.logs[0];
+    sl_md_log *&standby = set.logs[1];
+    char err[512] = "";
+    ASSERT_EQ(sl_md_log_open(&vo, &voter, err, sizeof(err)), 0) << err;
+    ASSERT_EQ(sl_md_log_start(voter), 0);
+    sl_md_log_options so = standby_options(true);
+    ASSERT_EQ(sl_md_log_open(&so, &standby, err, sizeof(err)), 0) << err;
+    ASSERT_EQ(sl_md_log_start(standby), 0);
+    ASSERT_TRUE(wait_for([&] { return sl_md_log_is_controller(voter); }));
+
+    sl_md_request req;
+    memset(&req, 0, sizeof(req));
+    req.type = SL_MD_REQUEST_ADD_STANDBY;
+    req.add_standby.node_id = 2;
+    snprintf(req.add_standby.address, sizeof(req.add_standby.address), "%s",
+             standby_address.c_str());
+    ASSERT_EQ(run_on(voter, &req), 0) << req.error_message;
+    EXPECT_EQ(run_on(voter, &req), 0) << "adding the same standby again is a no-op";
+    sl_md_request clash = req;
+    clash.add_standby.node_id = 1;
+    EXPECT_EQ(run_on(voter, &clash), SL_KAFKA_INVALID_REQUEST);
+    EXPECT_NE(std::string(clash.error_message).find("as a voter"), std::string::npos)
+        << clash.error_message;
+
+    for (int32_t id = 1; id <= 2; id++) {
+        memset(&req, 0, sizeof(req));
+        req.type = SL_MD_REQUEST_REGISTER_BROKER;
+        req.register_broker.broker_id = id;
+        req.register_broker.incarnation_id = test_uuid(60 + (unsigned)id);
+        ASSERT_EQ(run_on(voter, &req), 0) << req.error_message;
+        int64_t epoch = req.broker_epoch;
+        memset(&req, 0, sizeof(req));
+        req.type = SL_MD_REQUEST_HEARTBEAT;
+        req.heartbeat.broker_id = id;
+        req.heartbeat.broker_epoch = epoch;
+        ASSERT_EQ(run_on(voter, &req), 0);
     }
+    memset(&req, 0, sizeof(req));
+    req.type = SL_MD_REQUEST_CREATE_TOPIC;
+    snprintf(req.create_topic.name, sizeof(req.create_topic.name), "to-standby");
+    req.create_topic.num_partitions = 2;
+    req.create_topic.replication_factor = 2;
+    ASSERT_EQ(run_on(voter, &req), 0) << req.error_message;
+    auto same = [&] {
+        return published_topic(standby, "to-standby") &&
+               published_bytes(standby) == published_bytes(voter);
+    };
+    ASSERT_TRUE(wait_for(same)) << "standby did not receive the log";
+    EXPECT_FALSE(sl_md_log_is_controller(standby));
+    sl_md_request refused = req;
+    EXPECT_EQ(run_on(standby, &refused), SL_KAFKA_NOT_CONTROLLER);
+    EXPECT_EQ(refused.leader_id, 1);
+
+    // The standby restarts from its directory (now holding the configuration) and keeps up.
+    Logs::shut(standby);
+    ASSERT_EQ(sl_md_log_open(&so, &standby, err, sizeof(err)), 0) << err;
+    ASSERT_EQ(sl_md_log_start(standby), 0);
+    memset(&req, 0, sizeof(req));
+    req.type = SL_MD_REQUEST_CREATE_TOPIC;
+    snprintf(req.create_topic.name, sizeof(req.create_topic.name), "after-standby-restart");
+    req.create_topic.num_partitions = 1;
+    req.create_topic.replication_factor = 1;
+    ASSERT_EQ(run_on(voter, &req), 0) << req.error_message;
+    ASSERT_TRUE(wait_for([&] {
+        return published_topic(standby, "after-standby-restart") &&
+               published_bytes(standby) == published_bytes(voter);
+    }));
 }
 
 // One voter of three cannot form a quorum: it never becomes controller and refuses
 // requests with NOT_CONTROLLER and no leader hint.
 TEST(MetadataLogCluster, OneOfThreeVotersHasNoQuorum)
 {
-    char tmpl[] = "/tmp/sl_md_cluster_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    TempDir dir;
     uint16_t port = free_port();
     std::string voters = "1@127.0.0.1:" + std::to_string(port) +
                          ",2@127.0.0.1:" + std::to_string(free_port()) +
                          ",3@127.0.0.1:" + std::to_string(free_port());
-    sl_md_log_options o = cluster_options(1, port, voters, tmpl);
-    sl_md_log *log = nullptr;
+    sl_md_log_options o = cluster_options(1, port, voters, dir.path);
+    Logs set(1);
+    sl_md_log *&log = set.logs[0];
     char err[512] = "";
     ASSERT_EQ(sl_md_log_open(&o, &log, err, sizeof(err)), 0) << err;
     ASSERT_EQ(sl_md_log_start(log), 0);
@@ -519,8 +671,7 @@ TEST(MetadataLogCluster, OneOfThreeVotersHasNoQuorum)
     EXPECT_EQ(run_on(log, &req), SL_KAFKA_NOT_CONTROLLER);
     EXPECT_EQ(req.leader_id, -1);
     sl_md_log_stop(log);
-    sl_md_log_close(log);
-    ASSERT_EQ(system((std::string("rm -rf '") + tmpl + "'").c_str()), 0);
+    EXPECT_EQ(sl_md_log_submit(log, &req), -ESHUTDOWN);
 }
 
 TEST(MpscQueue, BoundedFifoWithConcurrentProducers)

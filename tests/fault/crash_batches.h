@@ -31,11 +31,12 @@ inline sl_storage_config engine_config()
     return c;
 }
 
-inline sl_log_config log_config()
+inline sl_log_config log_config(bool durable_mode)
 {
     sl_log_config c;
     sl_log_config_default(&c);
-    c.flush_messages = 1;
+    if (durable_mode)
+        c.flush_messages = 1;
     c.segment_bytes = 128 * 1024; // rolls happen during the run, and crashes during rolls
     c.max_message_bytes = 64 * 1024;
     c.index_interval_bytes = 1024;

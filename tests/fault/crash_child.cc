@@ -1,6 +1,8 @@
-// Child process of the storage crash test: appends batches with flush.messages=1 forever
-// and prints "ACK <batch index>" once a batch is durable (what a broker would acknowledge).
-// The parent SIGKILLs it at a random moment and checks the log.
+// Child process of the storage crash test: appends batches forever and prints
+// "ACK <batch index>" when a broker would acknowledge it: mode "durable" uses
+// flush.messages=1 and waits for the durable end (fdatasync); mode "written" uses the
+// default flush policy and waits for the written end (O_DIRECT write completed). The
+// parent SIGKILLs it at a random moment and checks the log.
 //
 // Batch i holds 4 records (so its base offset is 4 * i) with contents derived from
 // (seed, i): the parent can rebuild every batch byte for byte.
@@ -15,18 +17,41 @@
 
 #include "tests/fault/crash_batches.h"
 
+static bool emit_acks(sl_log *log, bool durable_mode,
+                      std::deque<std::pair<int64_t, int64_t>> &outstanding)
+{
+    int64_t acked_end =
+        durable_mode ? sl_log_durable_end_offset(log) : sl_log_written_end_offset(log);
+    std::string acks;
+    while (!outstanding.empty() && outstanding.front().second <= acked_end) {
+        acks += "ACK " + std::to_string(outstanding.front().first) + "\n";
+        outstanding.pop_front();
+    }
+    size_t done = 0;
+    while (done < acks.size()) {
+        ssize_t n = write(1, acks.data() + done, acks.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return false;
+        done += (size_t)n;
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s <log dir> <seed>\n", argv[0]);
+    if (argc != 4 || (strcmp(argv[3], "durable") != 0 && strcmp(argv[3], "written") != 0)) {
+        fprintf(stderr, "usage: %s <log dir> <seed> durable|written\n", argv[0]);
         return 64;
     }
     uint64_t seed = strtoull(argv[2], nullptr, 10);
+    bool durable_mode = strcmp(argv[3], "durable") == 0;
     sl_storage_config ec = sl_crash::engine_config();
     sl_storage *st = nullptr;
     if (sl_storage_create(&ec, &st) != SL_STORAGE_OK)
         return 10;
-    sl_log_config lc = sl_crash::log_config();
+    sl_log_config lc = sl_crash::log_config(durable_mode);
     sl_log *log = nullptr;
     sl_storage_err err =
         sl_log_open(st, argv[1], sl_crash::topic, 0, &lc, nullptr, 0, &log, nullptr);
@@ -39,8 +64,7 @@ int main(int argc, char **argv)
         return 12;
     int64_t next_index = leo / sl_crash::records_per_batch;
     std::deque<std::pair<int64_t, int64_t>> outstanding; // (index, log end after it)
-    std::string acks;
-    for (;;) { // runs until SIGKILL
+    for (;;) {                                           // runs until SIGKILL
         while (outstanding.size() < 8) {
             std::vector<uint8_t> b = sl_crash::batch(seed, next_index);
             sl_log_append_result r;
@@ -51,25 +75,17 @@ int main(int argc, char **argv)
                 fprintf(stderr, "child: append: %s\n", sl_storage_strerror(err));
                 return 13;
             }
-            if (!r.wait_for_durable || r.base_offset != next_index * sl_crash::records_per_batch)
+            if (r.wait_for_durable != durable_mode ||
+                r.base_offset != next_index * sl_crash::records_per_batch)
                 return 14;
             outstanding.emplace_back(next_index++, r.log_end_offset);
         }
+        // Acknowledge what is due before waiting too: an acknowledgement that came too
+        // early would then be followed by a kill before the write, and the parent sees it.
+        if (!emit_acks(log, durable_mode, outstanding))
+            return 15;
         sl_storage_wait(st, 0, 10);
-        int64_t durable = sl_log_durable_end_offset(log);
-        acks.clear();
-        while (!outstanding.empty() && outstanding.front().second <= durable) {
-            acks += "ACK " + std::to_string(outstanding.front().first) + "\n";
-            outstanding.pop_front();
-        }
-        size_t done = 0;
-        while (done < acks.size()) {
-            ssize_t n = write(1, acks.data() + done, acks.size() - done);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                return 15;
-            done += (size_t)n;
-        }
+        if (!emit_acks(log, durable_mode, outstanding))
+            return 15;
     }
 }

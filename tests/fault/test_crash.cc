@@ -1,6 +1,7 @@
-// Crash test with a real process: a child appends with flush.messages=1 and is SIGKILLed
-// at random points, many times over the same log. After each kill the log is reopened
-// (recovery) and checked: every acknowledged batch is present and byte-identical, every
+// Crash test with a real process: a child appends and is SIGKILLed at random points,
+// many times over the same log, acknowledging either at the durable end
+// (flush.messages=1) or at the written end (default flush policy). After each kill the log is
+// reopened (recovery) and checked: every acknowledged batch is present and byte-identical, every
 // visible batch is exactly one the child wrote, nothing torn is visible.
 // SL_CRASH_SEED=<n> replays a run; SL_CRASH_ITERATIONS overrides the count.
 #include <errno.h>
@@ -35,7 +36,7 @@ struct child_run {
 
 // Starts the child, collects ACK lines for run_ms, then SIGKILLs it.
 child_run run_and_kill(const char *child_path, const std::string &dir, uint64_t seed,
-                       int64_t run_ms)
+                       const char *mode, int64_t run_ms)
 {
     child_run out;
     int fds[2];
@@ -45,7 +46,7 @@ child_run run_and_kill(const char *child_path, const std::string &dir, uint64_t 
     if (pid == 0) {
         dup2(fds[1], 1);
         std::string seed_arg = std::to_string(seed);
-        execl(child_path, child_path, dir.c_str(), seed_arg.c_str(), (char *)nullptr);
+        execl(child_path, child_path, dir.c_str(), seed_arg.c_str(), mode, (char *)nullptr);
         _exit(127);
     }
     EXPECT_GT(pid, 0);
@@ -89,30 +90,30 @@ child_run run_and_kill(const char *child_path, const std::string &dir, uint64_t 
     return out;
 }
 
-TEST(StorageCrash, AcknowledgedBatchesSurviveSigkill)
+void crash_many_times(const char *mode, bool durable_mode)
 {
     const char *child = getenv("SL_CRASH_CHILD");
     ASSERT_NE(child, nullptr) << "SL_CRASH_CHILD must name the crash_child executable";
     uint64_t seed = (uint64_t)time(nullptr);
     if (const char *s = getenv("SL_CRASH_SEED"))
         seed = strtoull(s, nullptr, 10);
-    int iterations = 40;
+    int iterations = 25;
     if (const char *s = getenv("SL_CRASH_ITERATIONS"))
         iterations = atoi(s);
-    printf("crash test seed %llu (SL_CRASH_SEED=%llu replays), %d iterations\n",
+    printf("crash test (%s) seed %llu (SL_CRASH_SEED=%llu replays), %d iterations\n", mode,
            (unsigned long long)seed, (unsigned long long)seed, iterations);
     std::mt19937_64 rng(seed);
     sl_test::temp_dir dir;
 
     sl_storage_config ec = sl_crash::engine_config();
-    sl_log_config lc = sl_crash::log_config();
+    sl_log_config lc = sl_crash::log_config(durable_mode);
     int64_t max_acked_ever = -1;
     int torn = 0, total_acks = 0;
     int64_t start_ms = monotonic_ms();
     for (int it = 0; it < iterations; it++) {
         // Mostly mid-run kills; sometimes very early (during the child's open/recovery).
         int64_t run_ms = rng() % 8 == 0 ? (int64_t)(rng() % 5) : 10 + (int64_t)(rng() % 150);
-        child_run r = run_and_kill(child, dir.path, seed, run_ms);
+        child_run r = run_and_kill(child, dir.path, seed, mode, run_ms);
         max_acked_ever = std::max(max_acked_ever, r.max_acked);
         total_acks += r.acks;
 
@@ -146,11 +147,22 @@ TEST(StorageCrash, AcknowledgedBatchesSurviveSigkill)
         ASSERT_EQ(sl_log_close(log), SL_STORAGE_OK);
         sl_storage_destroy(st);
     }
-    printf("crash test: %d iterations, %d acks, %lld batches acknowledged at most, %d reopen(s) "
-           "found a torn batch, %lld ms\n",
-           iterations, total_acks, (long long)max_acked_ever + 1, torn,
-           (long long)(monotonic_ms() - start_ms));
+    printf(
+        "crash test (%s): %d iterations, %d acks, %lld batches acknowledged at most, %d reopen(s) "
+        "found a torn batch, %lld ms\n",
+        mode, iterations, total_acks, (long long)max_acked_ever + 1, torn,
+        (long long)(monotonic_ms() - start_ms));
     EXPECT_GT(total_acks, 0);
+}
+
+TEST(StorageCrash, DurableAcknowledgementsSurviveSigkill)
+{
+    crash_many_times("durable", true);
+}
+
+TEST(StorageCrash, WrittenAcknowledgementsSurviveSigkill)
+{
+    crash_many_times("written", false);
 }
 
 } // namespace

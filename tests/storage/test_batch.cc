@@ -1,6 +1,8 @@
 // Batch validation: every distinct failure gets its own error; valid batches parse.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "tests/storage/batch_builder.h"
 
 using sl_test::make_batch;
@@ -113,4 +115,32 @@ TEST(Batch, ValidateAllCoversConcatenations)
     tail.push_back(0);
     EXPECT_EQ(sl_batch_validate_all(tail.data(), tail.size(), 1 << 20, infos, 4, &count),
               SL_STORAGE_ERR_BATCH_TRUNCATED);
+}
+
+TEST(Batch, RandomDamageIsNeverAccepted)
+{
+    std::mt19937 rng(12345);
+    for (int round = 0; round < 2000; round++) {
+        std::vector<std::string> values;
+        int n = 1 + (int)(rng() % 5);
+        for (int i = 0; i < n; i++)
+            values.push_back(std::string(rng() % 200, (char)('a' + i)));
+        auto good = make_batch(values);
+        auto b = good;
+        sl_batch_info info;
+        size_t at = rng() % b.size();
+        b[at] ^= (uint8_t)(1u << (rng() % 8));
+        sl_storage_err err = sl_batch_validate(b.data(), b.size(), 1 << 20, &info);
+        bool outside_crc = at < SL_BATCH_OFF_LENGTH ||
+                           (at >= SL_BATCH_OFF_LEADER_EPOCH && at < SL_BATCH_OFF_MAGIC);
+        if (outside_crc) {
+            EXPECT_EQ(err, SL_STORAGE_OK) << "byte " << at; // baseOffset/epoch are free
+        } else {
+            EXPECT_NE(err, SL_STORAGE_OK) << "byte " << at;
+        }
+        // Any prefix is rejected, never read past.
+        size_t cut = rng() % good.size();
+        std::vector<uint8_t> prefix(good.begin(), good.begin() + (long)cut);
+        EXPECT_NE(sl_batch_validate(prefix.data(), prefix.size(), 1 << 20, &info), SL_STORAGE_OK);
+    }
 }

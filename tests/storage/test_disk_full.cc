@@ -26,7 +26,7 @@ struct seen_error {
     sl_storage_err err = SL_STORAGE_OK;
 };
 
-void on_durable(void *ctx, sl_log *, int64_t, sl_storage_err err)
+void on_progress(void *ctx, sl_log *, int64_t, int64_t, sl_storage_err err)
 {
     if (err != SL_STORAGE_OK)
         static_cast<seen_error *>(ctx)->err = err;
@@ -46,7 +46,7 @@ int fill_until_full(const std::string &dir)
     sl_log_config lc = small_log_config();
     lc.flush_messages = 1;
     seen_error seen;
-    sl_log_callbacks cb = {on_durable, &seen};
+    sl_log_callbacks cb = {on_progress, &seen};
     sl_log *log = nullptr;
     if (sl_log_open(st, dir.c_str(), "full", 0, &lc, &cb, 0, &log, nullptr) != SL_STORAGE_OK)
         return CHILD_SETUP_FAILED;

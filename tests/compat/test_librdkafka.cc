@@ -1,0 +1,333 @@
+// librdkafka's C API against a real broker process: the idempotent producer across a
+// broker stop/kill (its retries must not duplicate or lose anything), five pipelined
+// Produce requests per connection with per-partition order kept, and a consumer whose
+// Fetch the broker really holds for fetch.wait.max.ms on an idle partition.
+#include <gtest/gtest.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include <stdio.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "tests/support/broker_process.h"
+#include "tests/support/child_process.h"
+#include "tests/support/rdkafka_client.h"
+
+namespace
+{
+
+using sl_test::broker_options;
+using sl_test::broker_process;
+using sl_test::consumed_message;
+using sl_test::delivery_report;
+using sl_test::rdkafka_producer;
+
+constexpr int16_t k_api_produce = 0;
+constexpr int16_t k_api_fetch = 1;
+
+std::string value_of(uint64_t i)
+{
+    return "msg-" + std::to_string(i) + "-" + std::string((size_t)(i % 53), 'x');
+}
+
+// Counts requests of one API that are on the wire at once, via librdkafka interceptors
+// (called on librdkafka's broker threads, hence the atomics and the mutex).
+struct request_tracker {
+    int16_t api_key = -1;
+    std::atomic<int> outstanding{0};
+    std::atomic<int> outstanding_max{0};
+    std::atomic<int> responses{0};
+    std::mutex mutex;
+    std::vector<int64_t> rtts_us;
+
+    static rd_kafka_resp_err_t on_sent(rd_kafka_t *, int, const char *, int32_t, int16_t api_key,
+                                       int16_t, int32_t, size_t, void *opaque)
+    {
+        auto *self = static_cast<request_tracker *>(opaque);
+        if (api_key == self->api_key) {
+            int now = ++self->outstanding;
+            int seen = self->outstanding_max.load();
+            while (now > seen && !self->outstanding_max.compare_exchange_weak(seen, now)) {
+            }
+        }
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+
+    static rd_kafka_resp_err_t on_received(rd_kafka_t *, int, const char *, int32_t,
+                                           int16_t api_key, int16_t, int32_t, size_t,
+                                           int64_t rtt_us, rd_kafka_resp_err_t, void *opaque)
+    {
+        auto *self = static_cast<request_tracker *>(opaque);
+        if (api_key == self->api_key) {
+            --self->outstanding;
+            ++self->responses;
+            std::lock_guard<std::mutex> lock(self->mutex);
+            self->rtts_us.push_back(rtt_us);
+        }
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+
+    static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *, void *opaque, char *,
+                                      size_t)
+    {
+        rd_kafka_interceptor_add_on_request_sent(rk, "sl-tracker", on_sent, opaque);
+        rd_kafka_interceptor_add_on_response_received(rk, "sl-tracker", on_received, opaque);
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+
+    // Installs the tracker on a conf before rd_kafka_new.
+    static void install(rd_kafka_conf_t *conf, void *opaque)
+    {
+        rd_kafka_conf_interceptor_add_on_new(conf, "sl-tracker", on_new, opaque);
+    }
+
+    std::vector<int64_t> rtts()
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        return rtts_us;
+    }
+};
+
+// Checks that partition p of messages holds exactly ids [first..] in order given by
+// expected_ids, with dense offsets from 0.
+void expect_partition_exact(const std::vector<consumed_message> &messages, int32_t partition,
+                            const std::vector<uint64_t> &expected_ids)
+{
+    std::vector<const consumed_message *> got;
+    for (const auto &m : messages) {
+        if (m.partition == partition) {
+            got.push_back(&m);
+        }
+    }
+    ASSERT_EQ(got.size(), expected_ids.size()) << "partition " << partition;
+    for (size_t j = 0; j < got.size(); j++) {
+        ASSERT_EQ(got[j]->offset, (int64_t)j) << "partition " << partition;
+        ASSERT_EQ(got[j]->value, value_of(expected_ids[j]))
+            << "partition " << partition << " offset " << j;
+    }
+}
+
+enum class interruption { sigterm, sigkill };
+
+class IdempotentProducerTest : public ::testing::TestWithParam<interruption>
+{
+};
+
+// An idempotent producer keeps producing while the broker goes down (SIGTERM, or SIGKILL
+// with a flush per message) and comes back on the same port. librdkafka retries the
+// requests that were in flight with their original sequence numbers; the log must end up
+// with every message exactly once, in produce order.
+TEST_P(IdempotentProducerTest, ExactlyOnceAcrossBrokerRestart)
+{
+    constexpr uint64_t k_count = 20000;
+    constexpr size_t k_delivered_before_interrupt = 3000;
+    const std::string topic = "idempotent";
+    broker_options options;
+    options.topics = {{topic, 1}};
+    options.properties = {{"log.flush.interval.messages", "1"}};
+    broker_process broker(options);
+    ASSERT_TRUE(broker.Start());
+    const std::string bootstrap = broker.bootstrap();
+
+    rdkafka_producer producer;
+    std::string error;
+    ASSERT_TRUE(producer.open(bootstrap,
+                              {{"enable.idempotence", "true"},
+                               {"message.timeout.ms", "90000"},
+                               {"linger.ms", "2"},
+                               {"batch.num.messages", "200"},
+                               {"retry.backoff.ms", "100"},
+                               {"reconnect.backoff.max.ms", "500"}},
+                              &error))
+        << error;
+    uint64_t next_id = 0;
+    auto produce_next = [&](uint64_t n) {
+        for (uint64_t end = std::min(next_id + n, k_count); next_id < end; next_id++) {
+            ASSERT_EQ(producer.produce(topic, 0, nullptr, value_of(next_id), {}, next_id),
+                      RD_KAFKA_RESP_ERR_NO_ERROR);
+        }
+    };
+    // Paced: bursts of 200 until a few thousand are acknowledged...
+    long long deadline_ms = sl_test::monotonic_ms() + 60000;
+    while (producer.reports().size() < k_delivered_before_interrupt &&
+           sl_test::monotonic_ms() < deadline_ms) {
+        ASSERT_NO_FATAL_FAILURE(produce_next(200));
+        producer.poll(5);
+    }
+    ASSERT_GE(producer.reports().size(), k_delivered_before_interrupt);
+    // ...then a burst the broker cannot have answered yet when it goes down.
+    ASSERT_NO_FATAL_FAILURE(produce_next(3000));
+    int outstanding_at_interrupt = rd_kafka_outq_len(producer.handle());
+    if (GetParam() == interruption::sigterm) {
+        ASSERT_TRUE(broker.Stop());
+    } else {
+        broker.Kill();
+    }
+    // Keep producing while the broker is down: these queue up and go out after restart.
+    ASSERT_NO_FATAL_FAILURE(produce_next(1000));
+    producer.poll(200);
+    ASSERT_TRUE(broker.Restart());
+    ASSERT_EQ(broker.bootstrap(), bootstrap)
+        << "the broker came back on another address (mock mode cannot keep ports or data)";
+    ASSERT_NO_FATAL_FAILURE(produce_next(k_count));
+    ASSERT_EQ(producer.flush(90000), 0) << "messages still undelivered";
+    EXPECT_GT(outstanding_at_interrupt, 0)
+        << "nothing was in flight when the broker went down; the test proved nothing";
+
+    std::vector<delivery_report> reports = producer.reports();
+    ASSERT_EQ(reports.size(), (size_t)k_count);
+    for (const auto &r : reports) {
+        ASSERT_EQ(r.error, RD_KAFKA_RESP_ERR_NO_ERROR)
+            << "message " << r.message_id << ": " << rd_kafka_err2str(r.error);
+        // Offsets reported to the producer are the offsets the messages hold in the log.
+        ASSERT_EQ(r.offset, (int64_t)r.message_id);
+    }
+
+    std::vector<consumed_message> messages;
+    std::string consume_error = sl_test::consume_partitions(
+        bootstrap, topic, 1, RD_KAFKA_OFFSET_BEGINNING, k_count, 60000, &messages);
+    ASSERT_EQ(consume_error, "");
+    std::vector<uint64_t> ids(k_count);
+    for (uint64_t i = 0; i < k_count; i++) {
+        ids[i] = i;
+    }
+    expect_partition_exact(messages, 0, ids);
+}
+
+INSTANTIATE_TEST_SUITE_P(Interruptions, IdempotentProducerTest,
+                         ::testing::Values(interruption::sigterm, interruption::sigkill),
+                         [](const ::testing::TestParamInfo<interruption> &info) {
+                             return info.param == interruption::sigterm ? "SigtermRestart"
+                                                                        : "SigkillRestart";
+                         });
+
+// With max.in.flight=5 librdkafka pipelines Produce requests on one connection; the broker
+// must take several at once and keep each partition's messages in the order sent.
+TEST(LibrdkafkaTest, MaxInFlightFivePipelinesAndKeepsPartitionOrder)
+{
+    constexpr uint64_t k_count = 30000;
+    constexpr int k_partitions = 3;
+    const std::string topic = "pipelined";
+    broker_options options;
+    options.topics = {{topic, k_partitions}};
+    broker_process broker(options);
+    ASSERT_TRUE(broker.Start());
+
+    request_tracker tracker;
+    tracker.api_key = k_api_produce;
+    rdkafka_producer producer;
+    std::string error;
+    ASSERT_TRUE(producer.open(broker.bootstrap(),
+                              {{"enable.idempotence", "false"},
+                               {"max.in.flight.requests.per.connection", "5"},
+                               {"linger.ms", "0"},
+                               {"batch.num.messages", "20"},
+                               {"acks", "all"}},
+                              &error, &request_tracker::install, &tracker))
+        << error;
+    std::vector<std::vector<uint64_t>> expected(k_partitions);
+    for (uint64_t i = 0; i < k_count; i++) {
+        int32_t partition = (int32_t)(i % k_partitions);
+        ASSERT_EQ(producer.produce(topic, partition, nullptr, value_of(i), {}, i),
+                  RD_KAFKA_RESP_ERR_NO_ERROR);
+        expected[(size_t)partition].push_back(i);
+    }
+    ASSERT_EQ(producer.flush(60000), 0);
+    for (const auto &r : producer.reports()) {
+        ASSERT_EQ(r.error, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(r.error);
+    }
+    fprintf(stderr, "produce requests: %d, most in flight at once: %d\n", tracker.responses.load(),
+            tracker.outstanding_max.load());
+    EXPECT_GE(tracker.outstanding_max.load(), 2)
+        << "never more than one Produce request in flight: no pipelining happened";
+    EXPECT_LE(tracker.outstanding_max.load(), 5);
+    EXPECT_GT(tracker.responses.load(), 100) << "expected many small Produce requests";
+
+    std::vector<consumed_message> messages;
+    ASSERT_EQ(sl_test::consume_partitions(broker.bootstrap(), topic, k_partitions,
+                                          RD_KAFKA_OFFSET_BEGINNING, k_count, 60000, &messages),
+              "");
+    for (int p = 0; p < k_partitions; p++) {
+        expect_partition_exact(messages, p, expected[(size_t)p]);
+    }
+}
+
+// On an idle partition with fetch.min.bytes far above what exists, the broker must park
+// each Fetch for fetch.wait.max.ms (1500 ms) instead of answering at once; a message
+// produced meanwhile still arrives once the wait expires.
+TEST(LibrdkafkaTest, FetchOnIdlePartitionWaitsForMaxWait)
+{
+    constexpr int k_max_wait_ms = 1500;
+    const std::string topic = "idle";
+    broker_options options;
+    options.topics = {{topic, 1}};
+    broker_process broker(options);
+    ASSERT_TRUE(broker.Start());
+
+    request_tracker tracker;
+    tracker.api_key = k_api_fetch;
+    std::string error;
+    rd_kafka_conf_t *conf =
+        sl_test::make_conf({{"bootstrap.servers", broker.bootstrap()},
+                            {"fetch.wait.max.ms", std::to_string(k_max_wait_ms)},
+                            {"fetch.min.bytes", "1000000"},
+                            {"enable.partition.eof", "false"}},
+                           &error);
+    ASSERT_NE(conf, nullptr) << error;
+    request_tracker::install(conf, &tracker);
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    ASSERT_NE(rk, nullptr) << errstr;
+    // Legacy per-partition consumer: no consumer group needed.
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    ASSERT_EQ(rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING), 0)
+        << rd_kafka_err2str(rd_kafka_last_error());
+
+    // Let at least three Fetch requests complete on the idle partition.
+    long long deadline_ms = sl_test::monotonic_ms() + 15000;
+    while (tracker.responses.load() < 3 && sl_test::monotonic_ms() < deadline_ms) {
+        rd_kafka_message_t *msg = rd_kafka_consume(rkt, 0, 100);
+        if (msg != nullptr) {
+            ADD_FAILURE() << "unexpected message or error on an idle topic: "
+                          << (msg->err ? rd_kafka_err2str(msg->err) : "a message");
+            rd_kafka_message_destroy(msg);
+        }
+    }
+    std::vector<int64_t> rtts = tracker.rtts();
+    ASSERT_GE(rtts.size(), 3u) << "fewer than 3 Fetch responses in 15 s";
+    for (size_t i = 0; i < rtts.size(); i++) {
+        fprintf(stderr, "idle Fetch %zu held for %lld ms\n", i, (long long)(rtts[i] / 1000));
+        EXPECT_GE(rtts[i], 1000 * 1000) << "Fetch " << i << " answered after " << rtts[i] / 1000
+                                        << " ms: the broker did not hold it";
+        EXPECT_LE(rtts[i], (k_max_wait_ms + 3000) * 1000LL)
+            << "Fetch " << i << " held far beyond fetch.wait.max.ms";
+    }
+
+    // One small message: below fetch.min.bytes, so it arrives when a wait expires.
+    rdkafka_producer producer;
+    ASSERT_TRUE(producer.open(broker.bootstrap(), {}, &error)) << error;
+    ASSERT_EQ(producer.produce(topic, 0, nullptr, "wake-up", {}, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_EQ(producer.flush(10000), 0);
+    long long produced_ms = sl_test::monotonic_ms();
+    rd_kafka_message_t *msg = nullptr;
+    while (msg == nullptr && sl_test::monotonic_ms() < produced_ms + 10000) {
+        msg = rd_kafka_consume(rkt, 0, 100);
+    }
+    ASSERT_NE(msg, nullptr) << "the produced message never arrived";
+    EXPECT_EQ(msg->err, RD_KAFKA_RESP_ERR_NO_ERROR);
+    EXPECT_EQ(std::string((const char *)msg->payload, msg->len), "wake-up");
+    EXPECT_LE(sl_test::monotonic_ms() - produced_ms, k_max_wait_ms + 3000);
+    rd_kafka_message_destroy(msg);
+    rd_kafka_consume_stop(rkt, 0);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+}
+
+} // namespace
