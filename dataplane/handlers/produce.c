@@ -103,6 +103,11 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
     enum sl_storage_err err =
         sl_batch_validate_all(records, (size_t)records_len, p->max_message_bytes, infos,
                               SL_LOG_APPEND_BATCHES_MAX, &count);
+    if (err == SL_STORAGE_ERR_BATCH_MAGIC && records_len > 16 &&
+        (records[16] == 0 || records[16] == 1)) {
+        out->error_code = SL_KAFKA_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT; /* message set v0/v1 */
+        return;
+    }
     if (err != SL_STORAGE_OK) {
         out->error_code = storage_to_kafka(err);
         return;
