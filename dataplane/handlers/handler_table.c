@@ -20,6 +20,7 @@ const struct sl_dp_handler sl_dp_handlers[] = {
     {18, 0, 4,  sl_dp_handle_api_versions,      NULL,                      NULL},
     {19, 0, 7,  sl_dp_handle_create_topics,     sl_dp_resume_admin_topics, NULL},
     {20, 0, 6,  sl_dp_handle_delete_topics,     sl_dp_resume_admin_topics, NULL},
+    {21, 0, 2,  sl_dp_handle_delete_records,    sl_dp_resume_delete_records, NULL},
     {32, 0, 4,  sl_dp_handle_describe_configs,  NULL,                      NULL},
     {37, 0, 3,  sl_dp_handle_create_partitions, sl_dp_resume_admin_topics, NULL},
     {60, 0, 1,  sl_dp_handle_describe_cluster,  NULL,                      NULL},

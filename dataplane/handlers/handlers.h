@@ -26,6 +26,8 @@ void sl_dp_handle_create_partitions(struct sl_shard *s, struct sl_dp_request *r)
 void sl_dp_resume_admin_topics(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_describe_cluster(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_describe_configs(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_delete_records(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_resume_delete_records(struct sl_shard *s, struct sl_dp_request *r);
 
 /* Called by the durable callback path: a produce waiting for fdatasync may be done. */
 void sl_dp_produce_durable_check(struct sl_shard *s);
