@@ -1,26 +1,17 @@
 /* DeleteRecords (21): raises a partition's log start offset (offset -1 = the high
- * watermark) on the shard owning it (a partition op when remote) and answers the new log
- * start as the low watermark. An offset past the high watermark is OFFSET_OUT_OF_RANGE;
- * one below the current log start changes nothing, as in Kafka.
- *
- * sl_log_advance_start_offset is a storage maintenance call (it deletes whole segments
- * below the new start and rewrites the checkpoint files, blocking on the file system);
- * DeleteRecords is a rare administrative request, so the owning shard makes that call
- * inline, as it does when it opens or closes logs.
+ * watermark) and drops whole segments below it, on the shard owning the partition (a
+ * partition op when that is another shard). Answers the new low watermark.
+ * sl_log_advance_start_offset is a storage maintenance call (it deletes files and writes
+ * checkpoints), so one DeleteRecords holds its shard for that long.
  */
 #include "dataplane/codec/kafka_errors.h"
 #include "dataplane/handlers/handlers.h"
 
-#define SL_DP_DELETE_RECORDS_TO_HW (-1)
-
-/* One partition's deletion; runs on the owning shard (through the op when remote). */
-struct deletion {
+struct delete_op {
     struct sl_dp_part_op op;
     struct sl_md_uuid topic_id;
     int32_t partition;
     int64_t offset;
-    bool remote;
-    /* results */
     int16_t error_code;
     int64_t low_watermark;
     struct sl_codec_delete_records_response_delete_records_partition_result *out; /* home */
@@ -30,83 +21,40 @@ struct delete_records_state {
     struct sl_codec_delete_records_response resp;
 };
 
-static void copy_out(struct deletion *d)
+/* On the owning shard. */
+static void delete_run(struct sl_shard *s, struct sl_dp_part_op *op)
 {
-    d->out->error_code = d->error_code;
-    d->out->low_watermark = d->low_watermark;
-}
-
-static void deletion_run(struct sl_shard *s, struct sl_dp_part_op *op)
-{
-    struct deletion *d = (struct deletion *)op;
+    struct delete_op *d = (struct delete_op *)op;
     d->low_watermark = -1;
     struct sl_dp_partition *p = sl_dp_partition_find(s, &d->topic_id, d->partition);
     if (p == NULL) {
         d->error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
     } else {
         int64_t hw = sl_dp_partition_hw(p);
-        int64_t offset = d->offset == SL_DP_DELETE_RECORDS_TO_HW ? hw : d->offset;
-        if (offset < 0 || offset > hw) {
+        int64_t target = d->offset == -1 ? hw : d->offset;
+        if (target < 0 || target > hw) {
             d->error_code = SL_KAFKA_ERR_OFFSET_OUT_OF_RANGE;
         } else {
-            enum sl_storage_err err = sl_log_advance_start_offset(p->log, offset, NULL);
-            if (err == SL_STORAGE_ERR_OFFSET_OUT_OF_RANGE)
+            enum sl_storage_err err = sl_log_advance_start_offset(p->log, target, NULL);
+            if (err == SL_STORAGE_OK)
+                d->error_code = 0;
+            else if (err == SL_STORAGE_ERR_OFFSET_OUT_OF_RANGE)
                 d->error_code = SL_KAFKA_ERR_OFFSET_OUT_OF_RANGE;
-            else if (err != SL_STORAGE_OK)
+            else
                 d->error_code = SL_KAFKA_ERR_KAFKA_STORAGE_ERROR;
         }
         d->low_watermark = sl_log_start_offset(p->log);
     }
-    if (d->remote) {
+    if (op->owner != op->home)
         sl_dp_op_reply(s, op);
-        return;
-    }
-    copy_out(d);
-    sl_dp_op_finished(s, op->req);
 }
 
-static void deletion_done(struct sl_shard *s, struct sl_dp_part_op *op)
+static void delete_done(struct sl_shard *s, struct sl_dp_part_op *op)
 {
-    copy_out((struct deletion *)op);
+    struct delete_op *d = (struct delete_op *)op;
+    d->out->error_code = d->error_code;
+    d->out->low_watermark = d->low_watermark;
     sl_dp_op_finished(s, op->req);
-}
-
-static void
-one_partition(struct sl_shard *s, struct sl_dp_request *r, const struct sl_md_topic *t,
-              const struct sl_codec_delete_records_request_delete_records_partition *pq,
-              struct sl_codec_delete_records_response_delete_records_partition_result *out)
-{
-    out->partition_index = pq->partition_index;
-    out->low_watermark = -1;
-    const struct sl_md_partition *mp = t ? sl_md_topic_partition(t, pq->partition_index) : NULL;
-    if (mp == NULL) {
-        out->error_code = SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-        return;
-    }
-    if (mp->leader != s->opts.node_id) {
-        out->error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
-        return;
-    }
-    struct deletion *d = sl_dp_alloc(r, 1, sizeof(*d));
-    if (d == NULL) {
-        out->error_code = SL_KAFKA_ERR_UNKNOWN_SERVER_ERROR;
-        return;
-    }
-    d->op.req = r;
-    d->op.owner = sl_dp_owner(s, &t->topic_id, pq->partition_index);
-    d->op.run = deletion_run;
-    d->op.done = deletion_done;
-    d->topic_id = t->topic_id;
-    d->partition = pq->partition_index;
-    d->offset = pq->offset;
-    d->out = out;
-    if (d->op.owner != s->opts.shard_id) {
-        d->remote = true;
-        sl_dp_op_send(s, &d->op);
-        return;
-    }
-    r->pending_ops++; /* deletion_run drops it */
-    deletion_run(s, &d->op);
 }
 
 void sl_dp_handle_delete_records(struct sl_shard *s, struct sl_dp_request *r)
@@ -139,12 +87,47 @@ void sl_dp_handle_delete_records(struct sl_shard *s, struct sl_dp_request *r)
         int32_t np = SL_MAX(tq->partitions_count, 0);
         tout->partitions = sl_dp_alloc(r, (size_t)np + 1, sizeof(*tout->partitions));
         if (tout->partitions == NULL)
-            np = 0; /* answered without partitions; the arena bound was reached */
+            np = 0;
         tout->partitions_count = np;
         for (int32_t pi = 0; pi < np; pi++) {
-            sl_codec_delete_records_response_delete_records_partition_result_init(
-                &tout->partitions[pi]);
-            one_partition(s, r, t, &tq->partitions[pi], &tout->partitions[pi]);
+            const struct sl_codec_delete_records_request_delete_records_partition *pq =
+                &tq->partitions[pi];
+            struct sl_codec_delete_records_response_delete_records_partition_result *out =
+                &tout->partitions[pi];
+            sl_codec_delete_records_response_delete_records_partition_result_init(out);
+            out->partition_index = pq->partition_index;
+            out->low_watermark = -1;
+            const struct sl_md_partition *mp =
+                t ? sl_md_topic_partition(t, pq->partition_index) : NULL;
+            if (mp == NULL) {
+                out->error_code = SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            if (mp->leader != s->opts.node_id) {
+                out->error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
+                continue;
+            }
+            struct delete_op *d = sl_dp_alloc(r, 1, sizeof(*d));
+            if (d == NULL) {
+                out->error_code = SL_KAFKA_ERR_UNKNOWN_SERVER_ERROR;
+                continue;
+            }
+            d->op.req = r;
+            d->op.owner = sl_dp_owner(s, &t->topic_id, pq->partition_index);
+            d->op.home = s->opts.shard_id;
+            d->op.run = delete_run;
+            d->op.done = delete_done;
+            d->topic_id = t->topic_id;
+            d->partition = pq->partition_index;
+            d->offset = pq->offset;
+            d->out = out;
+            if (d->op.owner != s->opts.shard_id) {
+                sl_dp_op_send(s, &d->op);
+            } else {
+                delete_run(s, &d->op);
+                out->error_code = d->error_code;
+                out->low_watermark = d->low_watermark;
+            }
         }
     }
     sl_dp_op_finished(s, r);

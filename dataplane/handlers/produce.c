@@ -102,6 +102,11 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
     enum sl_storage_err err =
         sl_batch_validate_all(records, (size_t)records_len, p->max_message_bytes, infos,
                               SL_LOG_APPEND_BATCHES_MAX, &count);
+    if (err == SL_STORAGE_ERR_BATCH_MAGIC && records_len > 16 &&
+        (records[16] == 0 || records[16] == 1)) {
+        out->error_code = SL_KAFKA_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT; /* message set v0/v1 */
+        return;
+    }
     if (err != SL_STORAGE_OK) {
         out->error_code = storage_to_kafka(err);
         return;
@@ -250,6 +255,7 @@ static void owner_finish(struct sl_shard *s, struct produce_op *po)
     if (po->result.error_code == 0 && po->result.ack.offset >= 0) {
         po->ack_next = s->remote_ack_waiting;
         s->remote_ack_waiting = &po->op;
+        s->storage_progress = true; /* the end may be reached already: check next pass */
         return;
     }
     sl_dp_op_reply(s, &po->op);
@@ -308,8 +314,6 @@ static int16_t produce_partition(struct sl_shard *s, struct sl_dp_request *r, in
                                  struct sl_codec_produce_response_partition_produce_response *out,
                                  struct produce_state *st)
 {
-    if (r->req.header.api_version < 3)
-        return SL_KAFKA_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT; /* message format v0/v1 */
     if (t == NULL)
         return SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
     const struct sl_md_partition *mp = sl_md_topic_partition(t, pd->index);
