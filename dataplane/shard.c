@@ -189,10 +189,10 @@ static uint32_t loop_once(struct sl_shard *s)
     int n = sl_net_poll(s->net, SL_SHARD_POLL_BUDGET);
     uint32_t work = n > 0 ? (uint32_t)n : 0;
     work += sl_storage_poll(s->storage, s->now_ms);
-    if (s->producer_loads > 0) {
+    /* Not counted as work: while a rebuild waits for its disk read the loop may idle
+     * (the storage engine is busy, so the idle wait is short). */
+    if (s->producer_loads > 0)
         sl_dp_partitions_load_producers(s);
-        work++;
-    }
     if (s->append_retry_head != NULL) {
         sl_dp_produce_retry_poll(s);
         work++;
