@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Starts a single-node broker from the given build directory (used by `make run`).
+# Starts a single-node broker from the given build directory (used by `make run`):
+# PLAINTEXT on 127.0.0.1:9092, data under ./data (the embedded default configuration),
+# run from the repository root. Extra arguments go to sluiced (a properties file,
+# --override key=value). Stop it with Ctrl-C (SIGINT): logs are closed cleanly.
 set -euo pipefail
 build=${1:-build}
 shift || true
-if [ ! -x "$build/sluiced" ]; then
-  echo "make run: the broker (sluiced) is not built yet in this version of sluice." >&2
-  echo "make run: it arrives with the single-node broker work (issue 6); the storage" >&2
-  echo "make run: engine and its tools are built in $build/." >&2
+if [ ! -x "$build/sluiced/sluiced" ]; then
+  echo "make run: $build/sluiced/sluiced is not built; run 'make build' first." >&2
   exit 1
 fi
 mkdir -p data
-exec "$build/sluiced" "$@"
+exec "$build/sluiced/sluiced" "$@"

@@ -7,6 +7,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -326,6 +327,13 @@ TEST_F(BadInputTest, OtherClientsUnaffectedWhileBadInputArrives)
             }
         }
     } joiner{stop, streamer};
+    // The stream must be running before the attacks start (they can finish within a few
+    // hundred milliseconds, before a freshly started thread has produced anything).
+    long long stream_deadline_ms = sl_test::monotonic_ms() + 10000;
+    while (produced.load() == 0 && sl_test::monotonic_ms() < stream_deadline_ms) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_GT(produced.load(), 0u) << "the producer stream did not start";
 
     std::vector<std::vector<uint8_t>> attacks = {
         be32(0xfffffff0u),

@@ -1,5 +1,7 @@
-// Restart durability with real processes: a clean SIGTERM stop loses nothing, and under
-// log.flush.interval.messages=1 a SIGKILL loses no acknowledged message.
+// Restart durability with real processes: a clean SIGTERM stop loses nothing, and a
+// SIGKILL loses no acknowledged message, both under log.flush.interval.messages=1 and
+// under the default flush policy (acknowledged once written to the file). An idempotent
+// producer's retry of a batch written before a SIGKILL is recognised after the restart.
 #include <gtest/gtest.h>
 
 #include <librdkafka/rdkafka.h>
@@ -10,6 +12,7 @@
 
 #include "tests/support/broker_process.h"
 #include "tests/support/child_process.h"
+#include "tests/support/raw_kafka_client.h"
 #include "tests/support/rdkafka_client.h"
 
 namespace
@@ -129,14 +132,14 @@ TEST(RestartTest, ProduceSigtermRestartConsumeAll)
 // Producer keeps a stream going; after a few thousand acknowledgements the broker gets
 // SIGKILL. Everything acknowledged before the kill must be in the log after restart, at
 // the offset the acknowledgement named; nothing unknown and no position twice.
-TEST(RestartTest, SigkillWithFlushPerMessageKeepsEveryAcknowledgedMessage)
+void sigkill_keeps_every_acknowledged_message(const std::string &topic,
+                                              const std::map<std::string, std::string> &properties)
 {
     constexpr size_t k_acked_before_kill = 3000;
     constexpr uint64_t k_max_messages = 200000;
-    const std::string topic = "restart-kill";
     broker_options options;
     options.topics = {{topic, k_partitions}};
-    options.properties = {{"log.flush.interval.messages", "1"}};
+    options.properties = properties;
     broker_process broker(options);
     ASSERT_TRUE(broker.Start());
     const std::string bootstrap = broker.bootstrap();
@@ -204,6 +207,118 @@ TEST(RestartTest, SigkillWithFlushPerMessageKeepsEveryAcknowledgedMessage)
         uint64_t id = 0;
         ASSERT_TRUE(id_of(m.value, &id)) << "unknown message at " << m.partition << "/" << m.offset;
         ASSERT_LT(id, sent);
+    }
+}
+
+// fdatasync after every message: acknowledged means on disk.
+TEST(RestartTest, SigkillWithFlushPerMessageKeepsEveryAcknowledgedMessage)
+{
+    sigkill_keeps_every_acknowledged_message("restart-kill",
+                                             {{"log.flush.interval.messages", "1"}});
+}
+
+// The default flush policy (never fdatasync): as with Kafka's page cache, acknowledged
+// means written to the file, which survives SIGKILL of the broker (not a power loss).
+TEST(RestartTest, SigkillWithDefaultFlushKeepsEveryAcknowledgedMessage)
+{
+    sigkill_keeps_every_acknowledged_message("restart-kill-default", {});
+}
+
+// The batch of an idempotent producer (producer id, epoch, first sequence), built by the
+// raw client and re-signed with its CRC-32C.
+std::vector<uint8_t> idempotent_batch(int64_t producer_id, int16_t epoch, int32_t base_sequence,
+                                      int records)
+{
+    std::vector<sl_test::test_record> rs;
+    for (int i = 0; i < records; i++) {
+        rs.push_back({"k", "idem-" + std::to_string(base_sequence + i)});
+    }
+    std::vector<uint8_t> b = sl_test::build_record_batch(rs, 1700000000000);
+    auto put = [&](size_t at, uint64_t v, int bytes) {
+        for (int i = 0; i < bytes; i++) {
+            b[at + (size_t)i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+        }
+    };
+    put(43, (uint64_t)producer_id, 8);
+    put(51, (uint64_t)(uint16_t)epoch, 2);
+    put(53, (uint64_t)(uint32_t)base_sequence, 4);
+    put(sl_test::k_batch_crc_offset, sl_test::crc32c(b.data() + 21, b.size() - 21), 4);
+    return b;
+}
+
+// Sends one Produce v7 (acks=-1) with batch and returns the partition's result.
+sl_test::produce_partition_result produce_raw(const std::string &bootstrap,
+                                              const std::string &topic,
+                                              const std::vector<uint8_t> &batch, int32_t id)
+{
+    sl_test::produce_partition_result failed;
+    sl_test::raw_kafka_connection conn;
+    std::string error;
+    EXPECT_TRUE(conn.connect_to(bootstrap, 5000, &error)) << error;
+    EXPECT_TRUE(conn.send_frame(sl_test::make_request_v1(
+        0, 7, id, sl_test::make_produce_v7_body(topic, 0, -1, 10000, batch))));
+    std::vector<uint8_t> payload;
+    sl_test::read_status s = conn.read_frame(&payload, 15000);
+    EXPECT_EQ(s, sl_test::read_status::ok) << sl_test::read_status_name(s);
+    int32_t correlation_id = 0;
+    std::vector<sl_test::produce_partition_result> results;
+    if (s != sl_test::read_status::ok ||
+        !sl_test::parse_produce_v7_response(payload, &correlation_id, &results) ||
+        results.size() != 1) {
+        ADD_FAILURE() << "no well-formed Produce response";
+        return failed;
+    }
+    EXPECT_EQ(correlation_id, id);
+    return results[0];
+}
+
+// A producer whose connection broke cannot know whether its last batch was written, so
+// it sends it again with the same sequence. After a SIGKILL and restart the broker
+// rebuilds the producer's sequences from the log: the retry is answered with the
+// original offset and not appended twice, the next sequence appends, and a gap is refused.
+TEST(RestartTest, IdempotentRetryAfterSigkillIsNotAppendedTwice)
+{
+    const std::string topic = "restart-idempotent";
+    const int64_t producer_id = 4242;
+    broker_options options;
+    options.topics = {{topic, 1}};
+    broker_process broker(options);
+    ASSERT_TRUE(broker.Start());
+    const std::string bootstrap = broker.bootstrap();
+
+    auto r = produce_raw(bootstrap, topic, idempotent_batch(producer_id, 0, 0, 3), 1);
+    ASSERT_EQ(r.error_code, 0);
+    ASSERT_EQ(r.base_offset, 0);
+    r = produce_raw(bootstrap, topic, idempotent_batch(producer_id, 0, 3, 2), 2);
+    ASSERT_EQ(r.error_code, 0);
+    ASSERT_EQ(r.base_offset, 3);
+    // Before the restart: a retry is a duplicate too.
+    r = produce_raw(bootstrap, topic, idempotent_batch(producer_id, 0, 3, 2), 3);
+    ASSERT_EQ(r.error_code, 0);
+    ASSERT_EQ(r.base_offset, 3);
+
+    broker.Kill();
+    ASSERT_TRUE(broker.Restart());
+    r = produce_raw(bootstrap, topic, idempotent_batch(producer_id, 0, 3, 2), 4);
+    EXPECT_EQ(r.error_code, 0);
+    EXPECT_EQ(r.base_offset, 3) << "the retried batch was appended again after the restart";
+    r = produce_raw(bootstrap, topic, idempotent_batch(producer_id, 0, 9, 1), 5);
+    EXPECT_EQ(r.error_code, 45) << "OUT_OF_ORDER_SEQUENCE_NUMBER for a gap";
+    r = produce_raw(bootstrap, topic, idempotent_batch(producer_id, 0, 5, 1), 6);
+    EXPECT_EQ(r.error_code, 0);
+    EXPECT_EQ(r.base_offset, 5);
+    r = produce_raw(bootstrap, topic, idempotent_batch(producer_id, 0, 6, 1), 7);
+    EXPECT_EQ(r.error_code, 0);
+    EXPECT_EQ(r.base_offset, 6);
+
+    std::vector<consumed_message> messages;
+    ASSERT_EQ(sl_test::consume_partitions(bootstrap, topic, 1, RD_KAFKA_OFFSET_BEGINNING, 7, 30000,
+                                          &messages),
+              "");
+    ASSERT_EQ(messages.size(), 7u);
+    for (size_t i = 0; i < messages.size(); i++) {
+        EXPECT_EQ(messages[i].offset, (int64_t)i);
+        EXPECT_EQ(messages[i].value, "idem-" + std::to_string(i));
     }
 }
 

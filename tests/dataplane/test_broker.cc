@@ -1,0 +1,433 @@
+// Integration tests of the real sluiced process: started by fork/exec on free ports in a
+// temporary directory, driven by kcat and raw sockets.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace
+{
+
+uint16_t free_port()
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a));
+    socklen_t len = sizeof(a);
+    getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+std::string run(const std::string &cmd)
+{
+    std::string out;
+    FILE *p = popen(cmd.c_str(), "r");
+    if (p == nullptr)
+        return out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+        out.append(buf, n);
+    pclose(p);
+    return out;
+}
+
+int connect_to(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+// A request frame with header v1 (client id "t") and an empty body.
+std::string request_frame(int16_t api_key, int16_t version, int32_t correlation_id)
+{
+    std::string body;
+    auto put16 = [&](uint16_t v) { body.push_back(char(v >> 8)), body.push_back(char(v)); };
+    auto put32 = [&](uint32_t v) {
+        put16(uint16_t(v >> 16));
+        put16(uint16_t(v));
+    };
+    put16(uint16_t(api_key));
+    put16(uint16_t(version));
+    put32(uint32_t(correlation_id));
+    put16(1);
+    body.push_back('t');
+    std::string frame;
+    uint32_t n = htonl(uint32_t(body.size()));
+    frame.append(reinterpret_cast<char *>(&n), 4);
+    return frame + body;
+}
+
+bool api_versions_answered(uint16_t port)
+{
+    int fd = connect_to(port);
+    if (fd < 0)
+        return false;
+    std::string f = request_frame(18, 0, 7);
+    bool ok = send(fd, f.data(), f.size(), MSG_NOSIGNAL) == ssize_t(f.size());
+    char hdr[8];
+    ok = ok && recv(fd, hdr, sizeof(hdr), MSG_WAITALL) == 8;
+    close(fd);
+    return ok && hdr[7] == 7;
+}
+
+class Broker : public ::testing::Test
+{
+  protected:
+    virtual std::string extra_properties()
+    {
+        return "";
+    }
+    void SetUp() override
+    {
+        char tmpl[] = "/tmp/sluice-broker-test-XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dir = tmpl;
+        port = free_port();
+        cport = free_port();
+        std::ofstream props(dir + "/server.properties");
+        props << "node.id=1\nprocess.roles=broker,controller\n"
+              << "listeners=PLAINTEXT://127.0.0.1:" << port << ",CONTROLLER://127.0.0.1:" << cport
+              << "\ncontroller.quorum.voters=1@127.0.0.1:" << cport << "\nlog.dirs=" << dir
+              << "/data\nstats.socket=" << dir << "/stats.sock\n"
+              << "socket.request.max.bytes=1048576\n"
+              << extra_properties();
+        props.close();
+        start();
+    }
+    void TearDown() override
+    {
+        // A clean stop must exit 0; under ASan this also fails on leaks and memory errors
+        // found anywhere in the broker's run.
+        if (pid > 0) {
+            int status = stop(SIGTERM);
+            EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+        }
+        if (HasFailure())
+            fprintf(stderr, "%s", run("cat '" + dir + "/sluiced.log'").c_str());
+        run("rm -rf '" + dir + "'");
+    }
+    void start()
+    {
+        const char *exe = getenv("SLUICED");
+        ASSERT_NE(exe, nullptr);
+        pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            std::string log = dir + "/sluiced.log";
+            int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+            dup2(fd, 2);
+            dup2(fd, 1);
+            chdir(dir.c_str());
+            std::string props = dir + "/server.properties";
+            execl(exe, exe, props.c_str(), static_cast<char *>(nullptr));
+            _exit(127);
+        }
+        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (!api_versions_answered(port)) {
+            ASSERT_LT(std::chrono::steady_clock::now(), until)
+                << run("cat " + dir + "/sluiced.log");
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+    int stop(int sig)
+    {
+        if (pid <= 0)
+            return -1;
+        kill(pid, sig);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        pid = -1;
+        return status;
+    }
+    std::string kcat(const std::string &args, const std::string &input = "")
+    {
+        std::string cmd = "kcat -b 127.0.0.1:" + std::to_string(port) + " " + args + " 2>&1";
+        if (!input.empty()) {
+            std::string in = dir + "/input.txt";
+            std::ofstream(in) << input;
+            cmd += " < '" + in + "'";
+        }
+        return run(cmd);
+    }
+    std::string stats_json()
+    {
+        return run("/usr/bin/python3 -c \"import socket;s=socket.socket(socket.AF_UNIX);"
+                   "s.connect('" +
+                   dir +
+                   "/stats.sock');s.sendall(b'{\\\"cmd\\\":\\\"/stats\\\"}');"
+                   "print(s.makefile().read())\"");
+    }
+    std::string dir;
+    uint16_t port = 0, cport = 0;
+    pid_t pid = -1;
+};
+
+TEST_F(Broker, KcatListsTheBroker)
+{
+    std::string out = kcat("-L");
+    EXPECT_NE(out.find("broker 1 at 127.0.0.1:" + std::to_string(port)), std::string::npos) << out;
+}
+
+TEST_F(Broker, ProduceConsumeRoundTripWithKeysHeadersAndCodecs)
+{
+    std::string expect;
+    for (const char *codec : {"none", "gzip", "snappy", "lz4", "zstd"}) {
+        std::string input;
+        for (int i = 0; i < 200; i++)
+            input += std::string("k") + std::to_string(i) + ":" + codec + "-value-" +
+                     std::to_string(i) + "\n";
+        kcat(std::string("-P -t rt -K: -H hk=hv -z ") + codec, input);
+        expect += input;
+    }
+    std::string got = kcat("-C -t rt -e -q -f '%k:%s\\n'");
+    EXPECT_EQ(got, expect);
+    std::string headers = kcat("-C -t rt -e -q -c 1 -f '%h\\n'");
+    EXPECT_EQ(headers, "hk=hv\n");
+}
+
+TEST_F(Broker, OversizedFrameClosesOnlyThatConnection)
+{
+    int bad = connect_to(port);
+    ASSERT_GE(bad, 0);
+    uint32_t size = htonl(2 * 1048576); // above socket.request.max.bytes
+    ASSERT_EQ(send(bad, &size, 4, MSG_NOSIGNAL), 4);
+    char c;
+    errno = 0;
+    ssize_t n = recv(bad, &c, 1, 0);
+    EXPECT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET))
+        << "the broker must close a connection announcing an oversized frame: n=" << n
+        << " errno=" << errno;
+    close(bad);
+    EXPECT_TRUE(api_versions_answered(port));
+    std::string out = kcat("-L");
+    EXPECT_NE(out.find("broker 1 at"), std::string::npos) << out;
+    std::string stats = stats_json();
+    EXPECT_NE(stats.find("\"frames_rejected_too_large\":1"), std::string::npos) << stats;
+}
+
+TEST_F(Broker, SigtermThenRestartKeepsEveryRecord)
+{
+    std::string input;
+    for (int i = 0; i < 5000; i++)
+        input += "record-" + std::to_string(i) + "\n";
+    kcat("-P -t keep -z lz4", input);
+    ASSERT_EQ(kcat("-C -t keep -e -q"), input);
+    int status = stop(SIGTERM);
+    ASSERT_TRUE(WIFEXITED(status)) << status;
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    start();
+    EXPECT_EQ(kcat("-C -t keep -e -q"), input);
+    kcat("-P -t keep", "after-restart\n");
+    EXPECT_EQ(kcat("-C -t keep -e -q"), input + "after-restart\n");
+}
+
+TEST_F(Broker, ApiVersionsOfAnUnknownVersionAnswersUnsupportedVersionInV0)
+{
+    int fd = connect_to(port);
+    ASSERT_GE(fd, 0);
+    std::string f = request_frame(18, 99, 42);
+    ASSERT_EQ(send(fd, f.data(), f.size(), MSG_NOSIGNAL), ssize_t(f.size()));
+    unsigned char hdr[10];
+    ASSERT_EQ(recv(fd, hdr, sizeof(hdr), MSG_WAITALL), 10);
+    EXPECT_EQ(hdr[7], 42); // correlation id, response header v0
+    EXPECT_EQ((hdr[8] << 8) | hdr[9], 35) << "UNSUPPORTED_VERSION";
+    close(fd);
+}
+
+TEST_F(Broker, FramesSplitAcrossSendsAndPipelinedFramesAreAnsweredInOrder)
+{
+    int fd = connect_to(port);
+    ASSERT_GE(fd, 0);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    // One frame a byte at a time: the size prefix and the body span receive buffers.
+    std::string f = request_frame(18, 2, 100); // v0-2: header v1, empty body
+    for (char c : f) {
+        ASSERT_EQ(send(fd, &c, 1, MSG_NOSIGNAL), 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    // Then 12 frames in one send: several requests in flight, answered in order.
+    std::string many;
+    for (int i = 0; i < 12; i++)
+        many += request_frame(18, int16_t(i % 3), 200 + i);
+    ASSERT_EQ(send(fd, many.data(), many.size(), MSG_NOSIGNAL), ssize_t(many.size()));
+    for (int expect : {100, 200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211}) {
+        unsigned char hdr[8];
+        ASSERT_EQ(recv(fd, hdr, sizeof(hdr), MSG_WAITALL), 8);
+        uint32_t size = (uint32_t(hdr[0]) << 24) | (hdr[1] << 16) | (hdr[2] << 8) | hdr[3];
+        int32_t corr = int32_t((uint32_t(hdr[4]) << 24) | (hdr[5] << 16) | (hdr[6] << 8) | hdr[7]);
+        EXPECT_EQ(corr, expect);
+        std::string rest(size - 4, '\0');
+        ASSERT_EQ(recv(fd, rest.data(), rest.size(), MSG_WAITALL), ssize_t(rest.size()));
+        EXPECT_EQ(rest[0], 0);
+        EXPECT_EQ(rest[1], 0) << "ApiVersions error code";
+    }
+    close(fd);
+    EXPECT_EQ(stats_json().find("\"frames_assembled_copy\":0,"), std::string::npos);
+}
+
+TEST_F(Broker, AdminCreateDescribeDeleteTopicsWithKafkaPython)
+{
+    std::string script = dir + "/admin.py";
+    std::ofstream(script)
+        << "import time, sys\n"
+           "from kafka import KafkaAdminClient\n"
+           "from kafka.admin import NewTopic, ConfigResource, ConfigResourceType\n"
+           "from kafka.errors import TopicAlreadyExistsError\n"
+           "a = KafkaAdminClient(bootstrap_servers='127.0.0.1:"
+        << port
+        << "')\n"
+           "a.create_topics([NewTopic('adm', 3, 1, topic_configs={'retention.ms': '12345'})])\n"
+           "try:\n"
+           "    a.create_topics([NewTopic('adm', 3, 1)])\n"
+           "    print('no-duplicate-error')\n"
+           "except TopicAlreadyExistsError:\n"
+           "    print('duplicate-refused')\n"
+           "r = a.describe_configs([ConfigResource(ConfigResourceType.TOPIC, 'adm')])\n"
+           "cfg = {c[0]: c[1] for c in r[0].resources[0][4]}\n"
+           "print('retention.ms=' + cfg['retention.ms'])\n"
+           "print('segment.bytes=' + cfg['segment.bytes'])\n"
+           "md = a.describe_topics(['adm'])\n"
+           "print('partitions=%d' % len(md[0]['partitions']))\n"
+           "a.delete_topics(['adm'])\n"
+           "print('topics-after-delete=%s' % sorted(a.list_topics()))\n";
+    std::string out = run("/usr/bin/python3 '" + script + "' 2>&1");
+    EXPECT_NE(out.find("duplicate-refused"), std::string::npos) << out;
+    EXPECT_NE(out.find("retention.ms=12345"), std::string::npos) << out;
+    EXPECT_NE(out.find("segment.bytes=1073741824"), std::string::npos) << out;
+    EXPECT_NE(out.find("partitions=3"), std::string::npos) << out;
+    EXPECT_NE(out.find("topics-after-delete=[]"), std::string::npos) << out;
+    // The partition directories go away once the shard saw the deletion.
+    struct stat st;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (stat((dir + "/data/adm-0").c_str(), &st) == 0 &&
+           std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_NE(stat((dir + "/data/adm-0").c_str(), &st), 0) << "adm-0 still on disk";
+}
+
+TEST_F(Broker, UnknownApiKeyClosesTheConnection)
+{
+    int fd = connect_to(port);
+    ASSERT_GE(fd, 0);
+    std::string f = request_frame(999, 0, 1);
+    ASSERT_EQ(send(fd, f.data(), f.size(), MSG_NOSIGNAL), ssize_t(f.size()));
+    char c;
+    errno = 0;
+    ssize_t n = recv(fd, &c, 1, 0);
+    EXPECT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET)) << n << " " << errno;
+    close(fd);
+    EXPECT_NE(stats_json().find("\"frames_rejected_unknown_api\":1"), std::string::npos);
+}
+
+std::string sorted_lines(const std::string &text)
+{
+    std::vector<std::string> lines;
+    size_t at = 0;
+    while (at < text.size()) {
+        size_t nl = text.find('\n', at);
+        if (nl == std::string::npos)
+            nl = text.size();
+        lines.push_back(text.substr(at, nl - at));
+        at = nl + 1;
+    }
+    std::sort(lines.begin(), lines.end());
+    std::string out;
+    for (auto &l : lines)
+        out += l + "\n";
+    return out;
+}
+
+// Two shards: every request touches partitions of both, so produce, fetch and list
+// offsets cross the shard rings.
+class BrokerTwoShards : public Broker
+{
+  protected:
+    std::string extra_properties() override
+    {
+        return "dataplane.cores=0-1\nnum.partitions=16\n";
+    }
+};
+
+TEST_F(BrokerTwoShards, PartitionsOfBothShardsRoundTripAndSurviveRestart)
+{
+    std::string input;
+    for (int i = 0; i < 4000; i++)
+        input += "key" + std::to_string(i) + ":value-" + std::to_string(i) + "\n";
+    kcat("-P -t spread -K: -z zstd", input);
+    std::string got = kcat("-C -t spread -e -q -f '%k:%s\\n'");
+    EXPECT_EQ(sorted_lines(got), sorted_lines(input));
+    // Latest offsets of all partitions add up to the record count.
+    std::string q;
+    for (int p = 0; p < 16; p++)
+        q += " -t spread:" + std::to_string(p) + ":-1";
+    std::string offsets = kcat("-Q" + q);
+    long sum = 0;
+    for (size_t at = offsets.find("offset "); at != std::string::npos;
+         at = offsets.find("offset ", at + 1))
+        sum += atol(offsets.c_str() + at + 7);
+    EXPECT_EQ(sum, 4000) << offsets;
+    // Both shards own partitions of the topic and both appended records.
+    std::string stats = stats_json();
+    size_t second = stats.find("\"shard\":1");
+    ASSERT_NE(second, std::string::npos) << stats;
+    EXPECT_EQ(stats.find("\"produce_records\":0,"), std::string::npos) << stats;
+    ASSERT_EQ(WEXITSTATUS(stop(SIGTERM)), 0);
+    start();
+    EXPECT_EQ(sorted_lines(kcat("-C -t spread -e -q -f '%k:%s\\n'")), sorted_lines(input));
+}
+
+// flush.messages=1: acknowledged means fdatasynced, so kill -9 loses nothing acknowledged.
+class BrokerDurable : public Broker
+{
+  protected:
+    std::string extra_properties() override
+    {
+        return "dataplane.cores=0-1\nnum.partitions=4\nlog.flush.interval.messages=1\n";
+    }
+};
+
+TEST_F(BrokerDurable, AcknowledgedRecordsSurviveKill9)
+{
+    std::string input;
+    for (int i = 0; i < 500; i++)
+        input += "durable-" + std::to_string(i) + "\n";
+    std::string out = kcat("-P -t dur -X acks=all -X linger.ms=5", input);
+    EXPECT_EQ(out.find("ERROR"), std::string::npos) << out;
+    stop(SIGKILL);
+    start();
+    EXPECT_EQ(sorted_lines(kcat("-C -t dur -e -q")), sorted_lines(input));
+}
+
+} // namespace
