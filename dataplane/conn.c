@@ -351,8 +351,10 @@ void sl_dp_conn_flush(struct sl_shard *s, uint32_t slot)
         if (r->no_response)
             sl_dp_request_free(s, r);
     }
-    if (progressed)
-        conn_parse(s, slot);
+    /* Room for more requests: parsing continues from the loop (not from here, which may
+     * run inside conn_parse's own dispatch and would recurse once per pipelined frame). */
+    if (progressed && (c->held_count > 0 || c->asm_buf != NULL))
+        s->rescan = true;
 }
 
 void sl_dp_conn_rescan(struct sl_shard *s)

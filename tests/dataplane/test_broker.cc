@@ -297,6 +297,46 @@ TEST_F(Broker, FramesSplitAcrossSendsAndPipelinedFramesAreAnsweredInOrder)
     EXPECT_EQ(stats_json().find("\"frames_assembled_copy\":0,"), std::string::npos);
 }
 
+TEST_F(Broker, AdminCreateDescribeDeleteTopicsWithKafkaPython)
+{
+    std::string script = dir + "/admin.py";
+    std::ofstream(script)
+        << "import time, sys\n"
+           "from kafka import KafkaAdminClient\n"
+           "from kafka.admin import NewTopic, ConfigResource, ConfigResourceType\n"
+           "from kafka.errors import TopicAlreadyExistsError\n"
+           "a = KafkaAdminClient(bootstrap_servers='127.0.0.1:"
+        << port
+        << "')\n"
+           "a.create_topics([NewTopic('adm', 3, 1, topic_configs={'retention.ms': '12345'})])\n"
+           "try:\n"
+           "    a.create_topics([NewTopic('adm', 3, 1)])\n"
+           "    print('no-duplicate-error')\n"
+           "except TopicAlreadyExistsError:\n"
+           "    print('duplicate-refused')\n"
+           "r = a.describe_configs([ConfigResource(ConfigResourceType.TOPIC, 'adm')])\n"
+           "cfg = {c[0]: c[1] for c in r[0].resources[0][4]}\n"
+           "print('retention.ms=' + cfg['retention.ms'])\n"
+           "print('segment.bytes=' + cfg['segment.bytes'])\n"
+           "md = a.describe_topics(['adm'])\n"
+           "print('partitions=%d' % len(md[0]['partitions']))\n"
+           "a.delete_topics(['adm'])\n"
+           "print('topics-after-delete=%s' % sorted(a.list_topics()))\n";
+    std::string out = run("/usr/bin/python3 '" + script + "' 2>&1");
+    EXPECT_NE(out.find("duplicate-refused"), std::string::npos) << out;
+    EXPECT_NE(out.find("retention.ms=12345"), std::string::npos) << out;
+    EXPECT_NE(out.find("segment.bytes=1073741824"), std::string::npos) << out;
+    EXPECT_NE(out.find("partitions=3"), std::string::npos) << out;
+    EXPECT_NE(out.find("topics-after-delete=[]"), std::string::npos) << out;
+    // The partition directories go away once the shard saw the deletion.
+    struct stat st;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (stat((dir + "/data/adm-0").c_str(), &st) == 0 &&
+           std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_NE(stat((dir + "/data/adm-0").c_str(), &st), 0) << "adm-0 still on disk";
+}
+
 TEST_F(Broker, UnknownApiKeyClosesTheConnection)
 {
     int fd = connect_to(port);
