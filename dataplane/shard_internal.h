@@ -18,6 +18,7 @@
 
 struct sl_shard;
 struct sl_dp_request;
+struct sl_dp_group_host;
 
 enum sl_dp_request_state {
     SL_DP_REQ_FREE = 0,
@@ -203,6 +204,8 @@ struct sl_shard {
     struct sl_dp_part_op *remote_durable; /* owner side: produce ops waiting for fdatasync */
     void *append_retry_head; /* produce ops waiting for storage room, in arrival order */
     void *append_retry_tail;
+
+    struct sl_dp_group_host *groups; /* group coordinators hosted here (group_host.c) */
 
     uint32_t reader_ops; /* cached from config */
     int32_t min_insync_replicas;

@@ -27,6 +27,21 @@ void sl_dp_resume_admin_topics(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_describe_cluster(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_describe_configs(struct sl_shard *s, struct sl_dp_request *r);
 
+/* Consumer groups (groups.c): the coordinator's APIs, routed to the shard hosting the
+ * group's offsets partition. */
+void sl_dp_handle_find_coordinator(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_join_group(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_sync_group(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_heartbeat(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_leave_group(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_offset_commit(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_offset_fetch(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_offset_delete(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_describe_groups(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_list_groups(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_delete_groups(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_resume_groups(struct sl_shard *s, struct sl_dp_request *r);
+
 /* Called by the durable callback path: a produce waiting for fdatasync may be done. */
 void sl_dp_produce_durable_check(struct sl_shard *s);
 /* Called every loop pass after sl_storage_poll: retries appends that met storage
