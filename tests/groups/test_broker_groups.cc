@@ -421,3 +421,61 @@ TEST(broker_groups, killed_member_expires_and_partitions_move)
 }
 
 } // namespace
+
+namespace
+{
+
+std::set<std::string> lines_with_prefix(const std::string &text, const std::string &prefix)
+{
+    std::set<std::string> out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        if (line.compare(0, prefix.size(), prefix) == 0) {
+            out.insert(line.substr(prefix.size()));
+        }
+        pos = nl == std::string::npos ? text.size() : nl + 1;
+    }
+    return out;
+}
+
+// kafka-python and kcat -G in one group: two members, two partitions each, and between
+// them every record is consumed.
+TEST(broker_groups, kafka_python_and_kcat_share_a_group)
+{
+    broker_process broker(group_broker({{"mixed", 4}}));
+    ASSERT_TRUE(broker.Start());
+    const int total = 40;
+    produce_numbered(broker.bootstrap(), "mixed", 4, total);
+    std::string error;
+    sl_test::child_process kcat;
+    sl_test::command_options kopts;
+    kopts.stdout_path = broker.dir() + "/kcat.out";
+    ASSERT_TRUE(
+        kcat.start({"kcat", "-q", "-u", "-b", broker.bootstrap(), "-G", "mixed-group", "-o",
+                    "beginning", "-X", "session.timeout.ms=6000", "-f", "msg %s\\n", "mixed"},
+                   kopts, &error))
+        << error;
+    sl_test::command_result py =
+        sl_test::run_command({"/usr/bin/python3", SL_GROUPS_SOURCE_DIR "/mixed_group_consumer.py",
+                              broker.bootstrap(), "mixed-group", "mixed", "2"},
+                             90000);
+    ASSERT_EQ(py.exit_code, 0) << py.describe();
+    kcat.send_signal(SIGTERM);
+    sl_test::command_result kc = kcat.wait(10000);
+    std::set<std::string> assigned = lines_with_prefix(py.stdout_text, "assigned ");
+    ASSERT_EQ(assigned.size(), 1u) << py.describe();
+    EXPECT_EQ(std::count(assigned.begin()->begin(), assigned.begin()->end(), ','), 1)
+        << "kafka-python should hold two of four partitions: " << *assigned.begin();
+    EXPECT_EQ(lines_with_prefix(py.stdout_text, "members ").count("2 Stable"), 1u) << py.describe();
+    std::set<std::string> seen = lines_with_prefix(py.stdout_text, "msg ");
+    std::set<std::string> by_kcat =
+        lines_with_prefix(sl_test::read_file(kopts.stdout_path), "msg ");
+    EXPECT_FALSE(by_kcat.empty()) << kc.describe();
+    seen.insert(by_kcat.begin(), by_kcat.end());
+    EXPECT_EQ(seen.size(), (size_t)total);
+    EXPECT_TRUE(broker.Stop());
+}
+
+} // namespace
