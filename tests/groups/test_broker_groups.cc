@@ -479,3 +479,75 @@ TEST(broker_groups, kafka_python_and_kcat_share_a_group)
 }
 
 } // namespace
+
+namespace
+{
+
+// Two shards: connections land on either (SO_REUSEPORT) and groups live on the shard of
+// their offsets partition, so most requests cross the shard rings. Several groups, an even
+// split, a leave, and commits read back with OffsetFetch after a restart.
+TEST(broker_groups, two_shards_route_group_requests)
+{
+    broker_options o = group_broker({{"two", 6}});
+    o.properties["dataplane.cores"] = "0,1";
+    broker_process broker(o);
+    ASSERT_TRUE(broker.Start());
+    std::string error;
+    for (int round = 0; round < 3; round++) {
+        const std::string group = "two-" + std::to_string(round);
+        group_consumer a, b, c;
+        ASSERT_TRUE(a.open(broker.bootstrap(), group, {"two"}, {}, &error)) << error;
+        ASSERT_TRUE(b.open(broker.bootstrap(), group, {"two"}, {}, &error)) << error;
+        ASSERT_TRUE(c.open(broker.bootstrap(), group, {"two"}, {}, &error)) << error;
+        std::vector<group_consumer *> all = {&a, &b, &c};
+        ASSERT_TRUE(poll_until(
+            all, [&] { return split_evenly(all, 2, 6); }, 45000))
+            << group << "\n"
+            << describe(all);
+        // Commit offset 10 + round on every partition of a's assignment, synchronously.
+        rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(2);
+        for (const auto &tp : a.assignment) {
+            rd_kafka_topic_partition_list_add(offs, tp.first.c_str(), tp.second)->offset =
+                10 + round;
+        }
+        EXPECT_EQ(rd_kafka_commit(a.handle(), offs, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
+        rd_kafka_topic_partition_list_destroy(offs);
+        c.close();
+        std::vector<group_consumer *> rest = {&a, &b};
+        ASSERT_TRUE(poll_until(
+            rest, [&] { return split_evenly(rest, 3, 6); }, 30000))
+            << describe(rest);
+        a.close();
+        b.close();
+    }
+    ASSERT_TRUE(broker.Stop());
+    ASSERT_TRUE(broker.Restart());
+    for (int round = 0; round < 3; round++) {
+        const std::string group = "two-" + std::to_string(round);
+        rd_kafka_conf_t *conf = sl_test::make_conf(
+            {{"bootstrap.servers", broker.bootstrap()}, {"group.id", group}}, &error);
+        ASSERT_NE(conf, nullptr) << error;
+        char errstr[512];
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+        ASSERT_NE(rk, nullptr) << errstr;
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(6);
+        for (int p = 0; p < 6; p++) {
+            rd_kafka_topic_partition_list_add(parts, "two", p);
+        }
+        EXPECT_EQ(rd_kafka_committed(rk, parts, 20000), RD_KAFKA_RESP_ERR_NO_ERROR);
+        int committed = 0;
+        for (int i = 0; i < parts->cnt; i++) {
+            if (parts->elems[i].offset == 10 + round) {
+                committed++;
+            } else {
+                EXPECT_EQ(parts->elems[i].offset, RD_KAFKA_OFFSET_INVALID) << group << " " << i;
+            }
+        }
+        EXPECT_EQ(committed, 2) << group;
+        rd_kafka_topic_partition_list_destroy(parts);
+        rd_kafka_destroy(rk);
+    }
+    EXPECT_TRUE(broker.Stop());
+}
+
+} // namespace
