@@ -12,8 +12,6 @@
 #include "dataplane/group_host.h"
 #include "dataplane/shard_internal.h"
 
-/* Kafka's offsets.topic.segment.bytes default. */
-#define SL_DP_OFFSETS_SEGMENT_BYTES (100u * 1024 * 1024)
 /* Kafka's offsets.retention.check.interval.ms default. */
 #define SL_DP_OFFSETS_CLEANUP_INTERVAL_MS 600000
 /* Timers (session expiry, join deadlines) run this often. */
@@ -121,7 +119,9 @@ static void log_config(const struct sl_shard *s, struct sl_log_config *lc)
 {
     const struct sl_config *cfg = s->opts.config;
     sl_log_config_default(lc);
-    lc->segment_bytes = SL_DP_OFFSETS_SEGMENT_BYTES;
+    lc->segment_bytes = (uint32_t)sl_config_int(cfg, SL_CONFIG_OFFSETS_TOPIC_SEGMENT_BYTES);
+    /* Coordinator batches are at most 128 KiB (group_config); segments are >= 256 KiB. */
+    lc->max_message_bytes = 128u << 10;
     lc->retention_ms = -1; /* never deleted by time: the records are the state */
     lc->retention_bytes = -1;
     if (sl_config_is_set(cfg, SL_CONFIG_LOG_FLUSH_INTERVAL_MESSAGES))
@@ -240,6 +240,8 @@ int sl_dp_group_host_start(struct sl_shard *s, char *err, size_t err_size)
             return rc;
     }
     h->next_cleanup_ms = monotonic_ms() + SL_DP_OFFSETS_CLEANUP_INTERVAL_MS;
+    h->compact_after_bytes =
+        (uint64_t)sl_config_int(s->opts.config, SL_CONFIG_OFFSETS_TOPIC_SEGMENT_BYTES);
     return 0;
 }
 
@@ -256,6 +258,26 @@ static void fail_part(struct sl_dp_group_part *p)
     p->inflight_count = 0;
 }
 
+/* Appends bytes that already left the coordinator: waits here for storage room (bounded)
+ * rather than lose them. */
+static enum sl_storage_err append_waiting(struct sl_shard *s, struct sl_dp_group_part *p,
+                                          const uint8_t *buf, size_t len,
+                                          struct sl_log_append_result *res)
+{
+    enum sl_storage_err e;
+    int64_t give_up_ms = monotonic_ms() + SL_DP_GROUP_APPEND_WAIT_MS;
+    for (;;) {
+        e = sl_log_append(p->log, buf, len, NULL, 0, 0, s->now_ms, res);
+        if ((e != SL_STORAGE_ERR_BUSY && e != SL_STORAGE_ERR_NO_BUFFER) ||
+            monotonic_ms() >= give_up_ms)
+            break;
+        sl_storage_wait(s->storage, monotonic_ms(), 10);
+    }
+    if (e == SL_STORAGE_OK)
+        p->appended_bytes += len;
+    return e;
+}
+
 /* Appends the staged batch, if any. Returns true when something was appended. */
 static bool append_part(struct sl_shard *s, struct sl_dp_group_host *h, struct sl_dp_group_part *p)
 {
@@ -268,16 +290,7 @@ static bool append_part(struct sl_shard *s, struct sl_dp_group_host *h, struct s
     if (n == 0)
         return false;
     struct sl_log_append_result res;
-    enum sl_storage_err e;
-    int64_t give_up_ms = monotonic_ms() + SL_DP_GROUP_APPEND_WAIT_MS;
-    for (;;) {
-        e = sl_log_append(p->log, h->batch_buf, (size_t)n, NULL, 0, 0, s->now_ms, &res);
-        if ((e != SL_STORAGE_ERR_BUSY && e != SL_STORAGE_ERR_NO_BUFFER) ||
-            monotonic_ms() >= give_up_ms)
-            break;
-        /* The batch has left the coordinator: wait here for room rather than lose it. */
-        sl_storage_wait(s->storage, monotonic_ms(), 10);
-    }
+    enum sl_storage_err e = append_waiting(s, p, h->batch_buf, (size_t)n, &res);
     if (e != SL_STORAGE_OK) {
         fprintf(stderr, "sluiced: %s: append failed: %s\n", sl_log_path(p->log),
                 sl_storage_strerror(e));
@@ -318,6 +331,58 @@ static bool check_persisted(struct sl_dp_group_part *p)
     return any;
 }
 
+/* Keeps the log bounded ("latest value per key"): once offsets.topic.segment.bytes were
+ * appended since the last snapshot, appends the coordinator's snapshot (its whole live
+ * state) and, when that is durable, moves the log start to the snapshot, deleting the
+ * segments wholly below it. Replay from the new start gives the same state (see
+ * docs/groups.md for the one exception: groups in the middle of a rebalance). */
+static bool compact_part(struct sl_shard *s, struct sl_dp_group_host *h, struct sl_dp_group_part *p)
+{
+    if (p->failed || s->draining)
+        return false;
+    if (p->snapshot_pending) {
+        if (sl_log_durable_end_offset(p->log) < p->snapshot_end)
+            return false;
+        p->snapshot_pending = false;
+        enum sl_storage_err e = sl_log_advance_start_offset(p->log, p->snapshot_start, NULL);
+        if (e != SL_STORAGE_OK)
+            fprintf(stderr, "sluiced: %s: cannot drop records below the snapshot: %s\n",
+                    sl_log_path(p->log), sl_storage_strerror(e));
+        return true;
+    }
+    if (p->appended_bytes < h->compact_after_bytes)
+        return false;
+    /* append_part ran just before: nothing is staged, so the snapshot follows every
+     * record in the log and replaces them all. */
+    int64_t start = sl_log_end_offset(p->log);
+    struct sl_group_snapshot_cursor cur = {0, 0};
+    int64_t now = sl_dp_group_now_ms();
+    for (;;) {
+        int64_t n =
+            sl_group_coordinator_snapshot(p->coord, &cur, h->batch_buf, h->batch_cap_bytes, now);
+        if (n < 0) {
+            fprintf(stderr, "sluiced: %s: snapshot: %s\n", sl_log_path(p->log), strerror((int)-n));
+            return false;
+        }
+        if (n == 0)
+            break;
+        struct sl_log_append_result res;
+        enum sl_storage_err e = append_waiting(s, p, h->batch_buf, (size_t)n, &res);
+        if (e != SL_STORAGE_OK) {
+            fprintf(stderr, "sluiced: %s: snapshot append failed: %s\n", sl_log_path(p->log),
+                    sl_storage_strerror(e));
+            fail_part(p);
+            return true;
+        }
+    }
+    p->appended_bytes = 0;
+    p->snapshot_start = start;
+    p->snapshot_end = sl_log_end_offset(p->log); /* == start when no state is left */
+    p->snapshot_pending = true;
+    sl_log_flush(p->log);
+    return true;
+}
+
 uint32_t sl_dp_group_host_poll(struct sl_shard *s)
 {
     struct sl_dp_group_host *h = s->groups;
@@ -345,6 +410,8 @@ uint32_t sl_dp_group_host_poll(struct sl_shard *s)
         if (append_part(s, h, p))
             work++;
         if (check_persisted(p))
+            work++;
+        if (compact_part(s, h, p))
             work++;
         if (s->draining && !p->failed && !p->stop_failed && p->inflight_count == 0) {
             /* Stopping: joins and syncs parked for a rebalance would hold the drain until

@@ -42,6 +42,12 @@ struct sl_dp_group_part {
     struct sl_dp_group_inflight inflight[SL_DP_GROUP_INFLIGHT_MAX];
     uint32_t inflight_head;
     uint32_t inflight_count;
+    /* Keeping the log bounded: bytes appended since the last snapshot; a snapshot
+     * [snapshot_start, snapshot_end) waiting to be durable before the start moves. */
+    uint64_t appended_bytes;
+    bool snapshot_pending;
+    int64_t snapshot_start;
+    int64_t snapshot_end;
 };
 
 struct sl_dp_group_host {
@@ -50,6 +56,7 @@ struct sl_dp_group_host {
     struct sl_dp_group_part *parts;
     uint8_t *batch_buf;
     size_t batch_cap_bytes;
+    uint64_t compact_after_bytes; /* offsets.topic.segment.bytes */
     int64_t next_tick_ms;
     int64_t next_cleanup_ms;
 };

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <functional>
@@ -547,6 +548,75 @@ TEST(broker_groups, two_shards_route_group_requests)
         rd_kafka_topic_partition_list_destroy(parts);
         rd_kafka_destroy(rk);
     }
+    EXPECT_TRUE(broker.Stop());
+}
+
+} // namespace
+
+namespace
+{
+
+int64_t first_segment_base(const std::string &dir)
+{
+    sl_test::command_result ls = sl_test::run_command({"ls", dir}, 5000);
+    int64_t first = -1;
+    for (const std::string &name : lines_with_prefix(ls.stdout_text, "")) {
+        if (name.size() == 24 && name.compare(20, 4, ".log") == 0) {
+            int64_t base = std::stoll(name.substr(0, 20));
+            if (first < 0 || base < first) {
+                first = base;
+            }
+        }
+    }
+    return first;
+}
+
+// The offsets log stays bounded: after offsets.topic.segment.bytes of commits the state is
+// rewritten as a snapshot and older segments are deleted; a restart replays the rest.
+TEST(broker_groups, offsets_log_is_compacted_and_replays)
+{
+    broker_options o = group_broker({{"compact", 2}});
+    o.properties["offsets.topic.num.partitions"] = "1";
+    o.properties["offsets.topic.segment.bytes"] = "262144";
+    broker_process broker(o);
+    ASSERT_TRUE(broker.Start());
+    std::string error;
+    rd_kafka_conf_t *conf = sl_test::make_conf(
+        {{"bootstrap.servers", broker.bootstrap()}, {"group.id", "compact-group"}}, &error);
+    ASSERT_NE(conf, nullptr) << error;
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    ASSERT_NE(rk, nullptr) << errstr;
+    const int commits = 4000;
+    for (int i = 1; i <= commits; i++) {
+        rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(2);
+        rd_kafka_topic_partition_list_add(offs, "compact", 0)->offset = i;
+        rd_kafka_topic_partition_list_add(offs, "compact", 1)->offset = 2 * i;
+        ASSERT_EQ(rd_kafka_commit(rk, offs, 0), RD_KAFKA_RESP_ERR_NO_ERROR) << i;
+        rd_kafka_topic_partition_list_destroy(offs);
+    }
+    rd_kafka_destroy(rk);
+    const std::string dir = broker.data_dir() + "/__consumer_offsets-0";
+    int64_t until = mono_ms() + 10000;
+    while (first_segment_base(dir) <= 0 && mono_ms() < until) {
+        usleep(100000);
+    }
+    EXPECT_GT(first_segment_base(dir), 0) << "no segment was deleted";
+    ASSERT_TRUE(broker.Stop());
+    ASSERT_TRUE(broker.Restart());
+    conf = sl_test::make_conf(
+        {{"bootstrap.servers", broker.bootstrap()}, {"group.id", "compact-group"}}, &error);
+    ASSERT_NE(conf, nullptr) << error;
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    ASSERT_NE(rk, nullptr) << errstr;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(2);
+    rd_kafka_topic_partition_list_add(parts, "compact", 0);
+    rd_kafka_topic_partition_list_add(parts, "compact", 1);
+    EXPECT_EQ(rd_kafka_committed(rk, parts, 20000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    EXPECT_EQ(parts->elems[0].offset, commits);
+    EXPECT_EQ(parts->elems[1].offset, 2 * commits);
+    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_destroy(rk);
     EXPECT_TRUE(broker.Stop());
 }
 
