@@ -90,11 +90,11 @@ int64_t sl_dp_partition_hw(const struct sl_dp_partition *p)
     /* flush.messages=1 means "acknowledge only what is on disk": consumers then see only
      * durable data too, so nothing they read can vanish in a crash. Otherwise the
      * single-node ISR {self} makes the high watermark the log end. */
-    return p->hw_is_durable ? sl_log_durable_end_offset(p->log) : sl_log_end_offset(p->log);
+    return p->hw_is_durable ? sl_log_durable_end_offset(p->log) : sl_log_written_end_offset(p->log);
 }
 
-static void on_durable(void *ctx, struct sl_log *log, int64_t written_end_offset,
-                       int64_t durable_end_offset, enum sl_storage_err err)
+static void on_progress(void *ctx, struct sl_log *log, int64_t written_end_offset,
+                        int64_t durable_end_offset, enum sl_storage_err err)
 {
     struct sl_shard *s = ctx;
     (void)log;
@@ -204,7 +204,7 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
                 }
                 struct sl_log_config lc;
                 log_config_for(s, t, &lc);
-                struct sl_log_callbacks cb = {on_durable, s};
+                struct sl_log_callbacks cb = {on_progress, s};
                 struct sl_log_recovery_report report;
                 enum sl_storage_err err =
                     sl_log_open(s->storage, s->opts.log_dir, t->name, mp->partition, &lc, &cb,

@@ -157,7 +157,8 @@ static void write_shard(FILE *out, const struct sl_dp_stats *st)
     X(cache_pinned_skips)          \
     X(no_buffer)                   \
     X(sqe_full)                    \
-    X(completions)
+    X(completions)                  \
+    X(fixed_io)
 /* clang-format on */
 
 static void write_driver_and_storage(FILE *out, const struct sl_shard *shard)
@@ -179,8 +180,9 @@ static void write_driver_and_storage(FILE *out, const struct sl_shard *shard)
     if (sc != NULL) {
         struct sl_storage_stats st;
         memcpy(&st, sc, sizeof(st));
-        fprintf(out, ",\"storage\":{\"hugepage_backed\":%s,\"direct_io\":%s",
-                st.hugepage_backed ? "true" : "false", st.direct_io ? "true" : "false");
+        fprintf(out, ",\"storage\":{\"hugepage_backed\":%s,\"direct_io\":%s,\"fixed_buffers\":%s",
+                st.hugepage_backed ? "true" : "false", st.direct_io ? "true" : "false",
+                st.fixed_buffers ? "true" : "false");
 #define SL_STATS_STORAGE_OUT(name) fprintf(out, ",\"" #name "\":%llu", (unsigned long long)st.name);
         SL_STATS_STORAGE_FIELDS(SL_STATS_STORAGE_OUT)
 #undef SL_STATS_STORAGE_OUT

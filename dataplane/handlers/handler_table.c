@@ -2,16 +2,20 @@
  * ApiVersions. Versions outside a row (or APIs without a row) close the connection,
  * except ApiVersions itself, which answers UNSUPPORTED_VERSION with a v0 body.
  *
- * Produce starts at v3 and Fetch at v4: older versions carry message format v0/v1,
- * which sluice does not store or serve (record batches v2 only).
+ * Produce, Fetch and ListOffsets are advertised from v0 although sluice stores only
+ * record batches v2: librdkafka derives its feature set from these ranges (for example
+ * it compresses only when the broker lists Produce/Fetch v2, its "MsgVer1" feature), and
+ * it uses the newest version anyway. A Produce v0-v2 carrying message format v0/v1 gets
+ * UNSUPPORTED_FOR_MESSAGE_FORMAT per partition; Fetch v0-v3 returns the stored v2
+ * batches, which only v2-aware clients read.
  */
 #include "dataplane/handlers/handlers.h"
 
 /* clang-format off */
 const struct sl_dp_handler sl_dp_handlers[] = {
-    {0,  3, 11, sl_dp_handle_produce,           sl_dp_resume_produce,      NULL},
-    {1,  4, 17, sl_dp_handle_fetch,             sl_dp_resume_fetch,        sl_dp_release_fetch},
-    {2,  1, 6,  sl_dp_handle_list_offsets,      sl_dp_resume_list_offsets, NULL},
+    {0,  0, 11, sl_dp_handle_produce,           sl_dp_resume_produce,      NULL},
+    {1,  0, 17, sl_dp_handle_fetch,             sl_dp_resume_fetch,        sl_dp_release_fetch},
+    {2,  0, 6,  sl_dp_handle_list_offsets,      sl_dp_resume_list_offsets, NULL},
     {3,  0, 12, sl_dp_handle_metadata,          NULL,                      NULL},
     {8,  0, 9,  sl_dp_handle_offset_commit,     sl_dp_resume_groups,       NULL},
     {9,  0, 9,  sl_dp_handle_offset_fetch,      sl_dp_resume_groups,       NULL},
@@ -25,6 +29,7 @@ const struct sl_dp_handler sl_dp_handlers[] = {
     {18, 0, 4,  sl_dp_handle_api_versions,      NULL,                      NULL},
     {19, 0, 7,  sl_dp_handle_create_topics,     sl_dp_resume_admin_topics, NULL},
     {20, 0, 6,  sl_dp_handle_delete_topics,     sl_dp_resume_admin_topics, NULL},
+    {21, 0, 2,  sl_dp_handle_delete_records,    sl_dp_resume_delete_records, NULL},
     {32, 0, 4,  sl_dp_handle_describe_configs,  NULL,                      NULL},
     {37, 0, 3,  sl_dp_handle_create_partitions, sl_dp_resume_admin_topics, NULL},
     {42, 0, 2,  sl_dp_handle_delete_groups,     sl_dp_resume_groups,       NULL},

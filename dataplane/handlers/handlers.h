@@ -26,6 +26,8 @@ void sl_dp_handle_create_partitions(struct sl_shard *s, struct sl_dp_request *r)
 void sl_dp_resume_admin_topics(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_describe_cluster(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_describe_configs(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_delete_records(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_resume_delete_records(struct sl_shard *s, struct sl_dp_request *r);
 
 /* Consumer groups (groups.c): the coordinator's APIs, routed to the shard hosting the
  * group's offsets partition. */

@@ -2,7 +2,7 @@
  * the first batch whose max timestamp >= the given time (storage's time index; may need
  * a disk read, answered when it completes). Partitions of other shards are looked up
  * there (a partition op). Max timestamp (-3, v7+) is not served yet: the handler table
- * stops at v6.
+ * stops at v6. v0 answers old_style_offsets with the one offset found.
  */
 #include <string.h>
 
@@ -191,9 +191,19 @@ void sl_dp_resume_list_offsets(struct sl_shard *s, struct sl_dp_request *r)
     struct list_offsets_state *st = r->hstate;
     for (int32_t ti = 0; ti < st->resp.topics_count; ti++) {
         for (int32_t pi = 0; pi < st->resp.topics[ti].partitions_count; pi++) {
-            int16_t code = st->resp.topics[ti].partitions[pi].error_code;
-            if (code != 0)
-                sl_dp_stats_error(&s->stats, code);
+            struct sl_codec_list_offsets_response_list_offsets_partition_response *p =
+                &st->resp.topics[ti].partitions[pi];
+            if (p->error_code != 0)
+                sl_dp_stats_error(&s->stats, p->error_code);
+            /* v0 answers a list of offsets: the one found, if any. */
+            p->old_style_offsets_count = 0;
+            if (r->req.header.api_version == 0 && p->error_code == 0 && p->offset >= 0) {
+                p->old_style_offsets = sl_dp_alloc(r, 1, sizeof(int64_t));
+                if (p->old_style_offsets != NULL) {
+                    p->old_style_offsets[0] = p->offset;
+                    p->old_style_offsets_count = 1;
+                }
+            }
         }
     }
     sl_dp_respond(s, r, &st->resp, 0);

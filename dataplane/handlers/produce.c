@@ -19,9 +19,16 @@
 struct produce_wait {
     struct sl_md_uuid topic_id;
     int32_t partition;
-    int64_t target_offset; /* durable end must reach this */
+    int64_t target_offset; /* the written (or durable) end must reach this */
+    bool durable;
     struct sl_codec_produce_response_partition_produce_response *out;
 };
+
+/* The acknowledgement point of an append was reached. */
+static bool ack_reached(const struct sl_log *log, int64_t target, bool durable)
+{
+    return (durable ? sl_log_durable_end_offset(log) : sl_log_written_end_offset(log)) >= target;
+}
 
 struct produce_state {
     struct sl_codec_produce_response resp;
@@ -66,8 +73,11 @@ struct append_result {
     int16_t error_code;
     int64_t base_offset;
     int64_t log_start_offset;
-    int64_t durable_target; /* >= 0: acknowledge once the durable end reaches it */
-    bool backpressure;      /* storage had no room: retry later, nothing was appended */
+    /* >= 0: acknowledge once the written end (or, with ack_durable, the durable end)
+     * reaches it: then the batch survives kill -9 (or power loss). */
+    int64_t durable_target;
+    bool ack_durable;
+    bool backpressure; /* storage had no room: retry later, nothing was appended */
 };
 
 /* Appends records to a partition this shard owns. */
@@ -77,6 +87,7 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
 {
     out->error_code = 0;
     out->durable_target = -1;
+    out->ack_durable = false;
     out->backpressure = false;
     struct sl_dp_partition *p = sl_dp_partition_find(s, topic_id, partition);
     if (p == NULL) {
@@ -92,6 +103,11 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
     enum sl_storage_err err =
         sl_batch_validate_all(records, (size_t)records_len, p->max_message_bytes, infos,
                               SL_LOG_APPEND_BATCHES_MAX, &count);
+    if (err == SL_STORAGE_ERR_BATCH_MAGIC && records_len > 16 &&
+        (records[16] == 0 || records[16] == 1)) {
+        out->error_code = SL_KAFKA_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT; /* message set v0/v1 */
+        return;
+    }
     if (err != SL_STORAGE_OK) {
         out->error_code = storage_to_kafka(err);
         return;
@@ -122,8 +138,10 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
     out->base_offset = res.base_offset;
     out->log_start_offset = res.log_start_offset;
     sl_log_set_high_watermark(p->log, sl_dp_partition_hw(p));
-    if (res.wait_for_durable && acks != 0)
+    if (acks != 0) {
         out->durable_target = res.log_end_offset;
+        out->ack_durable = res.wait_for_durable;
+    }
 }
 
 /* One partition's append when it cannot finish at once: a partition of another shard
@@ -171,6 +189,7 @@ static void apply_local(struct sl_shard *s, struct produce_op *po)
         w->topic_id = po->topic_id;
         w->partition = po->partition;
         w->target_offset = po->result.durable_target;
+        w->durable = po->result.ack_durable;
         w->out = po->out;
     }
 }
@@ -188,6 +207,7 @@ static void owner_finish(struct sl_shard *s, struct produce_op *po)
     if (po->result.error_code == 0 && po->result.durable_target >= 0) {
         po->durable_next = s->remote_durable;
         s->remote_durable = &po->op;
+        s->durable_progress = true; /* the write may be done already: check next pass */
         return;
     }
     sl_dp_op_reply(s, &po->op);
@@ -273,6 +293,7 @@ static int16_t produce_partition(struct sl_shard *s, struct sl_dp_request *r, in
                 w->topic_id = t->topic_id;
                 w->partition = pd->index;
                 w->target_offset = res.durable_target;
+                w->durable = res.ack_durable;
                 w->out = out;
             }
             return 0;
@@ -378,6 +399,7 @@ void sl_dp_resume_produce(struct sl_shard *s, struct sl_dp_request *r)
         st->durable_checked = true;
         r->waiting_durable = true;
         sl_dp_wait_push(&s->durable, r);
+        s->durable_progress = true; /* the write may be done already: check next pass */
         return;
     }
     sl_dp_respond(s, r, &st->resp, 0);
@@ -396,7 +418,7 @@ void sl_dp_produce_durable_check(struct sl_shard *s)
         else if (sl_log_failure(p->log) != SL_STORAGE_OK)
             po->result.error_code = storage_to_kafka(sl_log_failure(p->log));
         else
-            ready = sl_log_durable_end_offset(p->log) >= po->result.durable_target;
+            ready = ack_reached(p->log, po->result.durable_target, po->result.ack_durable);
         if (!ready) {
             link = &po->durable_next;
             continue;
@@ -420,7 +442,7 @@ void sl_dp_produce_durable_check(struct sl_shard *s)
             } else if (sl_log_failure(p->log) != SL_STORAGE_OK) {
                 w->out->error_code = storage_to_kafka(sl_log_failure(p->log));
                 w->target_offset = -1;
-            } else if (sl_log_durable_end_offset(p->log) >= w->target_offset) {
+            } else if (ack_reached(p->log, w->target_offset, w->durable)) {
                 w->target_offset = -1;
             } else {
                 all = false;
