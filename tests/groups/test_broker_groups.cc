@@ -621,3 +621,172 @@ TEST(broker_groups, offsets_log_is_compacted_and_replays)
 }
 
 } // namespace
+
+namespace
+{
+
+// Runs one admin call on rk and returns its result event (nullptr on timeout).
+rd_kafka_event_t *admin_call(rd_kafka_t *rk, const std::function<void(rd_kafka_queue_t *)> &call,
+                             rd_kafka_event_type_t type)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    call(q);
+    rd_kafka_event_t *ev = nullptr;
+    int64_t until = mono_ms() + 20000;
+    while (mono_ms() < until) {
+        ev = rd_kafka_queue_poll(q, 200);
+        if (ev != nullptr && rd_kafka_event_type(ev) == type) {
+            break;
+        }
+        if (ev != nullptr) {
+            rd_kafka_event_destroy(ev);
+            ev = nullptr;
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    return ev;
+}
+
+// ListGroups through librdkafka's rd_kafka_list_groups (ListGroups v0 to every broker,
+// then DescribeGroups). Its newer rd_kafka_ListConsumerGroups (ListGroups v4) is not used:
+// librdkafka 2.0.2 sends a stray byte after that request body, which Kafka ignores and
+// sluice's codec refuses (the connection closes); see docs/groups.md.
+std::set<std::string> listed_groups(rd_kafka_t *rk)
+{
+    std::set<std::string> out;
+    const struct rd_kafka_group_list *list = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_list_groups(rk, nullptr, &list, 20000);
+    EXPECT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
+    if (list == nullptr) {
+        return out;
+    }
+    for (int i = 0; i < list->group_cnt; i++) {
+        EXPECT_EQ(list->groups[i].err, RD_KAFKA_RESP_ERR_NO_ERROR) << list->groups[i].group;
+        out.insert(list->groups[i].group);
+    }
+    rd_kafka_group_list_destroy(list);
+    return out;
+}
+
+// committed offsets of partitions 0 and 1 of topic for group (-1001 = none).
+std::vector<int64_t> committed_of(const std::string &bootstrap, const std::string &group,
+                                  const std::string &topic)
+{
+    std::string error;
+    rd_kafka_conf_t *conf =
+        sl_test::make_conf({{"bootstrap.servers", bootstrap}, {"group.id", group}}, &error);
+    EXPECT_NE(conf, nullptr) << error;
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    EXPECT_NE(rk, nullptr) << errstr;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(2);
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), 0);
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), 1);
+    EXPECT_EQ(rd_kafka_committed(rk, parts, 20000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    std::vector<int64_t> out = {parts->elems[0].offset, parts->elems[1].offset};
+    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_destroy(rk);
+    return out;
+}
+
+// The admin APIs through librdkafka's admin client on two shards: ListGroups (every
+// shard), DescribeGroups of several groups (each on its own coordinator), OffsetDelete,
+// DeleteGroups.
+TEST(broker_groups, admin_list_describe_delete_groups_and_offsets)
+{
+    broker_options o = group_broker({{"adm", 2}});
+    o.properties["dataplane.cores"] = "0,1";
+    broker_process broker(o);
+    ASSERT_TRUE(broker.Start());
+    const std::vector<std::string> groups = {"adm-a", "adm-b", "adm-c", "adm-d"};
+    std::string error;
+    for (const auto &g : groups) {
+        rd_kafka_conf_t *conf = sl_test::make_conf(
+            {{"bootstrap.servers", broker.bootstrap()}, {"group.id", g}}, &error);
+        ASSERT_NE(conf, nullptr) << error;
+        char errstr[512];
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+        ASSERT_NE(rk, nullptr) << errstr;
+        rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(2);
+        rd_kafka_topic_partition_list_add(offs, "adm", 0)->offset = 5;
+        rd_kafka_topic_partition_list_add(offs, "adm", 1)->offset = 7;
+        EXPECT_EQ(rd_kafka_commit(rk, offs, 0), RD_KAFKA_RESP_ERR_NO_ERROR) << g;
+        rd_kafka_topic_partition_list_destroy(offs);
+        rd_kafka_destroy(rk);
+    }
+    rd_kafka_conf_t *conf = sl_test::make_conf({{"bootstrap.servers", broker.bootstrap()}}, &error);
+    ASSERT_NE(conf, nullptr) << error;
+    char errstr[512];
+    rd_kafka_t *admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    ASSERT_NE(admin, nullptr) << errstr;
+
+    EXPECT_EQ(listed_groups(admin), std::set<std::string>(groups.begin(), groups.end()));
+
+    std::vector<const char *> names;
+    for (const auto &g : groups) {
+        names.push_back(g.c_str());
+    }
+    rd_kafka_event_t *ev = admin_call(
+        admin,
+        [&](rd_kafka_queue_t *q) {
+            rd_kafka_DescribeConsumerGroups(admin, names.data(), names.size(), nullptr, q);
+        },
+        RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT);
+    ASSERT_NE(ev, nullptr);
+    size_t n = 0;
+    const rd_kafka_ConsumerGroupDescription_t **descs =
+        rd_kafka_DescribeConsumerGroups_result_groups(
+            rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
+    ASSERT_EQ(n, groups.size());
+    for (size_t i = 0; i < n; i++) {
+        EXPECT_EQ(rd_kafka_ConsumerGroupDescription_error(descs[i]), nullptr);
+        EXPECT_EQ(rd_kafka_ConsumerGroupDescription_state(descs[i]),
+                  RD_KAFKA_CONSUMER_GROUP_STATE_EMPTY);
+        EXPECT_EQ(rd_kafka_ConsumerGroupDescription_member_count(descs[i]), 0u);
+    }
+    rd_kafka_event_destroy(ev);
+
+    // OffsetDelete of adm-a partition 0.
+    rd_kafka_topic_partition_list_t *del = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(del, "adm", 0);
+    rd_kafka_DeleteConsumerGroupOffsets_t *dco =
+        rd_kafka_DeleteConsumerGroupOffsets_new("adm-a", del);
+    rd_kafka_topic_partition_list_destroy(del);
+    ev = admin_call(
+        admin,
+        [&](rd_kafka_queue_t *q) {
+            rd_kafka_DeleteConsumerGroupOffsets(admin, &dco, 1, nullptr, q);
+        },
+        RD_KAFKA_EVENT_DELETECONSUMERGROUPOFFSETS_RESULT);
+    rd_kafka_DeleteConsumerGroupOffsets_destroy(dco);
+    ASSERT_NE(ev, nullptr);
+    EXPECT_EQ(rd_kafka_event_error(ev), RD_KAFKA_RESP_ERR_NO_ERROR)
+        << rd_kafka_event_error_string(ev);
+    rd_kafka_event_destroy(ev);
+    EXPECT_EQ(committed_of(broker.bootstrap(), "adm-a", "adm"),
+              (std::vector<int64_t>{RD_KAFKA_OFFSET_INVALID, 7}));
+
+    // DeleteGroups of adm-b and adm-c (on whichever shards they live).
+    rd_kafka_DeleteGroup_t *dg[2] = {rd_kafka_DeleteGroup_new("adm-b"),
+                                     rd_kafka_DeleteGroup_new("adm-c")};
+    ev = admin_call(
+        admin, [&](rd_kafka_queue_t *q) { rd_kafka_DeleteGroups(admin, dg, 2, nullptr, q); },
+        RD_KAFKA_EVENT_DELETEGROUPS_RESULT);
+    rd_kafka_DeleteGroup_destroy_array(dg, 2);
+    ASSERT_NE(ev, nullptr);
+    const rd_kafka_group_result_t **results =
+        rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev), &n);
+    ASSERT_EQ(n, 2u);
+    for (size_t i = 0; i < n; i++) {
+        EXPECT_EQ(rd_kafka_group_result_error(results[i]), nullptr);
+    }
+    rd_kafka_event_destroy(ev);
+    EXPECT_EQ(listed_groups(admin), (std::set<std::string>{"adm-a", "adm-d"}));
+    EXPECT_EQ(committed_of(broker.bootstrap(), "adm-b", "adm"),
+              (std::vector<int64_t>{RD_KAFKA_OFFSET_INVALID, RD_KAFKA_OFFSET_INVALID}));
+    EXPECT_EQ(committed_of(broker.bootstrap(), "adm-d", "adm"), (std::vector<int64_t>{5, 7}));
+    rd_kafka_destroy(admin);
+    EXPECT_TRUE(broker.Stop());
+}
+
+} // namespace
