@@ -92,6 +92,8 @@
       "Partitions of the __consumer_offsets topic.") \
     X(OFFSETS_TOPIC_REPLICATION_FACTOR, "offsets.topic.replication.factor", INT, "1", 1, 16, "", \
       "Replication factor of __consumer_offsets (Kafka's default is 3; sluice's 1 suits the single-node default).") \
+    X(OFFSETS_TOPIC_SEGMENT_BYTES, "offsets.topic.segment.bytes", INT, "104857600", 262144, SL_I32_MAX, "", \
+      "Segment size of the __consumer_offsets logs; also the bytes appended after which a partition's state is rewritten as a snapshot and older segments deleted.") \
     X(OFFSETS_RETENTION_MINUTES, "offsets.retention.minutes", INT, "10080", 1, SL_I32_MAX, "", \
       "How long committed offsets of an empty group are kept.") \
     X(GROUP_MIN_SESSION_TIMEOUT_MS, "group.min.session.timeout.ms", INT, "6000", 0, SL_I32_MAX, "", \

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/sl_assert.h"
+#include "dataplane/group_host.h"
 #include "dataplane/handlers/handlers.h"
 #include "dataplane/shard_internal.h"
 #include "drivers/net/uring_driver.h"
@@ -204,6 +205,7 @@ static uint32_t loop_once(struct sl_shard *s)
     }
     if (s->opts.shard_count > 1)
         work += sl_dp_route_poll(s);
+    work += sl_dp_group_host_poll(s);
     sl_dp_md_poll(s);
     sl_dp_fetch_poll_parked(s);
     if (s->rescan) {
@@ -284,12 +286,22 @@ int sl_shard_run(struct sl_shard *s, char *err, size_t err_size)
     s->min_insync_replicas = (int32_t)sl_config_int(s->opts.config, SL_CONFIG_MIN_INSYNC_REPLICAS);
     s->auto_create = sl_config_bool(s->opts.config, SL_CONFIG_AUTO_CREATE_TOPICS_ENABLE);
     refresh_image(s);
+    rc = sl_dp_group_host_start(s, err, err_size);
+    if (rc != 0) {
+        sl_dp_group_host_stop(s);
+        sl_dp_partitions_close_all(s);
+        sl_md_publisher_release(s->publisher, s->opts.md_reader_slot);
+        sl_net_destroy(s->net);
+        sl_storage_destroy(s->storage);
+        return rc;
+    }
 
     uint16_t port = 0;
     rc = sl_net_listen(s->net, (const struct sockaddr *)&s->opts.listen_addr,
                        s->opts.listen_addr_len, &s->listener_id, &port);
     if (rc != 0) {
         snprintf(err, err_size, "shard %u: cannot listen: %s", s->opts.shard_id, strerror(-rc));
+        sl_dp_group_host_stop(s);
         sl_dp_partitions_close_all(s);
         sl_md_publisher_release(s->publisher, s->opts.md_reader_slot);
         sl_net_destroy(s->net);
@@ -344,6 +356,7 @@ int sl_shard_run(struct sl_shard *s, char *err, size_t err_size)
     sl_net_destroy(s->net); /* releases every segment (and their storage pins) */
     s->net = NULL;
     /* Requests still waiting on storage finish inside the close below. */
+    sl_dp_group_host_stop(s);
     sl_dp_partitions_close_all(s);
     sl_md_publisher_release(s->publisher, s->opts.md_reader_slot);
     while (!sl_storage_idle(s->storage))

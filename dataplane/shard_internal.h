@@ -19,6 +19,7 @@
 
 struct sl_shard;
 struct sl_dp_request;
+struct sl_dp_group_host;
 
 enum sl_dp_request_state {
     SL_DP_REQ_FREE = 0,
@@ -210,6 +211,8 @@ struct sl_shard {
     struct sl_dp_part_op *remote_ack_waiting; /* owner side: produce ops waiting for writes */
     void *append_retry_head; /* produce ops waiting for storage room, in arrival order */
     void *append_retry_tail;
+
+    struct sl_dp_group_host *groups; /* group coordinators hosted here (group_host.c) */
 
     uint32_t reader_ops; /* cached from config */
     int32_t min_insync_replicas;

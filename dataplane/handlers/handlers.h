@@ -34,6 +34,21 @@ void sl_dp_resume_delete_records(struct sl_shard *s, struct sl_dp_request *r);
  * (and replies to the other shards' produce ops) whose appends reached the end they wait
  * for. */
 void sl_dp_produce_ack_check(struct sl_shard *s);
+
+/* Consumer groups (groups.c): the coordinator's APIs, routed to the shard hosting the
+ * group's offsets partition. */
+void sl_dp_handle_find_coordinator(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_join_group(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_sync_group(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_heartbeat(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_leave_group(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_offset_commit(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_offset_fetch(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_offset_delete(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_describe_groups(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_list_groups(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_delete_groups(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_resume_groups(struct sl_shard *s, struct sl_dp_request *r);
 /* Called every loop pass after sl_storage_poll: retries appends that met storage
  * backpressure, in order. */
 void sl_dp_produce_retry_poll(struct sl_shard *s);
