@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <set>
 #include <string>
 #include <sys/socket.h>
 #include <thread>
@@ -27,17 +28,27 @@ extern "C" {
 namespace
 {
 
+// A loopback port that was free a moment ago and that this process has not handed out
+// before: the kernel may give the same ephemeral port to two binds in a row once the
+// first socket is closed, and two listeners of one config must differ.
 uint16_t free_port()
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr = {};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0);
-    socklen_t len = sizeof(addr);
-    getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len);
-    close(fd);
-    return ntohs(addr.sin_port);
+    static std::set<uint16_t> handed_out;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr = {};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0);
+        socklen_t len = sizeof(addr);
+        getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len);
+        close(fd);
+        uint16_t port = ntohs(addr.sin_port);
+        if (handed_out.insert(port).second)
+            return port;
+    }
+    ADD_FAILURE() << "no new free port in 100 attempts";
+    return 0;
 }
 
 std::vector<std::string> list_dir(const std::string &dir)

@@ -114,7 +114,10 @@ class Broker : public ::testing::Test
         ASSERT_NE(mkdtemp(tmpl), nullptr);
         dir = tmpl;
         port = free_port();
-        cport = free_port();
+        // The kernel can hand the same ephemeral port out twice in a row.
+        do {
+            cport = free_port();
+        } while (cport == port);
         std::ofstream props(dir + "/server.properties");
         props << "node.id=1\nprocess.roles=broker,controller\n"
               << "listeners=PLAINTEXT://127.0.0.1:" << port << ",CONTROLLER://127.0.0.1:" << cport
