@@ -28,6 +28,7 @@ struct SL_CACHE_ALIGNED sl_dp_stats {
     uint64_t frames_rejected_too_large;   /* size prefix above socket.request.max.bytes */
     uint64_t frames_rejected_malformed;   /* codec decode errors (connection closed) */
     uint64_t frames_rejected_unknown_api; /* unknown API key or unsupported version: closed */
+    uint64_t requests_trailing_bytes;     /* requests with bytes after the body (ignored) */
     uint64_t frames_assembled_copy;       /* frames spanning receive buffers (copied/recv_exact) */
     uint64_t frames_zero_copy;            /* frames decoded in place in a receive buffer */
     uint64_t backpressure_request_slots;  /* parsing paused: no free request slot */

@@ -122,6 +122,13 @@ void sl_dp_dispatch(struct sl_shard *s, uint32_t slot, const uint8_t *frame, uin
     struct sl_codec_limits limits = {SL_DP_ARRAY_LEN_MAX, len};
     size_t at = 0;
     int rc = sl_codec_decode_request(frame, len, &r->arena, &limits, &r->req, &at);
+    if (rc == SL_CODEC_ERR_TRAILING_BYTES) {
+        /* Kafka reads the message and ignores what follows it; some clients rely on that
+         * (librdkafka 2.0.2's ListGroups v4 carries one byte too many). The body decoded
+         * completely, so serve it and count it. */
+        s->stats.requests_trailing_bytes++;
+        rc = SL_CODEC_OK;
+    }
     struct sl_dp_api_counters *api = sl_dp_stats_api(&s->stats, r->req.header.api_key);
     api->requests++;
     api->request_bytes += len;

@@ -62,6 +62,7 @@ void sl_stats_server_close(struct sl_stats_server *srv)
     X(frames_rejected_too_large)   \
     X(frames_rejected_malformed)   \
     X(frames_rejected_unknown_api) \
+    X(requests_trailing_bytes)     \
     X(frames_assembled_copy)       \
     X(frames_zero_copy)            \
     X(backpressure_request_slots)  \

@@ -69,7 +69,8 @@ int connect_to(uint16_t port)
 }
 
 // A request frame with header v1 (client id "t") and an empty body.
-std::string request_frame(int16_t api_key, int16_t version, int32_t correlation_id)
+std::string request_frame(int16_t api_key, int16_t version, int32_t correlation_id,
+                          const std::string &rest = "")
 {
     std::string body;
     auto put16 = [&](uint16_t v) { body.push_back(char(v >> 8)), body.push_back(char(v)); };
@@ -82,6 +83,7 @@ std::string request_frame(int16_t api_key, int16_t version, int32_t correlation_
     put32(uint32_t(correlation_id));
     put16(1);
     body.push_back('t');
+    body += rest;
     std::string frame;
     uint32_t n = htonl(uint32_t(body.size()));
     frame.append(reinterpret_cast<char *>(&n), 4);
@@ -266,6 +268,25 @@ TEST_F(Broker, ApiVersionsOfAnUnknownVersionAnswersUnsupportedVersionInV0)
     EXPECT_EQ(hdr[7], 42); // correlation id, response header v0
     EXPECT_EQ((hdr[8] << 8) | hdr[9], 35) << "UNSUPPORTED_VERSION";
     close(fd);
+}
+
+// librdkafka 2.0.2 sends ListGroups v4 with one byte after the body
+// (rd_kafka_ListConsumerGroups); Kafka reads the message and ignores what follows, so
+// sluice answers it too and counts it.
+TEST_F(Broker, TrailingBytesAfterARequestBodyAreIgnoredAndCounted)
+{
+    int fd = connect_to(port);
+    ASSERT_GE(fd, 0);
+    // Header tags (0), states filter: empty compact array (1), body tags (0), extra 0.
+    std::string f = request_frame(16, 4, 77, std::string("\x00\x01\x00\x00", 4));
+    ASSERT_EQ(send(fd, f.data(), f.size(), MSG_NOSIGNAL), ssize_t(f.size()));
+    unsigned char hdr[15];
+    ASSERT_EQ(recv(fd, hdr, sizeof(hdr), MSG_WAITALL), ssize_t(sizeof(hdr)));
+    EXPECT_EQ(hdr[7], 77); // correlation id
+    EXPECT_EQ((hdr[13] << 8) | hdr[14], 0) << "ListGroups error code";
+    close(fd);
+    EXPECT_NE(stats_json().find("\"requests_trailing_bytes\":1"), std::string::npos)
+        << stats_json();
 }
 
 TEST_F(Broker, FramesSplitAcrossSendsAndPipelinedFramesAreAnsweredInOrder)
