@@ -388,3 +388,35 @@ TEST(ConfigDocs, EveryKeyIsDocumented)
     check(sl_config_key_table(), SL_CONFIG_KEY_COUNT);
     check(sl_topic_config_key_table(), SL_TOPIC_CONFIG_KEY_COUNT);
 }
+
+// The shipped example config/server.properties loads and validates, and says what the
+// embedded default says (make run uses the embedded one).
+TEST(Config, ShippedExampleLoadsAndMatchesTheEmbeddedDefault)
+{
+    const char *path = getenv("SL_CONFIG_EXAMPLE");
+    ASSERT_NE(path, nullptr) << "SL_CONFIG_EXAMPLE must point to config/server.properties";
+    char err[512] = "";
+    sl_config from_file;
+    ASSERT_EQ(sl_config_init_defaults(&from_file), 0);
+    ASSERT_EQ(sl_config_load_file(&from_file, path, err, sizeof(err)), 0) << err;
+    ASSERT_EQ(sl_config_validate(&from_file, err, sizeof(err)), 0) << err;
+    sl_config embedded;
+    ASSERT_EQ(sl_config_init_defaults(&embedded), 0);
+    for (int k = 0; k < SL_CONFIG_KEY_COUNT; k++) {
+        auto key = static_cast<sl_config_key>(k);
+        const char *name = sl_config_key_table()[k].name;
+        switch (sl_config_key_table()[k].type) {
+        case SL_CONFIG_INT:
+            EXPECT_EQ(sl_config_int(&from_file, key), sl_config_int(&embedded, key)) << name;
+            break;
+        case SL_CONFIG_BOOL:
+            EXPECT_EQ(sl_config_bool(&from_file, key), sl_config_bool(&embedded, key)) << name;
+            break;
+        default:
+            EXPECT_STREQ(sl_config_string(&from_file, key), sl_config_string(&embedded, key))
+                << name;
+        }
+    }
+    sl_config_free(&from_file);
+    sl_config_free(&embedded);
+}
