@@ -241,3 +241,11 @@ bool sl_dp_slice_to_cstr(struct sl_codec_slice v, char *out, size_t out_size)
     out[v.len] = '\0';
     return true;
 }
+
+const struct sl_md_topic *sl_dp_topic_by_name(const struct sl_shard *s, struct sl_codec_slice name)
+{
+    char cname[SL_MD_TOPIC_NAME_BYTES_MAX];
+    if (!sl_dp_slice_to_cstr(name, cname, sizeof(cname)))
+        return NULL;
+    return sl_md_image_topic(s->image, cname);
+}

@@ -365,5 +365,8 @@ static inline struct sl_codec_slice sl_dp_cstr(const char *s)
 }
 /* Copies a slice into a NUL-terminated buffer; false when it does not fit or is null. */
 bool sl_dp_slice_to_cstr(struct sl_codec_slice v, char *out, size_t out_size);
+/* The topic a request names, in the shard's current image; NULL when the name is null,
+ * too long or unknown. The topic belongs to the image (valid while the shard holds it). */
+const struct sl_md_topic *sl_dp_topic_by_name(const struct sl_shard *s, struct sl_codec_slice name);
 
 #endif

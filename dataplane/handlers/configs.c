@@ -96,10 +96,7 @@ describe_topic(struct sl_shard *s, struct sl_dp_request *r, bool docs,
                const struct sl_codec_describe_configs_request_describe_configs_resource *res,
                struct sl_codec_describe_configs_response_describe_configs_result *out)
 {
-    char name[SL_MD_TOPIC_NAME_BYTES_MAX];
-    const struct sl_md_topic *t = sl_dp_slice_to_cstr(res->resource_name, name, sizeof(name))
-                                      ? sl_md_image_topic(s->image, name)
-                                      : NULL;
+    const struct sl_md_topic *t = sl_dp_topic_by_name(s, res->resource_name);
     if (t == NULL)
         return SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
     const struct sl_config_key_info *table = sl_topic_config_key_table();

@@ -80,10 +80,7 @@ void sl_dp_handle_delete_records(struct sl_shard *s, struct sl_dp_request *r)
             &st->resp.topics[ti];
         sl_codec_delete_records_response_delete_records_topic_result_init(tout);
         tout->name = tq->name;
-        char name[SL_MD_TOPIC_NAME_BYTES_MAX];
-        const struct sl_md_topic *t = sl_dp_slice_to_cstr(tq->name, name, sizeof(name))
-                                          ? sl_md_image_topic(s->image, name)
-                                          : NULL;
+        const struct sl_md_topic *t = sl_dp_topic_by_name(s, tq->name);
         int32_t np = SL_MAX(tq->partitions_count, 0);
         tout->partitions = sl_dp_alloc(r, (size_t)np + 1, sizeof(*tout->partitions));
         if (tout->partitions == NULL)

@@ -170,10 +170,7 @@ static const struct sl_md_topic *resolve_topic(struct sl_shard *s, int16_t versi
         sl_dp_uuid_from_codec(&ft->topic_id, &id);
         return sl_md_image_topic_by_id(s->image, &id);
     }
-    char name[SL_MD_TOPIC_NAME_BYTES_MAX];
-    if (!sl_dp_slice_to_cstr(ft->topic, name, sizeof(name)))
-        return NULL;
-    return sl_md_image_topic(s->image, name);
+    return sl_dp_topic_by_name(s, ft->topic);
 }
 
 /* Reads every partition once (remote ones through ops). */

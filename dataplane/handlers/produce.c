@@ -395,10 +395,7 @@ void sl_dp_handle_produce(struct sl_shard *s, struct sl_dp_request *r)
         struct sl_codec_produce_response_topic_produce_response *tout = &resp->responses[ti];
         sl_codec_produce_response_topic_produce_response_init(tout);
         tout->name = td->name;
-        char name[SL_MD_TOPIC_NAME_BYTES_MAX];
-        const struct sl_md_topic *t = sl_dp_slice_to_cstr(td->name, name, sizeof(name))
-                                          ? sl_md_image_topic(s->image, name)
-                                          : NULL;
+        const struct sl_md_topic *t = sl_dp_topic_by_name(s, td->name);
         int32_t np = SL_MAX(td->partition_data_count, 0);
         tout->partition_responses =
             sl_dp_alloc(r, (size_t)np + 1, sizeof(*tout->partition_responses));
