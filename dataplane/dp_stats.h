@@ -24,18 +24,19 @@ struct sl_dp_api_counters {
 struct SL_CACHE_ALIGNED sl_dp_stats {
     uint64_t connections_accepted;
     uint64_t connections_closed;
-    uint64_t connections_open;            /* gauge */
-    uint64_t frames_rejected_too_large;   /* size prefix above socket.request.max.bytes */
-    uint64_t frames_rejected_malformed;   /* codec decode errors (connection closed) */
-    uint64_t frames_rejected_unknown_api; /* unknown API key or unsupported version: closed */
-    uint64_t requests_trailing_bytes;     /* requests with bytes after the body (ignored) */
-    uint64_t frames_assembled_copy;       /* frames spanning receive buffers (copied/recv_exact) */
-    uint64_t frames_zero_copy;            /* frames decoded in place in a receive buffer */
-    uint64_t backpressure_request_slots;  /* parsing paused: no free request slot */
-    uint64_t backpressure_frame_memory;   /* parsing paused: frame memory budget used up */
-    uint64_t backpressure_inflight;       /* parsing paused: per-connection in-flight bound */
-    uint64_t backpressure_send;           /* response waits for driver send space */
-    uint64_t produce_records;             /* records appended (sum of batch record counts) */
+    uint64_t connections_open;             /* gauge */
+    uint64_t connections_closed_mid_frame; /* peer closed with a frame partly received */
+    uint64_t frames_rejected_too_large;    /* size prefix above socket.request.max.bytes */
+    uint64_t frames_rejected_malformed;    /* codec decode errors (connection closed) */
+    uint64_t frames_rejected_unknown_api;  /* unknown API key or unsupported version: closed */
+    uint64_t requests_trailing_bytes;      /* requests with bytes after the body (ignored) */
+    uint64_t frames_assembled_copy;        /* frames spanning receive buffers (copied/recv_exact) */
+    uint64_t frames_zero_copy;             /* frames decoded in place in a receive buffer */
+    uint64_t backpressure_request_slots;   /* parsing paused: no free request slot */
+    uint64_t backpressure_frame_memory;    /* parsing paused: frame memory budget used up */
+    uint64_t backpressure_inflight;        /* parsing paused: per-connection in-flight bound */
+    uint64_t backpressure_send;            /* response waits for driver send space */
+    uint64_t produce_records;              /* records appended (sum of batch record counts) */
     uint64_t produce_batches;
     uint64_t produce_bytes;
     uint64_t produce_storage_retries; /* appends retried after NO_BUFFER/BUSY */

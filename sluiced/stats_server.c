@@ -59,6 +59,7 @@ void sl_stats_server_close(struct sl_stats_server *srv)
     X(connections_accepted)        \
     X(connections_closed)          \
     X(connections_open)            \
+    X(connections_closed_mid_frame) \
     X(frames_rejected_too_large)   \
     X(frames_rejected_malformed)   \
     X(frames_rejected_unknown_api) \
