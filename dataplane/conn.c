@@ -178,8 +178,8 @@ static void conn_parse(struct sl_shard *s, uint32_t slot)
             s->stats.backpressure_frame_memory++;
             return;
         }
-        size_t alloc = SL_ALIGN_UP((size_t)size, (size_t)4096);
-        uint8_t *mem = aligned_alloc(4096, alloc);
+        size_t alloc = sl_dp_frame_cache_alloc_bytes(size);
+        uint8_t *mem = sl_dp_frame_cache_get(&s->frame_cache, size);
         if (mem == NULL) {
             s->stats.backpressure_frame_memory++;
             return;
@@ -242,8 +242,8 @@ void sl_dp_conn_on_close(void *ctx, struct sl_net_conn h, enum sl_net_close_reas
     while (c->held_count > 0)
         held_pop(s, c);
     if (c->asm_buf != NULL) {
-        free(c->asm_buf);
-        s->frame_memory_used -= SL_ALIGN_UP((size_t)c->asm_len, (size_t)4096);
+        sl_dp_frame_cache_put(&s->frame_cache, c->asm_buf, c->asm_len);
+        s->frame_memory_used -= sl_dp_frame_cache_alloc_bytes(c->asm_len);
         c->asm_buf = NULL;
     }
     struct sl_dp_request *r = c->fifo_head;

@@ -37,6 +37,7 @@ void sl_shard_options_default(struct sl_shard_options *o, const struct sl_config
     o->tx_bytes = 16 * 1024;
     o->response_bytes_max = 16 * 1024 * 1024;
     o->frame_memory_max = (uint64_t)frame_max + 64ull * 1024 * 1024;
+    o->frame_cache_bytes_max = 32ull * 1024 * 1024;
     o->partitions_max = 8192;
     o->md_requests_max = 64;
     o->delete_queue_max = 64;
@@ -82,6 +83,7 @@ int sl_shard_create(const struct sl_shard_options *opts, struct sl_shard **out)
         return -ENOMEM;
     }
     atomic_init(&s->append_seq, 0);
+    sl_dp_frame_cache_init(&s->frame_cache, opts->frame_cache_bytes_max);
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     atomic_init(&s->producer_id_next,
@@ -112,6 +114,7 @@ void sl_shard_destroy(struct sl_shard *s)
             free(s->conns[i].held);
     }
     free(s->conns);
+    sl_dp_frame_cache_destroy(&s->frame_cache);
     free(s->rx_refs);
     free(s->requests);
     free(s->request_mem);

@@ -11,6 +11,7 @@
 #include "controlplane/metadata_log.h"
 #include "dataplane/codec/codec.h"
 #include "dataplane/dp_stats.h"
+#include "dataplane/frame_cache.h"
 #include "dataplane/producer_state.h"
 #include "dataplane/ring.h"
 #include "dataplane/shard.h"
@@ -174,6 +175,7 @@ struct sl_shard {
     struct sl_dp_request *free_requests;
     uint32_t requests_in_use;
     uint64_t frame_memory_used;
+    struct sl_dp_frame_cache frame_cache; /* buffers of spanning frames, reused */
 
     struct sl_dp_request *parked;      /* fetches waiting */
     struct sl_dp_request *ack_waiting; /* produces waiting for their appends' writes */
