@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 #include "tests/storage/storage_fixture.h"
@@ -453,6 +454,40 @@ TEST_F(LogTest, PinnedChunksAreNeverReused)
         sl_log_read_release(st, &pins[i]);
     sl_log_read_release(st, &pinned);
     EXPECT_EQ(read_all(st, log, 0), expected_from(0)); // works again once unpinned
+}
+
+// O_DIRECT writes whole pages, so the bytes between the log's end and the end of its page
+// go to disk too: they must be zero even when the tail chunk is memory that held other
+// data before (chunks are recycled through the cache).
+TEST_F(LogTest, PaddingAfterTheEndIsZeroInRecycledChunks)
+{
+    sl_storage_destroy(st);
+    engine_config = small_engine_config(64 * 1024, 8 * 64 * 1024);
+    ASSERT_EQ(sl_storage_create(&engine_config, &st), SL_STORAGE_OK);
+    config.segment_bytes = 64 * 1024 * 1024; // one segment: its file is the whole log
+    config.max_message_bytes = 32 * 1024;
+    open();
+    std::string file = std::string(sl_log_path(log)) + "/00000000000000000000.log";
+    uint64_t end = 0;
+    for (int i = 0; i < 300; i++) {
+        std::vector<uint8_t> batch = make_seeded_batch(1000 + i, 2, 1000 + 37 * (i % 50));
+        append(batch);
+        end += batch.size();
+        if (i % 25 != 24)
+            continue;
+        drain(st);
+        std::ifstream in(file, std::ios::binary);
+        std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                   std::istreambuf_iterator<char>());
+        ASSERT_GE(bytes.size(), end);
+        ASSERT_EQ(std::vector<uint8_t>(bytes.begin(), bytes.begin() + (long)end), expected_from(0));
+        size_t nonzero = 0;
+        for (size_t b = end; b < bytes.size(); b++)
+            nonzero += bytes[b] != 0;
+        ASSERT_EQ(nonzero, 0u) << "padding after the end at " << end << " (file " << bytes.size()
+                               << " bytes, after " << i + 1 << " appends)";
+    }
+    EXPECT_GT(sl_storage_get_stats(st)->cache_evictions, 0u) << "no chunk was recycled";
 }
 
 TEST_F(LogTest, RetentionByBytesAndTime)
