@@ -222,7 +222,9 @@ static void idle_wait(struct sl_shard *s)
 {
     s->stats.loop_idle_waits++;
     uint32_t wait_us = SL_SHARD_IDLE_WAIT_US;
-    if (!sl_storage_idle(s->storage) || s->md_waiting != NULL)
+    /* Storage completions end the wait themselves (sl_net_watch_fd); a controller
+     * request has no wakeup, so it is looked at often. */
+    if (s->md_waiting != NULL)
         wait_us = 200;
     for (struct sl_dp_request *r = s->parked; r != NULL; r = r->wait_next) {
         int64_t left_ms = r->deadline_ms - s->now_ms;
@@ -284,6 +286,9 @@ int sl_shard_run(struct sl_shard *s, char *err, size_t err_size)
         sl_storage_destroy(s->storage);
         return rc;
     }
+    /* Storage completions (write done: acks can go) wake the idle wait at once. */
+    rc = sl_net_watch_fd(s->net, sl_storage_completion_fd(s->storage));
+    SL_ASSERT(rc == 0);
     s->publisher = sl_md_log_publisher(s->opts.md_log);
     s->now_ms = monotonic_ms();
     s->min_insync_replicas = (int32_t)sl_config_int(s->opts.config, SL_CONFIG_MIN_INSYNC_REPLICAS);

@@ -95,6 +95,10 @@ uint32_t sl_storage_wait(struct sl_storage *storage, int64_t now_ms, uint32_t ti
 /* True when no I/O is in flight and nothing is queued for submission. */
 bool sl_storage_idle(const struct sl_storage *storage);
 
+/* The engine's io_uring fd: it polls readable while completions wait to be reaped, so a
+ * loop that sleeps elsewhere (sl_net_watch_fd) wakes for them. Owned by the engine. */
+int sl_storage_completion_fd(const struct sl_storage *storage);
+
 /* Drops the reference a read slice holds (any pointer inside slice data). Call once
  * per slice when transmit completes. */
 void sl_storage_release(struct sl_storage *storage, const void *slice_data);
