@@ -13,6 +13,7 @@
 #include "tests/support/broker_process.h"
 #include "tests/support/child_process.h"
 #include "tests/support/rdkafka_client.h"
+#include "tests/support/stats_socket.h"
 
 namespace
 {
@@ -55,6 +56,18 @@ class ReadCommitted : public ::testing::Test
         fetch_result r;
         EXPECT_TRUE(sl_test::fetch(client, a, &r));
         return r.partitions.size() == 1 ? r.partitions[0].high_watermark : -100;
+    }
+
+    // Real clients of this version fetch sessionless (docs/protocol.md): no session opened,
+    // no session error answered.
+    static void expect_no_fetch_sessions()
+    {
+        std::string stats, err;
+        ASSERT_TRUE(sl_test::query_stats_socket(broker_->stats_socket(), "{\"cmd\":\"/stats\"}",
+                                                5000, &stats, &err))
+            << err;
+        EXPECT_NE(stats.find("\"fetch_sessions_created\":0,"), std::string::npos) << stats;
+        EXPECT_EQ(stats.find("FETCH_SESSION"), std::string::npos) << stats;
     }
 
     static broker_process *broker_;
@@ -168,6 +181,7 @@ TEST_F(ReadCommitted, LibrdkafkaReadCommittedConsumerReadsEverythingProduced)
                                           {{"isolation.level", "read_committed"}}),
               "");
     EXPECT_EQ(got.size(), (size_t)k_count);
+    expect_no_fetch_sessions();
 }
 
 TEST_F(ReadCommitted, KafkaPythonReadCommittedConsumerReadsEverythingProduced)
@@ -202,6 +216,7 @@ print('READ %d' % seen)
         {"/usr/bin/python3", "-c", script, broker_->bootstrap(), "150"}, 60000);
     ASSERT_EQ(r.exit_code, 0) << r.describe();
     EXPECT_NE(r.stdout_text.find("READ 150"), std::string::npos) << r.describe();
+    expect_no_fetch_sessions();
 }
 
 } // namespace
