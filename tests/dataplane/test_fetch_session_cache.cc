@@ -12,13 +12,18 @@
 namespace
 {
 
-sl_dp_fetch_key by_name(const std::string &name, int32_t partition)
+// The key points at name, which must outlive it.
+sl_dp_fetch_key by_name(const char *name, size_t len, int32_t partition)
 {
     sl_dp_fetch_key k{};
-    k.name = name.data();
-    k.name_len = (uint32_t)name.size();
+    k.name = name;
+    k.name_len = (uint32_t)len;
     k.partition = partition;
     return k;
+}
+sl_dp_fetch_key by_name(const char *literal, int32_t partition)
+{
+    return by_name(literal, strlen(literal), partition);
 }
 
 sl_dp_fetch_key by_id(uint8_t tag, int32_t partition)
@@ -179,7 +184,7 @@ TEST(FetchSessionCache, ASessionHasBoundedRoomForPartitionsAndNames)
     int32_t added = 0;
     for (int i = 0; i < 1000; i++) {
         std::string name = std::string(200, 'n') + std::to_string(i);
-        auto key = by_name(name, 0);
+        auto key = by_name(name.data(), name.size(), 0);
         if (sl_dp_fetch_session_part_set(n, &key, 0, 1) < 0)
             break;
         added++;
@@ -187,7 +192,8 @@ TEST(FetchSessionCache, ASessionHasBoundedRoomForPartitionsAndNames)
     // Names 0..9 take 1 + 201 bytes each: 20 fit in 4096, the 21st does not.
     static_assert(SL_DP_FETCH_SESSION_NAME_BYTES == 4096, "update the count below");
     EXPECT_EQ(added, 20) << "names fill their area";
-    auto too_long = by_name(std::string(300, 'x'), 0);
+    const std::string long_name(300, 'x');
+    auto too_long = by_name(long_name.data(), long_name.size(), 0);
     EXPECT_EQ(sl_dp_fetch_session_part_set(n, &too_long, 0, 1), -1);
 }
 
