@@ -39,6 +39,10 @@ class ReadCommitted : public ::testing::Test
     }
     static void TearDownTestSuite()
     {
+        // A clean SIGTERM exit (under ASan also: no leak, no error at shutdown).
+        if (broker_->running()) {
+            EXPECT_TRUE(broker_->Stop());
+        }
         delete broker_;
         broker_ = nullptr;
     }
