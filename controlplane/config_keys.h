@@ -104,6 +104,8 @@
       "Delay of the first rebalance of a new group, to let more members join.") \
     X(GROUP_MAX_SIZE, "group.max.size", INT, "2147483647", 1, SL_I32_MAX, "", \
       "Largest number of members in a consumer group.") \
+    X(MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS, "max.incremental.fetch.session.cache.slots", INT, "1000", 0, 100000, "", \
+      "Fetch sessions (KIP-227) the broker keeps, divided among the dataplane shards; 0 answers every fetch sessionless.") \
     X(BROKER_SESSION_TIMEOUT_MS, "broker.session.timeout.ms", INT, "9000", 100, SL_I32_MAX, "", \
       "A broker without a heartbeat for this long is fenced and loses its leaderships.") \
     X(BROKER_HEARTBEAT_INTERVAL_MS, "broker.heartbeat.interval.ms", INT, "2000", 10, SL_I32_MAX, "", \

@@ -44,6 +44,12 @@ struct SL_CACHE_ALIGNED sl_dp_stats {
     uint64_t fetch_bytes;             /* record bytes sent zero-copy */
     uint64_t fetch_parked;            /* fetches that waited for min_bytes */
     uint64_t fetch_cold_reads;        /* partition reads that went to disk */
+    uint64_t fetch_sessions_created;  /* KIP-227 sessions opened */
+    uint64_t fetch_sessions_closed;   /* closed by their client (epoch -1 or a new session) */
+    uint64_t fetch_sessions_evicted;  /* idle sessions dropped to make room for a new one */
+    uint64_t fetch_sessions_refused;  /* cache full or session too large: answered sessionless */
+    uint64_t fetch_sessions_open;     /* gauge */
+    uint64_t fetch_incremental;       /* incremental fetches served */
     uint64_t partitions_open;         /* gauge */
     uint64_t partitions_opened;
     uint64_t partitions_closed;

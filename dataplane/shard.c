@@ -42,6 +42,8 @@ void sl_shard_options_default(struct sl_shard_options *o, const struct sl_config
     o->md_requests_max = 64;
     o->delete_queue_max = 64;
     o->ring_capacity = 1024;
+    o->fetch_session_slots =
+        (uint32_t)sl_config_int(cfg, SL_CONFIG_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS);
     sl_storage_config_default(&o->storage);
     o->storage.cache_bytes = (uint64_t)sl_config_int(cfg, SL_CONFIG_STORAGE_CACHE_BYTES);
     const char *huge = sl_config_string(cfg, SL_CONFIG_MEMORY_HUGEPAGES);
@@ -76,9 +78,14 @@ int sl_shard_create(const struct sl_shard_options *opts, struct sl_shard **out)
     s->inbox_slots = calloc((size_t)opts->shard_count * opts->ring_capacity, sizeof(void *));
     s->peer_append_seen = calloc(opts->shard_count, sizeof(uint64_t));
     s->peers = calloc(opts->shard_count, sizeof(*s->peers));
+    bool sessions_ok =
+        sl_dp_fetch_sessions_init(&s->fetch_sessions,
+                                  sl_dp_fetch_sessions_shard_slots(
+                                      opts->fetch_session_slots, opts->shard_id, opts->shard_count),
+                                  opts->shard_id, opts->shard_count);
     if (s->requests == NULL || s->request_mem == NULL || s->partitions == NULL ||
         s->md_slots == NULL || s->delete_ring == NULL || s->inbox == NULL ||
-        s->inbox_slots == NULL || s->peer_append_seen == NULL || s->peers == NULL) {
+        s->inbox_slots == NULL || s->peer_append_seen == NULL || s->peers == NULL || !sessions_ok) {
         sl_shard_destroy(s);
         return -ENOMEM;
     }
@@ -125,6 +132,7 @@ void sl_shard_destroy(struct sl_shard *s)
     free(s->inbox_slots);
     free(s->peer_append_seen);
     free(s->peers);
+    sl_dp_fetch_sessions_destroy(&s->fetch_sessions);
     free(s);
 }
 

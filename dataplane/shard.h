@@ -48,6 +48,7 @@ struct sl_shard_options {
     uint32_t md_requests_max;       /* controller requests in flight from this shard */
     uint32_t delete_queue_max;      /* partition directories waiting for removal */
     uint32_t ring_capacity;         /* partition ops in flight from one shard to another */
+    uint32_t fetch_session_slots;   /* fetch sessions of the whole broker (divided by shards) */
     struct sl_storage_config storage;
 };
 

@@ -11,6 +11,7 @@
 #include "controlplane/metadata_log.h"
 #include "dataplane/codec/codec.h"
 #include "dataplane/dp_stats.h"
+#include "dataplane/fetch_sessions.h"
 #include "dataplane/frame_cache.h"
 #include "dataplane/producer_state.h"
 #include "dataplane/ring.h"
@@ -214,7 +215,8 @@ struct sl_shard {
     void *append_retry_head; /* produce ops waiting for storage room, in arrival order */
     void *append_retry_tail;
 
-    struct sl_dp_group_host *groups; /* group coordinators hosted here (group_host.c) */
+    struct sl_dp_group_host *groups;            /* group coordinators hosted here (group_host.c) */
+    struct sl_dp_fetch_sessions fetch_sessions; /* KIP-227 sessions of this shard's clients */
 
     uint32_t reader_ops; /* cached from config */
     int32_t min_insync_replicas;

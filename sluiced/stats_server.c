@@ -78,6 +78,12 @@ void sl_stats_server_close(struct sl_stats_server *srv)
     X(fetch_bytes)                 \
     X(fetch_parked)                \
     X(fetch_cold_reads)            \
+    X(fetch_sessions_created)      \
+    X(fetch_sessions_closed)       \
+    X(fetch_sessions_evicted)      \
+    X(fetch_sessions_refused)      \
+    X(fetch_sessions_open)         \
+    X(fetch_incremental)           \
     X(partitions_open)             \
     X(partitions_opened)           \
     X(partitions_closed)           \

@@ -80,6 +80,8 @@ static void lookup_run(struct sl_shard *s, struct sl_dp_part_op *op)
     if (lk->timestamp == SL_DP_LIST_OFFSETS_EARLIEST) {
         lk->offset = sl_log_start_offset(p->log);
     } else if (lk->timestamp == SL_DP_LIST_OFFSETS_LATEST) {
+        /* Also the last stable offset read_committed (isolation_level 1) asks for: no
+         * transaction is ever open here (docs/protocol.md, "Transactions"). */
         lk->offset = lk->hw;
     } else if (lk->timestamp < 0) {
         lk->error_code = SL_KAFKA_ERR_INVALID_REQUEST;
