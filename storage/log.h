@@ -268,6 +268,12 @@ enum sl_storage_err sl_log_offset_for_timestamp(struct sl_log *log, int64_t time
                                                 int64_t *offset, int64_t *record_timestamp,
                                                 sl_log_lookup_cb cb, void *ctx);
 
+/* ListOffsets max timestamp (-3): the largest record timestamp of the batches at or
+ * above the log start offset, from the segments' running maxima (no I/O), or -1 when
+ * the log holds none. sl_log_offset_for_timestamp with this value then finds the first
+ * record carrying it, which is what Kafka answers (KIP-734). */
+int64_t sl_log_max_timestamp(const struct sl_log *log);
+
 /* ---- offsets and state ------------------------------------------------------------- */
 
 int64_t sl_log_start_offset(const struct sl_log *log);

@@ -15,7 +15,7 @@
 const struct sl_dp_handler sl_dp_handlers[] = {
     {0,  0, 11, sl_dp_handle_produce,           sl_dp_resume_produce,      NULL},
     {1,  0, 17, sl_dp_handle_fetch,             sl_dp_resume_fetch,        sl_dp_release_fetch},
-    {2,  0, 6,  sl_dp_handle_list_offsets,      sl_dp_resume_list_offsets, NULL},
+    {2,  0, 10, sl_dp_handle_list_offsets,      sl_dp_resume_list_offsets, NULL},
     {3,  0, 12, sl_dp_handle_metadata,          NULL,                      NULL},
     {8,  0, 9,  sl_dp_handle_offset_commit,     sl_dp_resume_groups,       NULL},
     {9,  0, 9,  sl_dp_handle_offset_fetch,      sl_dp_resume_groups,       NULL},

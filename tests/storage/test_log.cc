@@ -394,6 +394,61 @@ TEST_F(LogTest, OffsetForTimestamp)
     EXPECT_EQ(ts, 5000000 + 20);
 }
 
+// A batch whose records carry the given timestamps (not necessarily ordered): the base
+// timestamp is the smallest, max timestamp the largest, as a producer writes them.
+std::vector<uint8_t> batch_with_timestamps(const std::vector<int64_t> &ts)
+{
+    int64_t base = *std::min_element(ts.begin(), ts.end());
+    int64_t max = *std::max_element(ts.begin(), ts.end());
+    std::vector<std::string> values(ts.size(), "v");
+    batch_options o;
+    o.base_timestamp = base;
+    std::vector<uint8_t> b = make_batch(values, o);
+    b.resize(SL_BATCH_HEADER_BYTES);
+    sl_store_be64(b.data() + SL_BATCH_OFF_MAX_TIMESTAMP, static_cast<uint64_t>(max));
+    for (size_t i = 0; i < ts.size(); i++)
+        put_record(b, ts[i] - base, static_cast<int32_t>(i), "k", "v");
+    seal_batch(b);
+    return b;
+}
+
+TEST_F(LogTest, MaxTimestampIsTheFirstRecordCarryingIt)
+{
+    config.segment_bytes = 16 * 1024;
+    config.max_message_bytes = 8 * 1024;
+    open();
+    int64_t off = -1, ts = -1;
+    EXPECT_EQ(sl_log_max_timestamp(log), -1); // empty log
+    append(batch_with_timestamps({100, 500, 200}));      // 0..2
+    append(batch_with_timestamps({300, 900, 900, 100})); // 3..6: 900 first at 4
+    append(batch_with_timestamps({50, 60}));             // 7..8
+    EXPECT_EQ(sl_log_max_timestamp(log), 900);
+    ASSERT_EQ(offset_for_time_blocking(st, log, sl_log_max_timestamp(log), &off, &ts),
+              SL_STORAGE_OK);
+    EXPECT_EQ(off, 4);
+    EXPECT_EQ(ts, 900);
+    // Later segments with the same maximum do not move the answer; fill a few segments.
+    for (int i = 0; i < 40; i++)
+        append(make_seeded_batch(i, 4, 200, batch_options{.base_timestamp = 700}));
+    auto late = append(batch_with_timestamps({900, 10}));
+    ASSERT_GT(sl_log_segment_count(log), 2u);
+    EXPECT_EQ(sl_log_max_timestamp(log), 900);
+    reopen(); // the maxima come back from the time indexes
+    EXPECT_EQ(sl_log_max_timestamp(log), 900);
+    ASSERT_EQ(offset_for_time_blocking(st, log, 900, &off, &ts), SL_STORAGE_OK);
+    EXPECT_EQ(off, 4);
+    // Once the first 900 lies below the log start, the later one is the answer.
+    ASSERT_EQ(sl_log_advance_start_offset(log, late.base_offset, nullptr), SL_STORAGE_OK);
+    EXPECT_EQ(sl_log_max_timestamp(log), 900);
+    ASSERT_EQ(offset_for_time_blocking(st, log, 900, &off, &ts), SL_STORAGE_OK);
+    EXPECT_EQ(off, late.base_offset);
+    auto r = append(batch_with_timestamps({400, 1200, 1100}));
+    EXPECT_EQ(sl_log_max_timestamp(log), 1200);
+    ASSERT_EQ(offset_for_time_blocking(st, log, 1200, &off, &ts), SL_STORAGE_OK);
+    EXPECT_EQ(off, r.base_offset + 1);
+    EXPECT_EQ(ts, 1200);
+}
+
 TEST_F(LogTest, ColdReadsGoThroughIoUring)
 {
     config.segment_bytes = 256 * 1024;
