@@ -124,6 +124,18 @@ void sl_log_config_default(struct sl_log_config *config);
  * size). Returns OK or INVALID_ARGUMENT. */
 enum sl_storage_err sl_log_config_check(const struct sl_log_config *config);
 
+/* Applies a changed configuration to an open log (a topic config altered at runtime).
+ * From the next append, roll, flush check or retention pass on: segment_bytes,
+ * segment_ms, index_interval_bytes, retention_ms, retention_bytes, flush_messages,
+ * flush_ms, max_message_bytes. segment_index_bytes applies to segments created from now
+ * on (the active segment keeps its index room); pending_batches_max keeps the value the
+ * log was opened with (its ring is sized then). No I/O; owning thread. Returns OK, or
+ * INVALID_ARGUMENT (as sl_log_open would) leaving the configuration unchanged. */
+enum sl_storage_err sl_log_set_config(struct sl_log *log, const struct sl_log_config *config);
+
+/* The configuration the log runs with now. */
+const struct sl_log_config *sl_log_get_config(const struct sl_log *log);
+
 /* Called from sl_storage_poll when the written end or the durable end offset advanced
  * (err == OK; both current values are passed), or once when a write or fdatasync failed
  * (err = NO_SPACE or IO; the log then refuses appends). */

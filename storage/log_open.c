@@ -52,6 +52,34 @@ enum sl_storage_err sl_log_config_check(const struct sl_log_config *c)
     return SL_STORAGE_OK;
 }
 
+/* Every batch must fit the slices of one read (it may start mid-chunk). */
+static bool max_message_fits(const struct sl_storage *storage, uint32_t max_message_bytes)
+{
+    return (uint64_t)max_message_bytes <=
+           (uint64_t)(SL_LOG_READ_SLICES_MAX - 2) * storage->config.chunk_bytes;
+}
+
+enum sl_storage_err sl_log_set_config(struct sl_log *log, const struct sl_log_config *config)
+{
+    SL_ASSERT(log != NULL && config != NULL);
+    struct sl_log_config next = *config;
+    next.pending_batches_max = log->config.pending_batches_max;
+    if (sl_log_config_check(&next) != SL_STORAGE_OK ||
+        !max_message_fits(log->storage, next.max_message_bytes))
+        return SL_STORAGE_ERR_INVALID_ARGUMENT;
+    bool flush_changed = next.flush_ms != log->config.flush_ms;
+    log->config = next;
+    /* A shorter flush.ms is due at once; the flush.messages count is checked per append. */
+    if (flush_changed)
+        sl_storage_kick(log);
+    return SL_STORAGE_OK;
+}
+
+const struct sl_log_config *sl_log_get_config(const struct sl_log *log)
+{
+    return &log->config;
+}
+
 /* dir/name[suffix]; log paths are length-checked at open so this always fits. */
 static void path_join(char *out, const char *dir, const char *name, const char *suffix)
 {
@@ -459,9 +487,7 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
     if (sl_log_config_check(config) != SL_STORAGE_OK || partition < 0 || topic[0] == '\0' ||
         strchr(topic, '/') != NULL)
         return SL_STORAGE_ERR_INVALID_ARGUMENT;
-    /* Every batch must fit the slices of one read (it may start mid-chunk). */
-    if ((uint64_t)config->max_message_bytes >
-        (uint64_t)(SL_LOG_READ_SLICES_MAX - 2) * storage->config.chunk_bytes)
+    if (!max_message_fits(storage, config->max_message_bytes))
         return SL_STORAGE_ERR_INVALID_ARGUMENT;
 
     struct sl_log *log = calloc(1, sizeof(*log));

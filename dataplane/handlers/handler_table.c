@@ -32,8 +32,10 @@ const struct sl_dp_handler sl_dp_handlers[] = {
     {21, 0, 2,  sl_dp_handle_delete_records,    sl_dp_resume_delete_records, NULL},
     {22, 0, 4,  sl_dp_handle_init_producer_id,  NULL,                      NULL},
     {32, 0, 4,  sl_dp_handle_describe_configs,  NULL,                      NULL},
+    {33, 0, 2,  sl_dp_handle_alter_configs,     sl_dp_resume_alter_configs, NULL},
     {37, 0, 3,  sl_dp_handle_create_partitions, sl_dp_resume_admin_topics, NULL},
     {42, 0, 2,  sl_dp_handle_delete_groups,     sl_dp_resume_groups,       NULL},
+    {44, 0, 1,  sl_dp_handle_incremental_alter_configs, sl_dp_resume_alter_configs, NULL},
     {47, 0, 0,  sl_dp_handle_offset_delete,     sl_dp_resume_groups,       NULL},
     {60, 0, 1,  sl_dp_handle_describe_cluster,  NULL,                      NULL},
 };

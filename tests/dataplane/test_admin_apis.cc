@@ -32,7 +32,7 @@ sl_codec_slice null_slice()
 {
     return sl_codec_slice{nullptr, -1};
 }
-[[maybe_unused]] std::string str(sl_codec_slice s)
+std::string str(sl_codec_slice s)
 {
     return s.len <= 0 ? std::string() : std::string(reinterpret_cast<const char *>(s.ptr), s.len);
 }
@@ -229,6 +229,101 @@ class AdminApisTest : public ::testing::Test
         return a;
     }
 
+    struct alter_result {
+        int16_t error = -100;
+        std::string message;
+    };
+    struct config_op {
+        const char *key;
+        int8_t op; // 0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT (AlterConfigs: SET only)
+        const char *value;
+    };
+    // IncrementalAlterConfigs v1 (incremental) or AlterConfigs v1 of one resource.
+    alter_result alter(int8_t type, const char *name, std::vector<config_op> ops, bool incremental,
+                       bool validate_only = false)
+    {
+        alter_result out;
+        if (incremental) {
+            std::vector<sl_codec_incremental_alter_configs_request_alterable_config> cfgs(
+                ops.size());
+            for (size_t i = 0; i < ops.size(); i++) {
+                cfgs[i].name = S(ops[i].key);
+                cfgs[i].config_operation = ops[i].op;
+                cfgs[i].value = ops[i].value ? S(ops[i].value) : null_slice();
+            }
+            sl_codec_incremental_alter_configs_request_alter_configs_resource res{};
+            res.resource_type = type;
+            res.resource_name = S(name);
+            res.configs = cfgs.data();
+            res.configs_count = (int32_t)cfgs.size();
+            sl_codec_incremental_alter_configs_request req{};
+            req.resources = &res;
+            req.resources_count = 1;
+            req.validate_only = validate_only;
+            auto *resp = client->call<sl_codec_incremental_alter_configs_response>(44, 1, &req);
+            if (resp == nullptr || resp->responses_count != 1)
+                return out;
+            EXPECT_EQ(resp->responses[0].resource_type, type);
+            EXPECT_EQ(str(resp->responses[0].resource_name), name);
+            out.error = resp->responses[0].error_code;
+            out.message = str(resp->responses[0].error_message);
+            return out;
+        }
+        std::vector<sl_codec_alter_configs_request_alterable_config> cfgs(ops.size());
+        for (size_t i = 0; i < ops.size(); i++) {
+            cfgs[i].name = S(ops[i].key);
+            cfgs[i].value = ops[i].value ? S(ops[i].value) : null_slice();
+        }
+        sl_codec_alter_configs_request_alter_configs_resource res{};
+        res.resource_type = type;
+        res.resource_name = S(name);
+        res.configs = cfgs.data();
+        res.configs_count = (int32_t)cfgs.size();
+        sl_codec_alter_configs_request req{};
+        req.resources = &res;
+        req.resources_count = 1;
+        req.validate_only = validate_only;
+        auto *resp = client->call<sl_codec_alter_configs_response>(33, 1, &req);
+        if (resp == nullptr || resp->responses_count != 1)
+            return out;
+        out.error = resp->responses[0].error_code;
+        out.message = str(resp->responses[0].error_message);
+        return out;
+    }
+
+    struct described {
+        int16_t error = -100;
+        std::string value = "<null>";
+        int8_t source = -100;
+        bool read_only = false;
+    };
+    // DescribeConfigs v3 of one key.
+    described describe(int8_t type, const char *name, const char *key)
+    {
+        sl_codec_slice k = S(key);
+        sl_codec_describe_configs_request_describe_configs_resource res{};
+        res.resource_type = type;
+        res.resource_name = S(name);
+        res.configuration_keys = &k;
+        res.configuration_keys_count = 1;
+        sl_codec_describe_configs_request req{};
+        req.resources = &res;
+        req.resources_count = 1;
+        described out;
+        auto *resp = client->call<sl_codec_describe_configs_response>(32, 3, &req);
+        if (resp == nullptr || resp->results_count != 1)
+            return out;
+        out.error = resp->results[0].error_code;
+        if (resp->results[0].configs_count != 1)
+            return out;
+        const auto &c = resp->results[0].configs[0];
+        if (c.value.len >= 0)
+            out.value = str(c.value);
+        out.source = c.config_source;
+        out.read_only = c.read_only;
+        return out;
+    }
+
     int16_t max_version(int16_t api_key)
     {
         sl_codec_api_versions_request req{};
@@ -286,6 +381,150 @@ TEST_F(AdminApisTest, ListOffsetsMaxTimestampFindsTheFirstRecordWithTheLargestTi
     a = list_offset("ts", 0, -3, 7);
     EXPECT_EQ(a.offset, 10);
     EXPECT_EQ(a.timestamp, t0 + 1500);
+}
+
+constexpr int8_t k_topic = 2;
+constexpr int8_t k_broker = 4;
+
+TEST_F(AdminApisTest, AlterConfigsChangeTopicAndBrokerConfigsWithKafkasErrors)
+{
+    start();
+    EXPECT_EQ(max_version(33), 2);
+    EXPECT_EQ(max_version(44), 1);
+    ASSERT_EQ(create_topic("cfg", 1, {{"segment.ms", "600000"}}), 0);
+    described d = describe(k_topic, "cfg", "segment.ms");
+    EXPECT_EQ(d.value, "600000");
+    EXPECT_EQ(d.source, 1); // DYNAMIC_TOPIC_CONFIG
+
+    // Incremental SET of one key keeps the others.
+    alter_result a = alter(k_topic, "cfg", {{"retention.ms", 0, "3600000"}}, true);
+    EXPECT_EQ(a.error, 0) << a.message;
+    EXPECT_EQ(describe(k_topic, "cfg", "retention.ms").value, "3600000");
+    EXPECT_EQ(describe(k_topic, "cfg", "segment.ms").value, "600000");
+    // Errors: unknown key, bad value (both named), unknown topic, non-list APPEND.
+    a = alter(k_topic, "cfg", {{"retention.ms", 0, "5"}, {"no.such.key", 0, "1"}}, true);
+    EXPECT_EQ(a.error, SL_KAFKA_ERR_INVALID_CONFIG);
+    EXPECT_NE(a.message.find("no.such.key"), std::string::npos) << a.message;
+    EXPECT_EQ(describe(k_topic, "cfg", "retention.ms").value, "3600000"); // none applied
+    a = alter(k_topic, "cfg", {{"retention.ms", 0, "soon"}}, true);
+    EXPECT_EQ(a.error, SL_KAFKA_ERR_INVALID_CONFIG);
+    EXPECT_NE(a.message.find("retention.ms"), std::string::npos) << a.message;
+    EXPECT_NE(a.message.find("soon"), std::string::npos) << a.message;
+    a = alter(k_topic, "nope", {{"retention.ms", 0, "1000"}}, true);
+    EXPECT_EQ(a.error, SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    a = alter(k_topic, "cfg", {{"retention.ms", 2, "1000"}}, true);
+    EXPECT_EQ(a.error, SL_KAFKA_ERR_INVALID_REQUEST);
+    // validate_only checks but changes nothing.
+    a = alter(k_topic, "cfg", {{"retention.ms", 0, "7200000"}}, true, true);
+    EXPECT_EQ(a.error, 0) << a.message;
+    EXPECT_EQ(describe(k_topic, "cfg", "retention.ms").value, "3600000");
+    a = alter(k_topic, "cfg", {{"retention.ms", 0, "x"}}, true, true);
+    EXPECT_EQ(a.error, SL_KAFKA_ERR_INVALID_CONFIG);
+    // List keys: APPEND and SUBTRACT.
+    EXPECT_EQ(alter(k_topic, "cfg", {{"cleanup.policy", 2, "compact"}}, true).error, 0);
+    EXPECT_EQ(describe(k_topic, "cfg", "cleanup.policy").value, "delete,compact");
+    EXPECT_EQ(alter(k_topic, "cfg", {{"cleanup.policy", 3, "delete"}}, true).error, 0);
+    EXPECT_EQ(describe(k_topic, "cfg", "cleanup.policy").value, "compact");
+    // DELETE returns the key to its default.
+    EXPECT_EQ(alter(k_topic, "cfg", {{"cleanup.policy", 1, nullptr}}, true).error, 0);
+    d = describe(k_topic, "cfg", "cleanup.policy");
+    EXPECT_EQ(d.value, "delete");
+    EXPECT_EQ(d.source, 5); // DEFAULT_CONFIG
+    // AlterConfigs replaces the whole override set.
+    a = alter(k_topic, "cfg", {{"max.message.bytes", 0, "500000"}}, false);
+    EXPECT_EQ(a.error, 0) << a.message;
+    EXPECT_EQ(describe(k_topic, "cfg", "max.message.bytes").value, "500000");
+    EXPECT_EQ(describe(k_topic, "cfg", "segment.ms").source, 5);
+    EXPECT_EQ(describe(k_topic, "cfg", "retention.ms").source, 5);
+
+    // Broker: dynamic keys per broker id or as the cluster default, inherited by topics.
+    d = describe(k_broker, "1", "log.retention.bytes");
+    EXPECT_FALSE(d.read_only);
+    EXPECT_TRUE(describe(k_broker, "1", "log.dirs").read_only);
+    a = alter(k_broker, "", {{"log.retention.bytes", 0, "123456789"}}, true);
+    EXPECT_EQ(a.error, 0) << a.message;
+    d = describe(k_topic, "cfg", "retention.bytes");
+    EXPECT_EQ(d.value, "123456789");
+    EXPECT_EQ(d.source, 3); // DYNAMIC_DEFAULT_BROKER_CONFIG
+    d = describe(k_broker, "1", "log.retention.bytes");
+    EXPECT_EQ(d.value, "123456789");
+    EXPECT_EQ(d.source, 3);
+    EXPECT_EQ(alter(k_broker, "1", {{"log.retention.bytes", 0, "987654321"}}, true).error, 0);
+    d = describe(k_topic, "cfg", "retention.bytes");
+    EXPECT_EQ(d.value, "987654321");
+    EXPECT_EQ(d.source, 2); // DYNAMIC_BROKER_CONFIG
+    a = alter(k_broker, "1", {{"listeners", 0, "PLAINTEXT://127.0.0.1:1"}}, true);
+    EXPECT_EQ(a.error, SL_KAFKA_ERR_INVALID_REQUEST);
+    EXPECT_NE(a.message.find("listeners"), std::string::npos) << a.message;
+    EXPECT_NE(a.message.find("cannot be updated dynamically"), std::string::npos) << a.message;
+    a = alter(k_broker, "1", {{"log.retention.bytes", 0, "-7"}}, true);
+    EXPECT_EQ(a.error, SL_KAFKA_ERR_INVALID_CONFIG);
+    a = alter(k_broker, "x", {{"log.retention.bytes", 0, "1"}}, true);
+    EXPECT_EQ(a.error, SL_KAFKA_ERR_INVALID_REQUEST);
+
+    // Everything survives a restart (config records in the metadata log).
+    ASSERT_TRUE(broker->Stop());
+    ASSERT_TRUE(broker->Restart());
+    reconnect();
+    d = describe(k_topic, "cfg", "max.message.bytes");
+    EXPECT_EQ(d.value, "500000");
+    EXPECT_EQ(d.source, 1);
+    d = describe(k_topic, "cfg", "retention.bytes");
+    EXPECT_EQ(d.value, "987654321");
+    EXPECT_EQ(d.source, 2);
+    EXPECT_EQ(describe(k_broker, "", "log.retention.bytes").value, "987654321");
+}
+
+// Segment files of the partition directory, sorted.
+std::vector<std::string> segment_files(const std::string &dir)
+{
+    std::vector<std::string> out;
+    if (DIR *d = opendir(dir.c_str())) {
+        while (struct dirent *de = readdir(d)) {
+            std::string n = de->d_name;
+            if (n.size() > 4 && n.compare(n.size() - 4, 4, ".log") == 0)
+                out.push_back(n);
+        }
+        closedir(d);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+TEST_F(AdminApisTest, AlteredRetentionDeletesOldSegmentsOfALivePartition)
+{
+    start({{"log.retention.check.interval.ms", "200"}});
+    ASSERT_EQ(create_topic("old", 1, {{"segment.bytes", "16384"}}), 0);
+    // Records two days old: the default week keeps them.
+    int64_t two_days_ago = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count() -
+                           2 * 24 * 3600 * 1000LL;
+    batch_options o;
+    o.base_timestamp = two_days_ago;
+    int64_t last = -1;
+    for (int i = 0; i < 30; i++)
+        last = produce("old", 0, make_seeded_batch(i, 4, 1000, o));
+    ASSERT_EQ(last, 29 * 4);
+    std::string dir = broker->data_dir() + "/old-0";
+    size_t before = segment_files(dir).size();
+    ASSERT_GE(before, 5u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(600)); // a few retention passes
+    EXPECT_EQ(segment_files(dir).size(), before);
+    EXPECT_EQ(list_offset("old", 0, -2, 1).offset, 0);
+
+    alter_result a = alter(k_topic, "old", {{"retention.ms", 0, "86400000"}}, true); // one day
+    ASSERT_EQ(a.error, 0) << a.message;
+    int64_t earliest = 0;
+    for (int i = 0; i < 100 && earliest == 0; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        earliest = list_offset("old", 0, -2, 1).offset;
+    }
+    EXPECT_GT(earliest, 0);
+    EXPECT_EQ(segment_files(dir).size(), 1u); // only the active segment stays
+    EXPECT_EQ(list_offset("old", 0, -1, 1).offset, 30 * 4);
+    // A new record is kept: it is younger than a day.
+    EXPECT_EQ(produce("old", 0, make_seeded_batch(99, 1, 10)), 30 * 4);
 }
 
 } // namespace

@@ -449,6 +449,49 @@ TEST_F(LogTest, MaxTimestampIsTheFirstRecordCarryingIt)
     EXPECT_EQ(ts, 1200);
 }
 
+// A topic config altered at runtime reaches the open log: rolls, retention, limits.
+TEST_F(LogTest, SetConfigChangesRollRetentionAndLimitsOfAnOpenLog)
+{
+    config.segment_bytes = 1024 * 1024;
+    config.max_message_bytes = 64 * 1024;
+    open();
+    batch_options old_records;
+    old_records.base_timestamp = now_ms - 3600 * 1000; // an hour old
+    for (int i = 0; i < 8; i++)
+        append(make_seeded_batch(i, 4, 500, old_records));
+    EXPECT_EQ(sl_log_segment_count(log), 1u);
+    sl_log_config next = *sl_log_get_config(log);
+    next.segment_bytes = 16 * 1024; // rolls from the next append on
+    next.max_message_bytes = 8 * 1024;
+    ASSERT_EQ(sl_log_set_config(log, &next), SL_STORAGE_OK);
+    EXPECT_EQ(sl_log_get_config(log)->segment_bytes, 16u * 1024);
+    for (int i = 0; i < 40; i++)
+        append(make_seeded_batch(100 + i, 4, 500, old_records));
+    EXPECT_GT(sl_log_segment_count(log), 4u);
+    // The lower max.message.bytes refuses a batch the old limit took.
+    std::vector<uint8_t> big = make_seeded_batch(999, 4, 3000);
+    sl_log_append_result r{};
+    EXPECT_EQ(sl_log_append(log, big.data(), big.size(), nullptr, 0, 7, now_ms, &r),
+              SL_STORAGE_ERR_BATCH_TOO_LARGE);
+    // An invalid configuration changes nothing.
+    sl_log_config bad = next;
+    bad.max_message_bytes = bad.segment_bytes + 1;
+    EXPECT_EQ(sl_log_set_config(log, &bad), SL_STORAGE_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(sl_log_get_config(log)->max_message_bytes, 8u * 1024);
+    // Retention: the default week keeps everything; a minute deletes the old segments.
+    drain(st);
+    uint32_t segments = sl_log_segment_count(log);
+    sl_log_retention_report rep{};
+    ASSERT_EQ(sl_log_enforce_retention(log, now_ms, &rep), SL_STORAGE_OK);
+    EXPECT_EQ(rep.segments_deleted, 0u);
+    next.retention_ms = 60 * 1000;
+    ASSERT_EQ(sl_log_set_config(log, &next), SL_STORAGE_OK);
+    ASSERT_EQ(sl_log_enforce_retention(log, now_ms, &rep), SL_STORAGE_OK);
+    EXPECT_EQ(rep.segments_deleted, segments - 1); // all but the active one
+    EXPECT_EQ(sl_log_segment_count(log), 1u);
+    EXPECT_GT(sl_log_start_offset(log), 0);
+}
+
 TEST_F(LogTest, ColdReadsGoThroughIoUring)
 {
     config.segment_bytes = 256 * 1024;
