@@ -286,6 +286,29 @@ enum sl_storage_err sl_log_offset_for_timestamp(struct sl_log *log, int64_t time
  * record carrying it, which is what Kafka answers (KIP-734). */
 int64_t sl_log_max_timestamp(const struct sl_log *log);
 
+/* ---- leader epochs (OffsetForLeaderEpoch, KIP-101/KIP-320) -------------------------- */
+
+/* Most leader epochs a log remembers; beyond it the oldest is forgotten. */
+#define SL_LOG_LEADER_EPOCHS_MAX 64u
+
+/* Every batch carries the partition leader epoch it was appended in (sl_log_append's
+ * leader_epoch). The log keeps, per epoch, the offset of its first batch: learnt on
+ * append and on recovery, cut by truncation, moved by the log start offset, persisted in
+ * <dir>/leader-epoch-checkpoint (Kafka's format) with the other checkpoints and rebuilt
+ * from the batch headers at open when that file is missing. */
+
+/* Kafka's answer for "where did epoch end?": for the latest epoch, that epoch and the log
+ * end offset; otherwise the largest epoch <= `epoch` (or `epoch` itself when it is older
+ * than every epoch kept) and the start offset of the first epoch after it. Returns false
+ * (with -1, -1) when the log knows no epoch, epoch < 0, or epoch is newer than all. */
+bool sl_log_end_offset_for_epoch(const struct sl_log *log, int32_t epoch, int32_t *epoch_out,
+                                 int64_t *end_offset_out);
+/* The latest leader epoch written to the log, or -1. */
+int32_t sl_log_latest_epoch(const struct sl_log *log);
+/* Copies up to max (epoch, start offset) pairs, oldest first; returns how many. */
+uint32_t sl_log_leader_epochs(const struct sl_log *log, int32_t *epochs, int64_t *start_offsets,
+                              uint32_t max);
+
 /* ---- offsets and state ------------------------------------------------------------- */
 
 int64_t sl_log_start_offset(const struct sl_log *log);

@@ -169,7 +169,10 @@ static int64_t recovery_point(const struct sl_log *log)
 
 enum sl_storage_err sl_log_write_checkpoints(struct sl_log *log)
 {
-    int rc = write_checkpoint(log, CHECKPOINT_LOG_START, log->log_start_offset);
+    /* Epochs first: a recovery point written after them never skips an epoch change. */
+    int rc = sl_epochs_save(log);
+    if (rc == 0)
+        rc = write_checkpoint(log, CHECKPOINT_LOG_START, log->log_start_offset);
     if (rc == 0)
         rc = write_checkpoint(log, CHECKPOINT_HIGH_WATERMARK, log->high_watermark);
     if (rc == 0)
@@ -526,6 +529,8 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
     report->clean_shutdown = os.clean;
     report->recovery_point = os.clean ? INT64_MAX : os.recovery_point;
 
+    /* Before the segments: batches the recovery scans add their epochs to it. */
+    bool have_epochs = sl_epochs_load(log);
     err = open_segments(log, now_ms, &os);
     if (err != SL_STORAGE_OK)
         goto free_log;
@@ -562,6 +567,15 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
         SL_MIN(SL_MAX(have_start ? checkpoint_start : first_base, first_base), log->log_end_offset);
     log->high_watermark =
         SL_MIN(SL_MAX(have_hw ? checkpoint_hw : 0, log->log_start_offset), log->log_end_offset);
+    if (!have_epochs && log->log_end_offset > first_base) {
+        int erc = sl_epochs_rebuild(log); /* no checkpoint yet (older directory) */
+        if (erc != 0) {
+            err = sl_storage_err_from_errno(erc);
+            goto free_log;
+        }
+    }
+    sl_epochs_truncate_from_end(log, log->log_end_offset); /* a torn tail was cut */
+    sl_epochs_truncate_from_start(log, log->log_start_offset);
     int rc = sl_segment_load_tail(log, active);
     if (rc != 0) {
         err = rc == -ENOBUFS ? SL_STORAGE_ERR_NO_BUFFER : sl_storage_err_from_errno(rc);
