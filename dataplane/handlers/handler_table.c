@@ -31,6 +31,7 @@ const struct sl_dp_handler sl_dp_handlers[] = {
     {20, 0, 6,  sl_dp_handle_delete_topics,     sl_dp_resume_admin_topics, NULL},
     {21, 0, 2,  sl_dp_handle_delete_records,    sl_dp_resume_delete_records, NULL},
     {22, 0, 4,  sl_dp_handle_init_producer_id,  NULL,                      NULL},
+    {23, 0, 4,  sl_dp_handle_offset_for_leader_epoch, sl_dp_resume_offset_for_leader_epoch, NULL},
     {32, 0, 4,  sl_dp_handle_describe_configs,  NULL,                      NULL},
     {33, 0, 2,  sl_dp_handle_alter_configs,     sl_dp_resume_alter_configs, NULL},
     {37, 0, 3,  sl_dp_handle_create_partitions, sl_dp_resume_admin_topics, NULL},

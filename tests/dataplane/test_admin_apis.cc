@@ -324,6 +324,39 @@ class AdminApisTest : public ::testing::Test
         return out;
     }
 
+    struct epoch_answer {
+        int16_t error = -100;
+        int32_t leader_epoch = -100;
+        int64_t end_offset = -100;
+    };
+    epoch_answer end_offset_for_epoch(const char *topic, int32_t partition, int32_t epoch,
+                                      int32_t current_epoch, int16_t version = 4)
+    {
+        sl_codec_offset_for_leader_epoch_request_offset_for_leader_partition p{};
+        p.partition = partition;
+        p.current_leader_epoch = current_epoch;
+        p.leader_epoch = epoch;
+        sl_codec_offset_for_leader_epoch_request_offset_for_leader_topic t{};
+        t.topic = S(topic);
+        t.partitions = &p;
+        t.partitions_count = 1;
+        sl_codec_offset_for_leader_epoch_request req{};
+        req.replica_id = -1;
+        req.topics = &t;
+        req.topics_count = 1;
+        epoch_answer a;
+        auto *resp = client->call<sl_codec_offset_for_leader_epoch_response>(23, version, &req);
+        if (resp == nullptr || resp->topics_count != 1 || resp->topics[0].partitions_count != 1)
+            return a;
+        EXPECT_EQ(str(resp->topics[0].topic), topic);
+        const auto &r = resp->topics[0].partitions[0];
+        EXPECT_EQ(r.partition, partition);
+        a.error = r.error_code;
+        a.leader_epoch = r.leader_epoch;
+        a.end_offset = r.end_offset;
+        return a;
+    }
+
     int16_t max_version(int16_t api_key)
     {
         sl_codec_api_versions_request req{};
@@ -525,6 +558,68 @@ TEST_F(AdminApisTest, AlteredRetentionDeletesOldSegmentsOfALivePartition)
     EXPECT_EQ(list_offset("old", 0, -1, 1).offset, 30 * 4);
     // A new record is kept: it is younger than a day.
     EXPECT_EQ(produce("old", 0, make_seeded_batch(99, 1, 10)), 30 * 4);
+}
+
+TEST_F(AdminApisTest, OffsetForLeaderEpochAnswersFromTheLogsEpochs)
+{
+    start({{"broker.session.timeout.ms", "1000"}, {"broker.heartbeat.interval.ms", "100"}});
+    EXPECT_EQ(max_version(23), 4);
+    ASSERT_EQ(create_topic("ep", 1), 0);
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(produce("ep", 0, make_seeded_batch(i, 2, 50)), i * 2);
+    const int32_t e1 = list_offset("ep", 0, -1, 4).leader_epoch;
+    ASSERT_GE(e1, 0);
+    // The current epoch ends at the log end; a newer one is unknown to the log.
+    epoch_answer a = end_offset_for_epoch("ep", 0, e1, e1);
+    EXPECT_EQ(a.error, 0);
+    EXPECT_EQ(a.leader_epoch, e1);
+    EXPECT_EQ(a.end_offset, 10);
+    a = end_offset_for_epoch("ep", 0, e1 + 1, -1);
+    EXPECT_EQ(a.error, 0);
+    EXPECT_EQ(a.leader_epoch, -1);
+    EXPECT_EQ(a.end_offset, -1);
+    // current_leader_epoch fencing; -1 means not checked.
+    EXPECT_EQ(end_offset_for_epoch("ep", 0, e1, e1 + 1).error, SL_KAFKA_ERR_UNKNOWN_LEADER_EPOCH);
+    EXPECT_EQ(end_offset_for_epoch("ep", 0, e1, -1).end_offset, 10);
+    // Old versions: v0 has no leader epoch in the answer, v1 has no current epoch.
+    a = end_offset_for_epoch("ep", 0, e1, -1, 0);
+    EXPECT_EQ(a.error, 0);
+    EXPECT_EQ(a.end_offset, 10);
+    a = end_offset_for_epoch("ep", 0, e1, -1, 2);
+    EXPECT_EQ(a.leader_epoch, e1);
+    EXPECT_EQ(a.end_offset, 10);
+    EXPECT_EQ(end_offset_for_epoch("nope", 0, e1, -1).error,
+              SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    EXPECT_EQ(end_offset_for_epoch("ep", 3, e1, -1).error, SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+
+    // A restarted broker with a new incarnation id: once the old incarnation's session
+    // expires (1 s here) its leaderships move, and the partition is led again with a new
+    // epoch. The old epoch then ends where the new one's first batch starts. (An ordinary
+    // restart keeps the incarnation and the epoch.)
+    broker->Kill();
+    // A new incarnation, as if the broker's disk had been replaced (the id is kept next
+    // to the data so that an ordinary restart is the same incarnation).
+    ASSERT_EQ(unlink((broker->data_dir() + "/sluiced.incarnation").c_str()), 0);
+    ASSERT_TRUE(broker->Restart());
+    reconnect();
+    int32_t e2 = -1;
+    for (int i = 0; i < 200 && e2 <= e1; i++) {
+        offset_answer la = list_offset("ep", 0, -1, 4);
+        if (la.error == 0)
+            e2 = la.leader_epoch;
+        if (e2 <= e1)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_GT(e2, e1) << "a restart did not bump the leader epoch";
+    ASSERT_EQ(produce("ep", 0, make_seeded_batch(9, 3, 50)), 10);
+    a = end_offset_for_epoch("ep", 0, e1, e2);
+    EXPECT_EQ(a.error, 0);
+    EXPECT_EQ(a.leader_epoch, e1);
+    EXPECT_EQ(a.end_offset, 10);
+    a = end_offset_for_epoch("ep", 0, e2, e2);
+    EXPECT_EQ(a.leader_epoch, e2);
+    EXPECT_EQ(a.end_offset, 13);
+    EXPECT_EQ(end_offset_for_epoch("ep", 0, e1, e1).error, SL_KAFKA_ERR_FENCED_LEADER_EPOCH);
 }
 
 } // namespace
