@@ -153,10 +153,20 @@ class AdminApisTest : public ::testing::Test
         req.topics = &t;
         req.topics_count = 1;
         req.timeout_ms = 10000;
-        auto *resp = client->call<sl_codec_create_topics_response>(19, 5, &req);
-        if (resp == nullptr || resp->topics_count != 1)
-            return -100;
-        return resp->topics[0].error_code;
+        // Right after start the broker may not be registered and unfenced yet: no broker
+        // to place replicas on (INVALID_REPLICATION_FACTOR) or no controller yet.
+        int16_t code = -100;
+        for (int attempt = 0; attempt < 100; attempt++) {
+            auto *resp = client->call<sl_codec_create_topics_response>(19, 5, &req);
+            if (resp == nullptr || resp->topics_count != 1)
+                return -100;
+            code = resp->topics[0].error_code;
+            if (code != SL_KAFKA_ERR_INVALID_REPLICATION_FACTOR &&
+                code != SL_KAFKA_ERR_NOT_CONTROLLER && code != SL_KAFKA_ERR_REQUEST_TIMED_OUT)
+                return code;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        return code;
     }
 
     // Produce v8 acks=1 of one batch; returns the base offset (or -1 on error).
