@@ -211,9 +211,13 @@ static void apply_log_config(struct sl_shard *s, struct sl_dp_partition *p,
     struct sl_log_config lc;
     log_config_for(s, t, &lc);
     const struct sl_log_config *cur = sl_log_get_config(p->log);
-    lc.pending_batches_max = cur->pending_batches_max;
-    if (memcmp(&lc, cur, sizeof(lc)) == 0)
-        return;
+    if (lc.segment_bytes == cur->segment_bytes && lc.segment_ms == cur->segment_ms &&
+        lc.index_interval_bytes == cur->index_interval_bytes &&
+        lc.segment_index_bytes == cur->segment_index_bytes &&
+        lc.retention_ms == cur->retention_ms && lc.retention_bytes == cur->retention_bytes &&
+        lc.flush_messages == cur->flush_messages && lc.flush_ms == cur->flush_ms &&
+        lc.max_message_bytes == cur->max_message_bytes)
+        return; /* most image changes touch no config */
     enum sl_storage_err err = sl_log_set_config(p->log, &lc);
     if (err != SL_STORAGE_OK) {
         fprintf(stderr, "sluiced: %s-%d: new topic config not applied: %s\n", t->name, p->partition,
