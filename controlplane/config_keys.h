@@ -137,6 +137,7 @@
  * without a restart. Every other key is read once at start: changing it is
  * INVALID_REQUEST ("cannot be updated dynamically"), as Kafka answers.
  * X(id) with the id of the key in SL_CONFIG_KEYS. */
+/* clang-format off */
 #define SL_CONFIG_DYNAMIC_KEYS(X) \
     X(LOG_SEGMENT_BYTES) \
     X(LOG_ROLL_MS) \
@@ -149,6 +150,7 @@
     X(LOG_FLUSH_INTERVAL_MS) \
     X(MESSAGE_MAX_BYTES) \
     X(MIN_INSYNC_REPLICAS)
+/* clang-format on */
 
 /* The table of topic-level keys (CreateTopics configs, AlterConfigs on a topic).
  * X(id, name, type, default, min, max, allowed, broker_key, doc)

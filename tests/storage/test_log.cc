@@ -419,7 +419,7 @@ TEST_F(LogTest, MaxTimestampIsTheFirstRecordCarryingIt)
     config.max_message_bytes = 8 * 1024;
     open();
     int64_t off = -1, ts = -1;
-    EXPECT_EQ(sl_log_max_timestamp(log), -1); // empty log
+    EXPECT_EQ(sl_log_max_timestamp(log), -1);            // empty log
     append(batch_with_timestamps({100, 500, 200}));      // 0..2
     append(batch_with_timestamps({300, 900, 900, 100})); // 3..6: 900 first at 4
     append(batch_with_timestamps({50, 60}));             // 7..8
@@ -501,9 +501,9 @@ TEST_F(LogTest, SetConfigChangesRollRetentionAndLimitsOfAnOpenLog)
     int64_t o = -7;
     bool known = sl_log_end_offset_for_epoch(log, asked, &e, &o);
     if (want_offset < 0 ? known : (!known || e != want_epoch || o != want_offset))
-        return ::testing::AssertionFailure() << "epoch " << asked << ": got (" << e << ", " << o
-                                             << ") known=" << known << ", want (" << want_epoch
-                                             << ", " << want_offset << ")";
+        return ::testing::AssertionFailure()
+               << "epoch " << asked << ": got (" << e << ", " << o << ") known=" << known
+               << ", want (" << want_epoch << ", " << want_offset << ")";
     return ::testing::AssertionSuccess();
 }
 
