@@ -132,6 +132,28 @@
       "Path of the Unix stats socket (JSON requests and replies).")
 /* clang-format on */
 
+/* Broker keys that AlterConfigs / IncrementalAlterConfigs may change on a running
+ * cluster (stored as broker config records in the metadata log, per broker id or as the
+ * cluster-wide default). Each is a default that topics inherit or a limit the dataplane
+ * reads per request or per image change, so a change takes effect on live partitions
+ * without a restart. Every other key is read once at start: changing it is
+ * INVALID_REQUEST ("cannot be updated dynamically"), as Kafka answers.
+ * X(id) with the id of the key in SL_CONFIG_KEYS. */
+/* clang-format off */
+#define SL_CONFIG_DYNAMIC_KEYS(X) \
+    X(LOG_SEGMENT_BYTES) \
+    X(LOG_ROLL_MS) \
+    X(LOG_RETENTION_MS) \
+    X(LOG_RETENTION_MINUTES) \
+    X(LOG_RETENTION_HOURS) \
+    X(LOG_RETENTION_BYTES) \
+    X(LOG_INDEX_INTERVAL_BYTES) \
+    X(LOG_FLUSH_INTERVAL_MESSAGES) \
+    X(LOG_FLUSH_INTERVAL_MS) \
+    X(MESSAGE_MAX_BYTES) \
+    X(MIN_INSYNC_REPLICAS)
+/* clang-format on */
+
 /* The table of topic-level keys (CreateTopics configs, AlterConfigs on a topic).
  * X(id, name, type, default, min, max, allowed, broker_key, doc)
  *   broker_key: the broker key whose value is the default when the topic does not set

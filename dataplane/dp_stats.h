@@ -54,8 +54,10 @@ struct SL_CACHE_ALIGNED sl_dp_stats {
     uint64_t partitions_opened;
     uint64_t partitions_closed;
     uint64_t partition_open_errors;
-    uint64_t md_submit_full;     /* control-plane queue refused a request */
-    uint64_t requests_in_flight; /* gauge */
+    uint64_t partition_config_changes;   /* open logs given a changed topic/broker config */
+    uint64_t retention_segments_deleted; /* segments removed by retention.ms/retention.bytes */
+    uint64_t md_submit_full;             /* control-plane queue refused a request */
+    uint64_t requests_in_flight;         /* gauge */
     uint64_t loop_iterations;
     uint64_t loop_idle_waits;
     struct sl_dp_api_counters api[SL_DP_STATS_API_KEYS];

@@ -219,6 +219,7 @@ static uint32_t loop_once(struct sl_shard *s)
     work += sl_dp_group_host_poll(s);
     sl_dp_md_poll(s);
     sl_dp_fetch_poll_parked(s);
+    sl_dp_partitions_retention_poll(s);
     if (s->rescan) {
         sl_dp_conn_rescan(s);
         work++;

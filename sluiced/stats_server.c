@@ -88,6 +88,8 @@ void sl_stats_server_close(struct sl_stats_server *srv)
     X(partitions_opened)           \
     X(partitions_closed)           \
     X(partition_open_errors)       \
+    X(partition_config_changes)    \
+    X(retention_segments_deleted)  \
     X(md_submit_full)              \
     X(requests_in_flight)          \
     X(loop_iterations)             \
