@@ -508,11 +508,17 @@ TEST(MetadataLogCluster, ThreeVotersFailOverAndConverge)
     ASSERT_EQ(run_on(logs[c], &create), 0) << create.error_message;
     ASSERT_TRUE(wait_for([&] { return converged("replicated"); }));
 
-    // A follower refuses and points at the controller.
+    // A follower forwards to the controller: the same name again is refused by it, a new
+    // one is created and the follower's own image has it when the request completes.
     int follower = (c + 1) % 3;
-    sl_md_request refused = create;
-    EXPECT_EQ(run_on(logs[follower], &refused), SL_KAFKA_NOT_CONTROLLER);
-    EXPECT_EQ(refused.leader_id, c + 1);
+    sl_md_request again = create;
+    EXPECT_EQ(run_on(logs[follower], &again), SL_KAFKA_TOPIC_ALREADY_EXISTS);
+    sl_md_request via_follower = create;
+    snprintf(via_follower.create_topic.name, sizeof(via_follower.create_topic.name), "forwarded");
+    ASSERT_EQ(run_on(logs[follower], &via_follower), 0) << via_follower.error_message;
+    EXPECT_GT(via_follower.applied_index, 0u);
+    EXPECT_TRUE(published_topic(logs[follower], "forwarded")) << "read your own write";
+    ASSERT_TRUE(wait_for([&] { return converged("forwarded"); }));
 
     // The controller goes away; the other two elect a new one that serves requests.
     Logs::shut(logs[c]);
@@ -638,9 +644,13 @@ TEST(MetadataLogCluster, BrokerOnlyStandbyReplicatesTheLog)
     };
     ASSERT_TRUE(wait_for(same)) << "standby did not receive the log";
     EXPECT_FALSE(sl_md_log_is_controller(standby));
-    sl_md_request refused = req;
-    EXPECT_EQ(run_on(standby, &refused), SL_KAFKA_NOT_CONTROLLER);
-    EXPECT_EQ(refused.leader_id, 1);
+    // The standby forwards to the controller.
+    sl_md_request again = req;
+    EXPECT_EQ(run_on(standby, &again), SL_KAFKA_TOPIC_ALREADY_EXISTS);
+    snprintf(again.create_topic.name, sizeof(again.create_topic.name), "via-standby");
+    ASSERT_EQ(run_on(standby, &again), 0) << again.error_message;
+    EXPECT_TRUE(published_topic(standby, "via-standby"));
+    EXPECT_TRUE(wait_for([&] { return published_topic(voter, "via-standby"); }));
 
     // The standby restarts from its directory (now holding the configuration) and keeps up.
     Logs::shut(standby);
