@@ -79,6 +79,9 @@ struct sl_md_log {
     struct request_list parked;   /* waiting for the next tick to be (re)sent */
     struct request_list applying; /* answered; waiting until this node applied it */
     uint32_t voter_rotation;      /* standbys without a leader ask the voters in turn */
+    uint64_t forwarded;           /* counters, relaxed atomics (read by other threads) */
+    uint64_t forward_retries;
+    uint64_t forward_timeouts;
     /* Raft allows one membership change at a time: standby additions queue here. */
     struct request_list membership;
     bool membership_busy;
@@ -744,6 +747,11 @@ static int32_t forward_target(struct sl_md_log *log, struct sl_md_request *req)
     return log->options.voters[log->voter_rotation++ % (uint32_t)log->options.voter_count].id;
 }
 
+static void count(uint64_t *counter)
+{
+    __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
 static void park(struct sl_md_log *log, struct sl_md_request *req)
 {
     list_push(&log->parked, req);
@@ -771,6 +779,7 @@ static void dispatch(struct sl_md_log *log, struct sl_md_request *req)
                  req->forward_sent ? "no answer from the active controller within %u ms"
                                    : "no active controller reachable within %u ms",
                  log->options.request_timeout_ms);
+        count(&log->forward_timeouts);
         forward_finished(log, req,
                          req->forward_sent ? SL_KAFKA_REQUEST_TIMED_OUT : SL_KAFKA_NOT_CONTROLLER);
         return;
@@ -791,6 +800,7 @@ static void dispatch(struct sl_md_log *log, struct sl_md_request *req)
         park(log, req);
         return;
     }
+    count(req->forward_target < 0 ? &log->forwarded : &log->forward_retries);
     req->forward_target = target;
 }
 
@@ -1337,6 +1347,28 @@ bool sl_md_log_is_controller(const struct sl_md_log *log)
 int32_t sl_md_log_leader_id(const struct sl_md_log *log)
 {
     return atomic_load(&((struct sl_md_log *)log)->leader_id);
+}
+
+void sl_md_log_get_rpc_stats(const struct sl_md_log *log, struct sl_md_log_rpc_stats *out)
+{
+    struct raft_uv_transport *t = (struct raft_uv_transport *)&log->transport;
+    struct sl_ctrl_transport_stats ts;
+    struct sl_ctrl_rpc_server_stats ss;
+    memset(out, 0, sizeof(*out));
+    if (t->impl != NULL) {
+        sl_ctrl_transport_get_stats(t, &ts);
+        out->raft_connections = ts.raft_accepted;
+        out->bad_handshakes = ts.bad_handshakes;
+        out->refused_connections = ts.refused_handshakes;
+    }
+    sl_ctrl_rpc_server_get_stats(log->rpc_server, &ss);
+    out->rpc_connections = ss.connections_accepted;
+    out->refused_connections += ss.connections_refused;
+    out->bad_frames = ss.bad_frames;
+    out->requests_served = ss.requests;
+    out->requests_forwarded = __atomic_load_n(&log->forwarded, __ATOMIC_RELAXED);
+    out->forward_retries = __atomic_load_n(&log->forward_retries, __ATOMIC_RELAXED);
+    out->forward_timeouts = __atomic_load_n(&log->forward_timeouts, __ATOMIC_RELAXED);
 }
 
 const char *sl_md_log_error(const struct sl_md_log *log)

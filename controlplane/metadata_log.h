@@ -184,6 +184,21 @@ struct sl_md_publisher *sl_md_log_publisher(struct sl_md_log *log);
 bool sl_md_log_is_controller(const struct sl_md_log *log);
 /* The known raft leader's node id, or -1. Any thread. */
 int32_t sl_md_log_leader_id(const struct sl_md_log *log);
+/* Controller RPC counters of this node (monotonic since open). */
+struct sl_md_log_rpc_stats {
+    uint64_t raft_connections;    /* inbound raft handshakes handed to libraft */
+    uint64_t rpc_connections;     /* inbound controller RPC connections served */
+    uint64_t refused_connections; /* over controlplane.rpc.connections.max */
+    uint64_t bad_handshakes;      /* inbound connections with an unknown first byte */
+    uint64_t bad_frames;          /* malformed RPC frames (each closed its connection) */
+    uint64_t requests_served;     /* RPC requests executed for other nodes */
+    uint64_t requests_forwarded;  /* requests this node sent to the active controller */
+    uint64_t forward_retries;     /* resent after a failed link or a NOT_CONTROLLER */
+    uint64_t forward_timeouts;    /* given up after request_timeout_ms */
+};
+/* Copies the counters. Any thread. */
+void sl_md_log_get_rpc_stats(const struct sl_md_log *log, struct sl_md_log_rpc_stats *out);
+
 /* NULL while healthy; otherwise why this node stopped applying the log. Any thread. */
 const char *sl_md_log_error(const struct sl_md_log *log);
 
