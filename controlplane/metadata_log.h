@@ -14,8 +14,12 @@
  * sl_md_request_is_done() (or pass `on_done`, which runs on the control-plane thread).
  * The request memory belongs to the submitter and must stay valid until done.
  * Requests are executed by the controller only on the raft leader after it has applied
- * everything committed before its term (a barrier); elsewhere they complete with
- * NOT_CONTROLLER and `leader_id` as a hint.
+ * everything committed before its term (a barrier). On any other node they are forwarded
+ * to the leader's CONTROLLER listener (controller RPC) and complete with its answer once
+ * this node has applied the result; when no controller answers within
+ * request_timeout_ms they complete with NOT_CONTROLLER (leader_id -1) or
+ * REQUEST_TIMED_OUT. A forwarded request whose answer was lost is sent again, so a
+ * non-idempotent one (CreateTopics) may answer TOPIC_ALREADY_EXISTS for its own change.
  *
  * Readers (dataplane shards) read the current image through sl_md_log_publisher().
  */
@@ -66,9 +70,9 @@ int sl_md_log_options_from_config(const struct sl_config *cfg, uint32_t reader_c
                                   struct sl_md_log_options *out, char *err, size_t err_size);
 
 /* A broker-only node (voter = false) opens its log without bootstrapping and waits until
- * the active controller adds it as a standby (SL_MD_REQUEST_ADD_STANDBY, with the node's
- * metadata.standby.address); from then on it replicates and applies the log like a voter
- * but does not vote. */
+ * the active controller adds it as a standby (its REGISTER_BROKER with
+ * register_standby_address, or SL_MD_REQUEST_ADD_STANDBY); from then on it replicates and
+ * applies the log like a voter but does not vote. */
 
 enum sl_md_request_type {
     SL_MD_REQUEST_CREATE_TOPIC = 1,
