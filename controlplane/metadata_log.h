@@ -188,6 +188,24 @@ struct sl_md_publisher *sl_md_log_publisher(struct sl_md_log *log);
 bool sl_md_log_is_controller(const struct sl_md_log *log);
 /* The known raft leader's node id, or -1. Any thread. */
 int32_t sl_md_log_leader_id(const struct sl_md_log *log);
+/* This node's broker lifecycle, on the control-plane thread (Kafka's broker lifecycle
+ * manager): registers `registration` (a REGISTER_BROKER request, copied; for a broker-only
+ * node with register_standby_address set), retrying every 200 ms until the active
+ * controller accepts it, then heartbeats every `heartbeat_interval_ms` (the first one
+ * unfences the broker), and registers again when a heartbeat says the registration is
+ * gone. Requests are forwarded like any other. Call once, after sl_md_log_start; any
+ * thread. Returns 0, -EINVAL (not a registration, interval 0) or -EALREADY. */
+int sl_md_log_broker_start(struct sl_md_log *log, const struct sl_md_request *registration,
+                           uint32_t heartbeat_interval_ms);
+/* The registration's broker epoch, or -1 before the controller accepted it. Any thread. */
+int64_t sl_md_log_broker_epoch(const struct sl_md_log *log);
+/* True once a heartbeat with the current registration was accepted (the broker is
+ * unfenced). Any thread. */
+bool sl_md_log_broker_unfenced(const struct sl_md_log *log);
+/* The error code of the last registration or heartbeat answer (0 when it succeeded), for
+ * telling an operator what registration waits for. Any thread. */
+int sl_md_log_broker_last_error(const struct sl_md_log *log);
+
 /* Controller RPC counters of this node (monotonic since open). */
 struct sl_md_log_rpc_stats {
     uint64_t raft_connections;    /* inbound raft handshakes handed to libraft */

@@ -245,6 +245,22 @@ TEST(ClusterSmoke, ThreeVotersRegisterForwardFailOverAndCatchUp)
             (i ? "," : "") + std::to_string(i + 1) + "@127.0.0.1:" + std::to_string(port[3 + i]);
     }
     std::vector<std::unique_ptr<Node>> nodes;
+    // Declared after `nodes`, so it runs first: logs while the nodes still exist.
+    struct LogsOnFailure {
+        std::string dir;
+        std::vector<std::unique_ptr<Node>> &nodes;
+        ~LogsOnFailure()
+        {
+            if (::testing::Test::HasFailure()) {
+                for (auto &n : nodes) {
+                    printf("--- node %d\n%s\n", n->id(),
+                           tail_of(read_file(n->log_path()), 4000).c_str());
+                }
+            }
+            nodes.clear(); // SIGKILLs what still runs
+            remove_tree(dir);
+        }
+    } logs_on_failure{dir, nodes};
     for (int i = 0; i < 3; i++) {
         std::string node_dir = dir + "/node" + std::to_string(i + 1);
         ASSERT_EQ(mkdir(node_dir.c_str(), 0755), 0);
@@ -261,9 +277,16 @@ TEST(ClusterSmoke, ThreeVotersRegisterForwardFailOverAndCatchUp)
     const std::set<int32_t> all = {1, 2, 3};
     int32_t controller = -1;
     for (auto &n : nodes) {
-        metadata_view v = metadata(n->bootstrap());
-        ASSERT_TRUE(v.ok) << "Metadata from node " << n->id();
-        EXPECT_EQ(v.brokers, all) << "every broker registered, seen from node " << n->id();
+        // Each node is unfenced before it listens; its image may lag the others' by a
+        // heartbeat round.
+        metadata_view v;
+        EXPECT_TRUE(wait_until(
+            [&] {
+                v = metadata(n->bootstrap());
+                return v.ok && v.brokers == all;
+            },
+            10000))
+            << "every broker registered and unfenced, seen from node " << n->id();
         controller = v.controller_id;
     }
     ASSERT_TRUE(all.count(controller)) << "controller " << controller;
@@ -321,13 +344,5 @@ TEST(ClusterSmoke, ThreeVotersRegisterForwardFailOverAndCatchUp)
 
     for (auto &n : nodes) {
         EXPECT_TRUE(n->stop());
-    }
-    if (!HasFailure()) {
-        remove_tree(dir);
-    } else {
-        for (auto &n : nodes) {
-            printf("--- node %d\n%s\n", n->id(), tail_of(read_file(n->log_path()), 3000).c_str());
-        }
-        remove_tree(dir);
     }
 }
