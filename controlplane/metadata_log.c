@@ -1116,6 +1116,9 @@ static void tick(uv_timer_t *timer)
         check_sessions(log);
     }
     sl_ctrl_rpc_client_expire(log->rpc_client, (int64_t)now);
+    if (leader != 0) {
+        sl_ctrl_rpc_client_fail_others(log->rpc_client, (int32_t)leader);
+    }
     redispatch_parked(log);
     drain_queue(log);
     sl_md_publisher_reclaim(log->publisher);
