@@ -1,7 +1,9 @@
 /* sluiced: the broker process. Loads the configuration, runs the metadata log (the
- * control-plane thread), registers this broker, starts one pinned dataplane shard per
- * CPU of dataplane.cores, and serves the stats socket from this (main) thread until
- * SIGTERM/SIGINT, then stops the shards cleanly (logs flushed and closed).
+ * control-plane thread), registers this broker with the active controller (forwarded to
+ * whichever voter leads; a broker-only node thereby also joins the quorum as a standby),
+ * starts one pinned dataplane shard per CPU of dataplane.cores, heartbeats, and serves
+ * the stats socket from this (main) thread until SIGTERM/SIGINT, then stops the shards
+ * cleanly (logs flushed and closed).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,8 +29,9 @@
 #include "dataplane/shard.h"
 #include "sluiced/stats_server.h"
 
-#define SL_SLUICED_SHARDS_MAX    64
-#define SL_SLUICED_START_WAIT_MS 30000
+#define SL_SLUICED_SHARDS_MAX 64
+/* Say on stderr what registration waits for this often. */
+#define SL_SLUICED_WAIT_REPORT_MS 5000
 
 struct shard_thread {
     struct sl_shard *shard;
@@ -169,16 +172,39 @@ static int load_incarnation(const char *log_dir, struct sl_md_uuid *out)
     return n == 16 ? 0 : -EIO;
 }
 
-static int run_md_request(struct sl_md_log *log, struct sl_md_request *req, int timeout_ms)
+/* True when SIGTERM/SIGINT arrived on the signalfd (consumed). */
+static bool stop_signalled(int sfd)
 {
-    int rc = sl_md_log_submit(log, req);
-    if (rc != 0)
-        return rc;
-    int64_t until = now_ms() + timeout_ms;
-    while (!sl_md_request_is_done(req)) {
-        if (now_ms() > until)
-            return -ETIMEDOUT; /* req stays owned by the log: caller must not reuse */
-        sleep_ms(2);
+    struct pollfd pfd = {sfd, POLLIN, 0};
+    if (poll(&pfd, 1, 0) <= 0)
+        return false;
+    struct signalfd_siginfo si;
+    if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+        return false;
+    fprintf(stderr, "sluiced: %s: stopping\n", strsignal((int)si.ssi_signo));
+    return true;
+}
+
+/* Waits until this broker's registration and first heartbeat were accepted by the active
+ * controller (the control-plane thread retries them; see sl_md_log_broker_start), saying
+ * on stderr every few seconds what it waits for. Returns 0, or -EINTR when a stop signal
+ * came first. */
+static int wait_unfenced(struct sl_md_log *log, int sfd)
+{
+    int64_t started = now_ms();
+    int64_t next_report = started + SL_SLUICED_WAIT_REPORT_MS;
+    while (!sl_md_log_broker_unfenced(log)) {
+        if (stop_signalled(sfd))
+            return -EINTR;
+        if (now_ms() >= next_report) {
+            fprintf(stderr,
+                    "sluiced: broker %s: waiting for the active controller for %lld ms "
+                    "(last answer: error %d)\n",
+                    sl_md_log_broker_epoch(log) < 0 ? "registration" : "first heartbeat",
+                    (long long)(now_ms() - started), sl_md_log_broker_last_error(log));
+            next_report = now_ms() + SL_SLUICED_WAIT_REPORT_MS;
+        }
+        sleep_ms(5);
     }
     return 0;
 }
@@ -276,20 +302,10 @@ int main(int argc, char **argv)
     memset(threads, 0, sizeof(threads));
     struct sl_stats_server stats = {.fd = -1};
     uint32_t md_reader = shard_count; /* the main thread's publisher slot */
-    static struct sl_md_request reg, hb;
-    int64_t broker_epoch = -1;
-    bool hb_pending = false;
+    static struct sl_md_request reg;
 
-    int64_t until = now_ms() + SL_SLUICED_START_WAIT_MS;
-    /* Single node: this node becomes the active controller once raft elected it and it
-     * applied everything committed before its term. */
-    while (!sl_md_log_is_controller(md) && now_ms() < until)
-        sleep_ms(10);
-    if (!sl_md_log_is_controller(md)) {
-        fprintf(stderr, "sluiced: no metadata quorum leader after %d ms\n",
-                SL_SLUICED_START_WAIT_MS);
-        goto stop_md;
-    }
+    /* Every broker registers with the active controller, wherever it runs: the metadata
+     * log forwards the request over the CONTROLLER listener of the raft leader. */
     memset(&reg, 0, sizeof(reg));
     reg.type = SL_MD_REQUEST_REGISTER_BROKER;
     reg.register_broker.broker_id = node_id;
@@ -305,33 +321,20 @@ int main(int argc, char **argv)
     const char *rack = sl_config_string(&cfg, SL_CONFIG_BROKER_RACK);
     if (rack != NULL)
         snprintf(reg.register_broker.rack, sizeof(reg.register_broker.rack), "%s", rack);
-    /* Registration may meet the session of our previous run (a crash): retry until it
-     * expires. */
-    static struct sl_md_request reg_template;
-    reg_template = reg;
-    for (;;) {
-        reg = reg_template;
-        if (run_md_request(md, &reg, 10000) != 0) {
-            fprintf(stderr, "sluiced: broker registration timed out\n");
-            goto stop_md;
-        }
-        if (reg.error_code == 0)
-            break;
-        if (now_ms() > until) {
-            fprintf(stderr, "sluiced: broker registration failed: %d %s\n", reg.error_code,
-                    reg.error_message);
-            goto stop_md;
-        }
-        sleep_ms(200);
+    /* A broker-only node asks to be made a standby too, so the log reaches it. */
+    if (!mdo.voter)
+        snprintf(reg.register_standby_address, sizeof(reg.register_standby_address), "%s",
+                 mdo.address);
+    /* The control-plane thread registers and heartbeats from now on (retrying through an
+     * election or the session of a previous run of this id); the first accepted heartbeat
+     * unfences the broker. */
+    if (sl_md_log_broker_start(
+            md, &reg, (uint32_t)sl_config_int(&cfg, SL_CONFIG_BROKER_HEARTBEAT_INTERVAL_MS)) != 0) {
+        fprintf(stderr, "sluiced: cannot start the broker lifecycle\n");
+        goto stop_md;
     }
-    broker_epoch = reg.broker_epoch;
-    memset(&hb, 0, sizeof(hb));
-    hb.type = SL_MD_REQUEST_HEARTBEAT;
-    hb.heartbeat.broker_id = node_id;
-    hb.heartbeat.broker_epoch = broker_epoch;
-    if (run_md_request(md, &hb, 10000) != 0 || hb.error_code != 0) {
-        fprintf(stderr, "sluiced: first heartbeat failed: %d %s\n", hb.error_code,
-                hb.error_message);
+    if (wait_unfenced(md, sfd) != 0) {
+        exit_code = 0; /* stopped by a signal while waiting */
         goto stop_md;
     }
 
@@ -402,8 +405,6 @@ int main(int argc, char **argv)
     if (stats.fd >= 0)
         fprintf(stderr, "sluiced: stats socket %s\n", stats.path);
 
-    int64_t hb_interval = sl_config_int(&cfg, SL_CONFIG_BROKER_HEARTBEAT_INTERVAL_MS);
-    int64_t next_hb = now_ms() + hb_interval;
     exit_code = 0;
     for (;;) {
         struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {stats.fd, POLLIN, 0}};
@@ -425,16 +426,6 @@ int main(int argc, char **argv)
                     dead ? "a shard failed" : sl_md_log_error(md));
             exit_code = 1;
             break;
-        }
-        if (hb_pending && sl_md_request_is_done(&hb))
-            hb_pending = false;
-        if (!hb_pending && now_ms() >= next_hb) {
-            memset(&hb, 0, sizeof(hb));
-            hb.type = SL_MD_REQUEST_HEARTBEAT;
-            hb.heartbeat.broker_id = node_id;
-            hb.heartbeat.broker_epoch = broker_epoch;
-            hb_pending = sl_md_log_submit(md, &hb) == 0;
-            next_hb = now_ms() + hb_interval;
         }
         for (uint32_t i = 0; i < shard_count; i++) {
             char path[4096];
@@ -460,11 +451,6 @@ stop_shards:
     }
     sl_stats_server_close(&stats);
 stop_md:
-    if (hb_pending) {
-        int64_t hb_until = now_ms() + 2000;
-        while (!sl_md_request_is_done(&hb) && now_ms() < hb_until)
-            sleep_ms(2);
-    }
     (void)md_reader;
     sl_md_log_stop(md);
     sl_md_log_close(md);
