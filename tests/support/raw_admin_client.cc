@@ -1,0 +1,204 @@
+// Raw Metadata v7 and CreateTopics v4 against one broker (see raw_admin_client.h).
+#include "tests/support/raw_admin_client.h"
+
+#include <algorithm>
+
+#include "tests/support/raw_kafka_client.h"
+
+namespace sl_test
+{
+
+namespace
+{
+
+constexpr int16_t k_api_metadata = 3;
+constexpr int16_t k_api_create_topics = 19;
+// Larger than any sane array in a test cluster's answer: a corrupt count fails fast.
+constexpr int32_t k_array_max = 100000;
+
+// Sends one request and reads its answer; checks the correlation id. "" on success.
+std::string round_trip(const std::string &host_port, int16_t api_key, int16_t version,
+                       const std::vector<uint8_t> &body, int timeout_ms,
+                       std::vector<uint8_t> *payload)
+{
+    raw_kafka_connection conn;
+    std::string error;
+    if (!conn.connect_to(host_port, timeout_ms, &error)) {
+        return "connect " + host_port + ": " + error;
+    }
+    const int32_t correlation_id = 0x5c1u;
+    if (!conn.send_frame(make_request_v1(api_key, version, correlation_id, body))) {
+        return "send to " + host_port + " failed";
+    }
+    read_status st = conn.read_frame(payload, timeout_ms);
+    if (st != read_status::ok) {
+        return std::string("reading the answer of ") + host_port + ": " + read_status_name(st);
+    }
+    kafka_reader r(*payload);
+    if (r.int32() != correlation_id) {
+        return "answer from " + host_port + " has the wrong correlation id";
+    }
+    payload->erase(payload->begin(), payload->begin() + 4);
+    return "";
+}
+
+bool read_int32_array(kafka_reader &r, std::vector<int32_t> *out)
+{
+    int32_t n = r.int32();
+    if (r.failed() || n < -1 || n > k_array_max) {
+        return false;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        out->push_back(r.int32());
+    }
+    return !r.failed();
+}
+
+// A nullable string: int16 length -1 is null ("").
+std::string read_nullable(kafka_reader &r)
+{
+    return r.string();
+}
+
+bool parse_metadata_v7(const std::vector<uint8_t> &body, metadata_view *out)
+{
+    kafka_reader r(body);
+    r.int32(); // throttle_time_ms
+    int32_t nb = r.int32();
+    if (r.failed() || nb < 0 || nb > k_array_max) {
+        return false;
+    }
+    for (int32_t i = 0; i < nb; i++) {
+        metadata_broker b;
+        b.node_id = r.int32();
+        b.host = r.string();
+        b.port = r.int32();
+        b.rack = read_nullable(r);
+        out->brokers.push_back(b);
+    }
+    out->cluster_id = read_nullable(r);
+    out->controller_id = r.int32();
+    int32_t nt = r.int32();
+    if (r.failed() || nt < 0 || nt > k_array_max) {
+        return false;
+    }
+    for (int32_t i = 0; i < nt; i++) {
+        metadata_topic t;
+        t.error_code = r.int16();
+        t.name = r.string();
+        t.is_internal = r.int8() != 0;
+        int32_t np = r.int32();
+        if (r.failed() || np < 0 || np > k_array_max) {
+            return false;
+        }
+        for (int32_t k = 0; k < np; k++) {
+            metadata_partition p;
+            p.error_code = r.int16();
+            p.partition = r.int32();
+            p.leader = r.int32();
+            p.leader_epoch = r.int32();
+            if (!read_int32_array(r, &p.replicas) || !read_int32_array(r, &p.isr) ||
+                !read_int32_array(r, &p.offline)) {
+                return false;
+            }
+            t.partitions.push_back(p);
+        }
+        std::string name = t.name;
+        out->topics[name] = std::move(t);
+    }
+    return !r.failed() && r.remaining() == 0;
+}
+
+} // namespace
+
+const metadata_broker *metadata_view::broker(int32_t node_id) const
+{
+    for (const auto &b : brokers) {
+        if (b.node_id == node_id) {
+            return &b;
+        }
+    }
+    return nullptr;
+}
+
+const metadata_topic *metadata_view::topic(const std::string &name) const
+{
+    auto it = topics.find(name);
+    return it == topics.end() ? nullptr : &it->second;
+}
+
+std::vector<int32_t> metadata_view::broker_ids() const
+{
+    std::vector<int32_t> ids;
+    for (const auto &b : brokers) {
+        ids.push_back(b.node_id);
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+}
+
+std::string fetch_metadata(const std::string &host_port, const std::vector<std::string> &topics,
+                           bool allow_auto_create, int timeout_ms, metadata_view *out)
+{
+    kafka_writer w;
+    if (topics.empty()) {
+        w.int32(-1); // null: every topic
+    } else {
+        w.int32((int32_t)topics.size());
+        for (const auto &t : topics) {
+            w.string(t);
+        }
+    }
+    w.int8(allow_auto_create ? 1 : 0);
+    std::vector<uint8_t> payload;
+    std::string error = round_trip(host_port, k_api_metadata, 7, w.data(), timeout_ms, &payload);
+    if (!error.empty()) {
+        return error;
+    }
+    *out = metadata_view();
+    if (!parse_metadata_v7(payload, out)) {
+        return "malformed Metadata v7 answer from " + host_port;
+    }
+    return "";
+}
+
+std::string create_topic_raw(const std::string &host_port, const std::string &name,
+                             int32_t partitions, int16_t replication_factor, int timeout_ms,
+                             int16_t *error_code, std::string *error_message)
+{
+    kafka_writer w;
+    w.int32(1); // topics
+    w.string(name);
+    w.int32(partitions);
+    w.int16(replication_factor);
+    w.int32(0); // assignments
+    w.int32(0); // configs
+    w.int32(timeout_ms);
+    w.int8(0); // validate_only
+    std::vector<uint8_t> payload;
+    // The answer may wait for the controller: allow a little more than the request's own
+    // timeout on the socket.
+    std::string error =
+        round_trip(host_port, k_api_create_topics, 4, w.data(), timeout_ms + 5000, &payload);
+    if (!error.empty()) {
+        return error;
+    }
+    kafka_reader r(payload);
+    r.int32(); // throttle_time_ms
+    int32_t n = r.int32();
+    if (r.failed() || n != 1) {
+        return "malformed CreateTopics v4 answer from " + host_port;
+    }
+    std::string got = r.string();
+    *error_code = r.int16();
+    std::string message = read_nullable(r);
+    if (r.failed() || got != name) {
+        return "malformed CreateTopics v4 answer from " + host_port;
+    }
+    if (error_message != nullptr) {
+        *error_message = message;
+    }
+    return "";
+}
+
+} // namespace sl_test

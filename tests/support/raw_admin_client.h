@@ -1,0 +1,68 @@
+// Metadata and CreateTopics over one raw connection to one chosen broker, for cluster tests
+// that must ask a specific broker (a real client picks a broker itself). Non-flexible
+// request versions (Metadata v7, CreateTopics v4), parsed strictly.
+// Single-threaded: each call opens and closes its own connection.
+#pragma once
+
+#include <stdint.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sl_test
+{
+
+struct metadata_broker {
+    int32_t node_id = -1;
+    std::string host;
+    int32_t port = -1;
+    std::string rack; // "" when null
+};
+
+struct metadata_partition {
+    int16_t error_code = -1;
+    int32_t partition = -1;
+    int32_t leader = -1;
+    int32_t leader_epoch = -1;
+    std::vector<int32_t> replicas;
+    std::vector<int32_t> isr;
+    std::vector<int32_t> offline;
+};
+
+struct metadata_topic {
+    int16_t error_code = -1;
+    std::string name;
+    bool is_internal = false;
+    std::vector<metadata_partition> partitions; // in response order
+};
+
+// One broker's Metadata v7 answer.
+struct metadata_view {
+    std::vector<metadata_broker> brokers;
+    std::string cluster_id; // "" when null
+    int32_t controller_id = -1;
+    std::map<std::string, metadata_topic> topics;
+
+    // The broker entry with node_id, or nullptr.
+    const metadata_broker *broker(int32_t node_id) const;
+    // The topic, or nullptr.
+    const metadata_topic *topic(const std::string &name) const;
+    // Sorted node ids of the brokers listed.
+    std::vector<int32_t> broker_ids() const;
+};
+
+// Sends Metadata v7 to host_port ("127.0.0.1:port"): all topics when topics is empty,
+// else those names, with allow_auto_topic_creation as given. Returns "" and fills *out,
+// or what went wrong (connect, timeout, malformed answer).
+std::string fetch_metadata(const std::string &host_port, const std::vector<std::string> &topics,
+                           bool allow_auto_create, int timeout_ms, metadata_view *out);
+
+// Sends CreateTopics v4 for one topic (no assignments, no configs) to host_port; the
+// request's timeout_ms is timeout_ms. Returns "" and sets *error_code (and *error_message)
+// from the answer, or what went wrong on the wire.
+std::string create_topic_raw(const std::string &host_port, const std::string &name,
+                             int32_t partitions, int16_t replication_factor, int timeout_ms,
+                             int16_t *error_code, std::string *error_message = nullptr);
+
+} // namespace sl_test
