@@ -319,8 +319,12 @@ static int16_t produce_partition(struct sl_shard *s, struct sl_dp_request *r, in
     const struct sl_md_partition *mp = sl_md_topic_partition(t, pd->index);
     if (mp == NULL)
         return SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-    if (mp->leader != s->opts.node_id)
+    if (mp->leader != s->opts.node_id) {
+        /* v10+ clients learn the leader without a Metadata round trip. */
+        out->current_leader.leader_id = mp->leader;
+        out->current_leader.leader_epoch = mp->leader_epoch;
         return SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
+    }
     if (acks == -1) {
         int64_t min_isr =
             sl_dp_topic_int(s, t, "min.insync.replicas", SL_CONFIG_MIN_INSYNC_REPLICAS, 1);
