@@ -48,6 +48,10 @@
       "Bound of the queue of requests other threads submit to the controller thread (a power of two is used).") \
     X(CONTROLPLANE_BROKERS_MAX, "controlplane.brokers.max", INT, "1024", 1, 65536, "", \
       "Bound of the controller's table of broker sessions (registered brokers in the cluster).") \
+    X(CONTROLPLANE_RPC_CONNECTIONS_MAX, "controlplane.rpc.connections.max", INT, "64", 1, 65536, "", \
+      "Bound of inbound connections (raft handshakes and controller RPCs) on the CONTROLLER listener or metadata.standby.address.") \
+    X(CONTROLPLANE_RPC_INFLIGHT_MAX, "controlplane.rpc.inflight.max", INT, "16", 1, 1024, "", \
+      "Controller requests in flight per inbound RPC connection, and requests a node forwards to the active controller at once (about 75 KiB each at most).") \
     X(LOG_DIRS, "log.dirs", STRING, "./data", 0, 0, "", \
       "Comma-separated directories holding partition logs.") \
     X(METADATA_LOG_DIR, "metadata.log.dir", STRING, NULL, 0, 0, "", \

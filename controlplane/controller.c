@@ -708,6 +708,23 @@ static bool session_alive(struct sl_controller_liveness *l,
     return s != NULL && now_ms - s->last_heartbeat_ms <= settings->broker_session_timeout_ms;
 }
 
+/* The registration a broker asks for is the one recorded (rack and listeners). */
+static bool same_registration(const struct sl_md_broker *b,
+                              const struct sl_controller_register_broker_request *req)
+{
+    if (strcmp(b->rack, req->rack) != 0 || b->listener_count != req->listener_count) {
+        return false;
+    }
+    for (uint8_t i = 0; i < b->listener_count; i++) {
+        const struct sl_md_listener *x = &b->listeners[i];
+        const struct sl_md_listener *y = &req->listeners[i];
+        if (strcmp(x->name, y->name) != 0 || strcmp(x->host, y->host) != 0 || x->port != y->port) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int sl_controller_register_broker(struct sl_controller_batch *batch,
                                   const struct sl_controller_settings *settings,
                                   struct sl_controller_liveness *liveness,
@@ -718,12 +735,17 @@ int sl_controller_register_broker(struct sl_controller_batch *batch,
         return SL_KAFKA_INVALID_REQUEST;
     }
     const struct sl_md_broker *old = sl_md_image_broker(batch->draft, req->broker_id);
-    if (old != NULL && memcmp(&old->incarnation_id, &req->incarnation_id, 16) == 0) {
+    bool same_incarnation =
+        old != NULL && memcmp(&old->incarnation_id, &req->incarnation_id, 16) == 0;
+    if (same_incarnation && same_registration(old, req)) {
         *broker_epoch = old->broker_epoch;
         return session_get(liveness, req->broker_id, now_ms) ? SL_KAFKA_NONE
                                                              : SL_KAFKA_INVALID_REQUEST;
     }
-    if (old != NULL && !old->fenced && session_alive(liveness, settings, req->broker_id, now_ms)) {
+    /* The same incarnation with other listeners or rack is this broker restarted with a
+     * new configuration: it replaces its registration at once. */
+    if (old != NULL && !same_incarnation && !old->fenced &&
+        session_alive(liveness, settings, req->broker_id, now_ms)) {
         return SL_KAFKA_DUPLICATE_BROKER_REGISTRATION;
     }
     struct sl_controller_session *session = session_get(liveness, req->broker_id, now_ms);

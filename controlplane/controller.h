@@ -136,7 +136,9 @@ struct sl_controller_register_broker_request {
 };
 
 /* Registers a broker (fenced until its first heartbeat that asks to be unfenced). The
- * same incarnation registering again is idempotent. A different incarnation while the
+ * same incarnation registering again with the same rack and listeners is idempotent;
+ * with other ones (restarted with a new configuration) it replaces its registration with
+ * a new epoch. A different incarnation while the
  * old one's session is alive is DUPLICATE_BROKER_REGISTRATION; once that session has
  * expired, the old registration is replaced and its leaderships move. On success
  * *broker_epoch is the registration's epoch. */

@@ -7,6 +7,7 @@
 #define SL_KAFKA_NONE                           0
 #define SL_KAFKA_UNKNOWN_TOPIC_OR_PARTITION     3
 #define SL_KAFKA_NOT_LEADER_OR_FOLLOWER         6
+#define SL_KAFKA_REQUEST_TIMED_OUT              7
 #define SL_KAFKA_INVALID_TOPIC_EXCEPTION        17
 #define SL_KAFKA_TOPIC_ALREADY_EXISTS           36
 #define SL_KAFKA_INVALID_PARTITIONS             37

@@ -18,6 +18,9 @@
 
 #include "common/sl_assert.h"
 #include "common/sl_compiler.h"
+#include "controlplane/controller_rpc_client.h"
+#include "controlplane/controller_rpc_server.h"
+#include "controlplane/controller_transport.h"
 #include "controlplane/metadata_fsm.h"
 #include "controlplane/mpsc_queue.h"
 
@@ -25,12 +28,22 @@
 #define TICK_MS 50
 /* Say so on stderr when no leader has been known for this many election timeouts. */
 #define NO_LEADER_WARN_TIMEOUTS 5
+/* A forwarded request gives up after this many election timeouts without an answer. */
+#define FORWARD_TIMEOUT_ELECTIONS 5
+
+/* A FIFO of requests linked through their private `next`. */
+struct request_list {
+    struct sl_md_request *head, *tail;
+};
 
 struct sl_md_log {
     struct sl_md_log_options options;
     uv_loop_t loop;
     uv_async_t wakeup;
     uv_timer_t tick;
+    uv_check_t after_events; /* completes forwarded requests once applied here */
+    struct sl_ctrl_rpc_server *rpc_server;
+    struct sl_ctrl_rpc_client *rpc_client;
     struct raft_uv_transport transport;
     struct raft_io io;
     struct raft raft;
@@ -58,6 +71,21 @@ struct sl_md_log {
     struct sl_md_image *pending_image; /* committed image + in-flight proposals */
     uint64_t no_leader_since_ms;
     uint64_t last_warning_ms;
+
+    /* Forwarding (control-plane thread only). Every request that is neither executing
+     * here nor in the submit queue is on exactly one of these lists or sent on an RPC
+     * link; forward_count counts them all and is bounded by rpc_inflight_max. */
+    uint32_t forward_count;
+    struct request_list parked;   /* waiting for the next tick to be (re)sent */
+    struct request_list applying; /* answered; waiting until this node applied it */
+    uint32_t voter_rotation;      /* standbys without a leader ask the voters in turn */
+    uint64_t forwarded;           /* counters, relaxed atomics (read by other threads) */
+    uint64_t forward_retries;
+    uint64_t forward_timeouts;
+    /* Raft allows one membership change at a time: standby additions queue here. */
+    struct request_list membership;
+    bool membership_busy;
+    bool membership_running;
 };
 
 struct internal_apply {
@@ -141,6 +169,10 @@ int sl_md_log_options_from_config(const struct sl_config *cfg, uint32_t reader_c
         (uint32_t)sl_config_int(cfg, SL_CONFIG_CONTROLPLANE_SUBMIT_QUEUE_CAPACITY);
     out->reader_count = reader_count;
     out->brokers_max = (uint32_t)sl_config_int(cfg, SL_CONFIG_CONTROLPLANE_BROKERS_MAX);
+    out->rpc_connections_max =
+        (uint32_t)sl_config_int(cfg, SL_CONFIG_CONTROLPLANE_RPC_CONNECTIONS_MAX);
+    out->rpc_inflight_max = (uint32_t)sl_config_int(cfg, SL_CONFIG_CONTROLPLANE_RPC_INFLIGHT_MAX);
+    out->request_timeout_ms = out->election_timeout_ms * FORWARD_TIMEOUT_ELECTIONS;
     sl_controller_settings_from_config(cfg, &out->settings);
     return 0;
 }
@@ -286,11 +318,50 @@ static struct sl_md_request *request_of(struct raft_apply *apply)
 static void complete(struct sl_md_request *req, int code)
 {
     req->error_code = code;
-    if (req->on_done != NULL) {
-        req->on_done(req, req->on_done_arg);
+    if (code != SL_KAFKA_NONE) {
+        req->applied_index = 0;
     }
+    /* Read before `done`: a submitter that polls may free the request right after it; one
+     * that passed on_done may free it inside on_done. */
+    void (*on_done)(struct sl_md_request *, void *) = req->on_done;
+    void *arg = req->on_done_arg;
     __atomic_store_n(&req->done, 1, __ATOMIC_RELEASE);
+    if (on_done != NULL) {
+        on_done(req, arg);
+    }
 }
+
+static void list_push(struct request_list *l, struct sl_md_request *req)
+{
+    req->next = NULL;
+    if (l->tail != NULL) {
+        l->tail->next = req;
+    } else {
+        l->head = req;
+    }
+    l->tail = req;
+}
+
+static struct sl_md_request *list_pop(struct request_list *l)
+{
+    struct sl_md_request *req = l->head;
+    if (req != NULL) {
+        l->head = req->next;
+        if (l->head == NULL) {
+            l->tail = NULL;
+        }
+        req->next = NULL;
+    }
+    return req;
+}
+
+/* A broker-only node's registration also makes it a standby of the quorum. */
+static bool registers_standby(const struct sl_md_request *req)
+{
+    return req->type == SL_MD_REQUEST_REGISTER_BROKER && req->register_standby_address[0] != '\0';
+}
+
+static void membership_enqueue(struct sl_md_log *log, struct sl_md_request *req);
 
 bool sl_md_request_is_done(const struct sl_md_request *req)
 {
@@ -341,6 +412,10 @@ static void request_applied(struct raft_apply *apply, int status, void *result)
     proposal_finished(log, status, result, req->error_message, sizeof(req->error_message), &code);
     if (code == SL_KAFKA_NOT_CONTROLLER) {
         req->leader_id = atomic_load(&log->leader_id);
+    }
+    if (code == SL_KAFKA_NONE && registers_standby(req)) {
+        membership_enqueue(log, req);
+        return;
     }
     complete(req, code);
 }
@@ -456,69 +531,151 @@ static struct sl_md_request *request_of_change(struct raft_change *change)
     return (struct sl_md_request *)((char *)change - offsetof(struct sl_md_request, change));
 }
 
+/* ---- standbys: one raft membership change at a time ---- */
+
+static void standby_target(const struct sl_md_request *req, int32_t *node_id, const char **address)
+{
+    if (req->type == SL_MD_REQUEST_ADD_STANDBY) {
+        *node_id = req->add_standby.node_id;
+        *address = req->add_standby.address;
+    } else {
+        *node_id = req->register_broker.broker_id;
+        *address = req->register_standby_address;
+    }
+}
+
+static void membership_next(struct sl_md_log *log);
+
+static void membership_finish(struct sl_md_log *log, struct sl_md_request *req, int code)
+{
+    SL_ASSERT(log->membership_busy);
+    log->membership_busy = false;
+    if (code == SL_KAFKA_NOT_CONTROLLER) {
+        req->leader_id = atomic_load(&log->leader_id);
+    }
+    /* A registration keeps the index of its record; the configuration is raft's. */
+    complete(req, code);
+    membership_next(log);
+}
+
 static void standby_assigned(struct raft_change *change, int status)
 {
     struct sl_md_request *req = request_of_change(change);
+    struct sl_md_log *log = change->data;
     if (status != 0) {
-        snprintf(req->error_message, sizeof(req->error_message), "cannot make %d a standby: %s",
-                 req->add_standby.node_id, raft_strerror(status));
-        complete(req, SL_KAFKA_NOT_CONTROLLER);
+        int32_t id;
+        const char *address;
+        standby_target(req, &id, &address);
+        snprintf(req->error_message, sizeof(req->error_message), "cannot make %d a standby: %s", id,
+                 raft_strerror(status));
+        membership_finish(log, req, SL_KAFKA_NOT_CONTROLLER);
         return;
     }
-    complete(req, SL_KAFKA_NONE);
+    membership_finish(log, req, SL_KAFKA_NONE);
+}
+
+static void assign_standby(struct sl_md_log *log, struct sl_md_request *req, int32_t id)
+{
+    int rc = raft_assign(&log->raft, &req->change, (raft_id)id, RAFT_STANDBY, standby_assigned);
+    if (rc != 0) {
+        snprintf(req->error_message, sizeof(req->error_message), "cannot make %d a standby: %s", id,
+                 raft_strerror(rc));
+        membership_finish(log, req, SL_KAFKA_NOT_CONTROLLER);
+    }
 }
 
 static void standby_added(struct raft_change *change, int status)
 {
     struct sl_md_request *req = request_of_change(change);
     struct sl_md_log *log = change->data;
-    int rc = status;
-    if (rc == 0) {
-        /* raft_add makes a spare; a standby also receives the log. */
-        rc = raft_assign(&log->raft, change, (raft_id)req->add_standby.node_id, RAFT_STANDBY,
-                         standby_assigned);
+    int32_t id;
+    const char *address;
+    standby_target(req, &id, &address);
+    if (status != 0) {
+        snprintf(req->error_message, sizeof(req->error_message), "cannot add standby %d: %s", id,
+                 raft_strerror(status));
+        membership_finish(log, req, SL_KAFKA_NOT_CONTROLLER);
+        return;
     }
-    if (rc != 0) {
-        snprintf(req->error_message, sizeof(req->error_message), "cannot add standby %d: %s",
-                 req->add_standby.node_id, raft_strerror(rc));
-        complete(req, SL_KAFKA_NOT_CONTROLLER);
-    }
+    /* raft_add makes a spare; a standby also receives the log. */
+    assign_standby(log, req, id);
 }
 
-/* Adds a broker-only node to the raft configuration as a standby (idempotent). */
-static void add_standby(struct sl_md_log *log, struct sl_md_request *req)
+/* Adds a broker-only node to the raft configuration as a standby (idempotent; a spare
+ * left by an interrupted addition is assigned). */
+static void start_standby(struct sl_md_log *log, struct sl_md_request *req)
 {
+    int32_t node_id;
+    const char *address;
+    standby_target(req, &node_id, &address);
+    req->change.data = log;
+    if (log->closing || !log->leader_ready) {
+        snprintf(req->error_message, sizeof(req->error_message), "not the active controller");
+        membership_finish(log, req, SL_KAFKA_NOT_CONTROLLER);
+        return;
+    }
     const struct raft_configuration *conf = &log->raft.configuration;
-    raft_id id = (raft_id)req->add_standby.node_id;
+    raft_id id = (raft_id)node_id;
     for (unsigned i = 0; i < conf->n; i++) {
         const struct raft_server *s = &conf->servers[i];
         bool same_id = s->id == id;
-        bool same_address = strcmp(s->address, req->add_standby.address) == 0;
+        bool same_address = strcmp(s->address, address) == 0;
         if (same_id && same_address && s->role == RAFT_STANDBY) {
-            complete(req, SL_KAFKA_NONE);
+            membership_finish(log, req, SL_KAFKA_NONE);
+            return;
+        }
+        if (same_id && same_address && s->role == RAFT_SPARE) {
+            assign_standby(log, req, node_id);
             return;
         }
         if (same_id || same_address) {
             snprintf(req->error_message, sizeof(req->error_message),
                      "node %llu at %s is already in the metadata quorum configuration%s", s->id,
                      s->address, s->role == RAFT_VOTER ? " as a voter" : "");
-            complete(req, SL_KAFKA_INVALID_REQUEST);
+            membership_finish(log, req, SL_KAFKA_INVALID_REQUEST);
             return;
         }
     }
-    req->change.data = log;
-    int rc = raft_add(&log->raft, &req->change, id, req->add_standby.address, standby_added);
+    int rc = raft_add(&log->raft, &req->change, id, address, standby_added);
     if (rc != 0) {
         snprintf(req->error_message, sizeof(req->error_message), "cannot add standby %d: %s",
-                 req->add_standby.node_id, raft_strerror(rc));
-        complete(req, rc == RAFT_NOTLEADER ? SL_KAFKA_NOT_CONTROLLER : SL_KAFKA_INVALID_REQUEST);
+                 node_id, raft_strerror(rc));
+        membership_finish(
+            log, req, rc == RAFT_NOTLEADER ? SL_KAFKA_NOT_CONTROLLER : SL_KAFKA_INVALID_REQUEST);
     }
 }
 
-static void handle_request(struct sl_md_log *log, struct sl_md_request *req)
+/* Starts queued additions until one is in progress. Synchronous finishes loop here
+ * instead of recursing. */
+static void membership_next(struct sl_md_log *log)
+{
+    if (log->membership_running) {
+        return;
+    }
+    log->membership_running = true;
+    while (!log->membership_busy && log->membership.head != NULL) {
+        log->membership_busy = true;
+        start_standby(log, list_pop(&log->membership));
+    }
+    log->membership_running = false;
+}
+
+static void membership_enqueue(struct sl_md_log *log, struct sl_md_request *req)
+{
+    list_push(&log->membership, req);
+    membership_next(log);
+}
+
+/* ---- execution on the active controller ---- */
+
+/* Runs a request on this node: the controller executes it when this node is the ready
+ * leader, otherwise it is answered NOT_CONTROLLER with the known leader. Requests that
+ * arrive by RPC only ever take this path (no forwarding loops). */
+static void execute_locally(struct sl_md_log *log, struct sl_md_request *req)
 {
     req->error_message[0] = '\0';
     req->leader_id = -1;
+    req->applied_index = 0;
     if (atomic_load(&log->failed)) {
         snprintf(req->error_message, sizeof(req->error_message), "%.200s", log->error);
         complete(req, SL_KAFKA_UNKNOWN_SERVER_ERROR);
@@ -529,7 +686,7 @@ static void handle_request(struct sl_md_log *log, struct sl_md_request *req)
         return;
     }
     if (req->type == SL_MD_REQUEST_ADD_STANDBY) {
-        add_standby(log, req);
+        membership_enqueue(log, req);
         return;
     }
     struct sl_controller_batch batch;
@@ -540,6 +697,12 @@ static void handle_request(struct sl_md_log *log, struct sl_md_request *req)
     int code = execute(log, &batch, req);
     if (code != SL_KAFKA_NONE || batch.count == 0) {
         sl_controller_batch_free(&batch);
+        /* Nothing to propose: what the answer rests on is at most the last entry. */
+        req->applied_index = code == SL_KAFKA_NONE ? raft_last_index(&log->raft) : 0;
+        if (code == SL_KAFKA_NONE && registers_standby(req)) {
+            membership_enqueue(log, req);
+            return;
+        }
         complete(req, code);
         return;
     }
@@ -547,6 +710,202 @@ static void handle_request(struct sl_md_log *log, struct sl_md_request *req)
     sl_controller_batch_free(&batch);
     if (rc != 0) {
         not_controller(log, req, raft_strerror(rc));
+        return;
+    }
+    req->applied_index = raft_last_index(&log->raft);
+}
+
+/* ---- forwarding to the active controller ---- */
+
+static void forward_finished(struct sl_md_log *log, struct sl_md_request *req, int code)
+{
+    SL_ASSERT(log->forward_count > 0);
+    log->forward_count--;
+    complete(req, code);
+}
+
+/* Where to send a request now: the leader named by the last answer, else the raft
+ * leader; a standby that knows no leader (not yet in the configuration) asks the voters
+ * in turn. -1: wait (an election is running, or this node is the leader and not ready). */
+static int32_t forward_target(struct sl_md_log *log, struct sl_md_request *req)
+{
+    int32_t self = log->options.node_id;
+    int32_t hint = req->forward_hint;
+    req->forward_hint = -1;
+    if (hint > 0 && hint != self) {
+        return hint;
+    }
+    raft_id leader = 0;
+    const char *address = NULL;
+    raft_leader(&log->raft, &leader, &address);
+    if (leader != 0) {
+        return (int32_t)leader == self ? -1 : (int32_t)leader;
+    }
+    if (log->options.voter || log->options.voter_count == 0) {
+        return -1;
+    }
+    return log->options.voters[log->voter_rotation++ % (uint32_t)log->options.voter_count].id;
+}
+
+static void count(uint64_t *counter)
+{
+    __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
+static void park(struct sl_md_log *log, struct sl_md_request *req)
+{
+    list_push(&log->parked, req);
+}
+
+/* Moves a request that is neither executing nor queued one step on: executed here when
+ * this node leads, sent to the leader, parked until the next tick, or given up. */
+static void dispatch(struct sl_md_log *log, struct sl_md_request *req)
+{
+    if (log->closing) {
+        req->leader_id = -1;
+        snprintf(req->error_message, sizeof(req->error_message), "shutting down");
+        forward_finished(log, req, SL_KAFKA_NOT_CONTROLLER);
+        return;
+    }
+    if (log->leader_ready || atomic_load(&log->failed)) {
+        SL_ASSERT(log->forward_count > 0);
+        log->forward_count--;
+        execute_locally(log, req);
+        return;
+    }
+    if ((int64_t)uv_now(&log->loop) >= req->deadline_ms) {
+        req->leader_id = req->forward_sent ? atomic_load(&log->leader_id) : -1;
+        snprintf(req->error_message, sizeof(req->error_message),
+                 req->forward_sent ? "no answer from the active controller within %u ms"
+                                   : "no active controller reachable within %u ms",
+                 log->options.request_timeout_ms);
+        count(&log->forward_timeouts);
+        forward_finished(log, req,
+                         req->forward_sent ? SL_KAFKA_REQUEST_TIMED_OUT : SL_KAFKA_NOT_CONTROLLER);
+        return;
+    }
+    int32_t target = forward_target(log, req);
+    if (target < 0) {
+        park(log, req);
+        return;
+    }
+    int rc = sl_ctrl_rpc_client_send(log->rpc_client, target, req);
+    if (rc == -EINVAL) {
+        snprintf(req->error_message, sizeof(req->error_message),
+                 "the request cannot be encoded for the controller");
+        forward_finished(log, req, SL_KAFKA_INVALID_REQUEST);
+        return;
+    }
+    if (rc != 0) {
+        park(log, req);
+        return;
+    }
+    count(req->forward_target < 0 ? &log->forwarded : &log->forward_retries);
+    req->forward_target = target;
+}
+
+/* The answer is in: complete once this node's image holds the request's effect, so the
+ * submitter reads its own write (bounded by the request's deadline). */
+static void forward_answered(struct sl_md_log *log, struct sl_md_request *req)
+{
+    if (req->error_code == SL_KAFKA_NONE && req->applied_index > raft_last_applied(&log->raft) &&
+        !log->closing) {
+        list_push(&log->applying, req);
+        return;
+    }
+    forward_finished(log, req, req->error_code);
+}
+
+static void forward_done(void *arg, struct sl_md_request *req, int status)
+{
+    struct sl_md_log *log = arg;
+    if (status != 0) {
+        park(log, req); /* the target failed or went silent: choose again */
+        return;
+    }
+    req->forward_sent = true;
+    if (req->error_code == SL_KAFKA_NOT_CONTROLLER && !log->closing) {
+        /* The target is not (or no longer) the controller: follow its hint. */
+        req->forward_hint = req->leader_id;
+        park(log, req);
+        return;
+    }
+    forward_answered(log, req);
+}
+
+/* Completes answered requests this node has applied (or whose deadline passed). */
+static void check_applying(struct sl_md_log *log)
+{
+    if (log->applying.head == NULL) {
+        return;
+    }
+    raft_index applied = raft_last_applied(&log->raft);
+    int64_t now = (int64_t)uv_now(&log->loop);
+    struct request_list still = {0};
+    struct sl_md_request *req;
+    while ((req = list_pop(&log->applying)) != NULL) {
+        if (req->applied_index <= applied || now >= req->deadline_ms || log->closing) {
+            forward_finished(log, req, req->error_code);
+        } else {
+            list_push(&still, req);
+        }
+    }
+    log->applying = still;
+}
+
+static void redispatch_parked(struct sl_md_log *log)
+{
+    struct request_list parked = log->parked;
+    log->parked = (struct request_list){0};
+    struct sl_md_request *req;
+    while ((req = list_pop(&parked)) != NULL) {
+        dispatch(log, req);
+    }
+}
+
+/* Takes a request from the submit queue. Forwarding is bounded: while this node is not
+ * the controller, at most rpc_inflight_max requests leave the queue. */
+static void drain_queue(struct sl_md_log *log)
+{
+    int64_t now = (int64_t)uv_now(&log->loop);
+    while (log->leader_ready || log->forward_count < log->options.rpc_inflight_max) {
+        struct sl_md_request *req = sl_mpsc_queue_pop(log->queue);
+        if (req == NULL) {
+            return;
+        }
+        req->next = NULL;
+        req->applied_index = 0;
+        req->forward_target = -1;
+        req->forward_hint = -1;
+        req->forward_sent = false;
+        req->deadline_ms = now + (int64_t)log->options.request_timeout_ms;
+        if (log->leader_ready || log->closing || atomic_load(&log->failed)) {
+            execute_locally(log, req);
+        } else {
+            log->forward_count++;
+            dispatch(log, req);
+        }
+    }
+}
+
+/* An RPC from another node: executed here, never forwarded again. */
+static void rpc_execute(void *arg, struct sl_md_request *req)
+{
+    execute_locally(arg, req);
+}
+
+static void rpc_connection(void *arg, uv_tcp_t *tcp, const uint8_t *head, size_t head_len)
+{
+    struct sl_md_log *log = arg;
+    sl_ctrl_rpc_server_adopt(log->rpc_server, tcp, head, head_len);
+}
+
+static void after_events(uv_check_t *check)
+{
+    struct sl_md_log *log = check->data;
+    check_applying(log);
+    if (!log->closing) {
+        drain_queue(log);
     }
 }
 
@@ -663,6 +1022,9 @@ static void tick(uv_timer_t *timer)
     if (log->leader_ready && !atomic_load(&log->failed)) {
         check_sessions(log);
     }
+    sl_ctrl_rpc_client_expire(log->rpc_client, (int64_t)now);
+    redispatch_parked(log);
+    drain_queue(log);
     sl_md_publisher_reclaim(log->publisher);
 }
 
@@ -670,7 +1032,24 @@ static void raft_closed(struct raft *raft)
 {
     struct sl_md_log *log = raft->data;
     raft_uv_close(&log->io);
-    raft_uv_tcp_close(&log->transport);
+    sl_ctrl_transport_free(&log->transport);
+}
+
+/* Answers every request this node holds that raft does not: queued, parked, waiting to
+ * be applied, waiting for a membership change, or sent to another node. */
+static void answer_held_requests(struct sl_md_log *log)
+{
+    struct sl_md_request *req;
+    while ((req = sl_mpsc_queue_pop(log->queue)) != NULL) {
+        not_controller(log, req, "shutting down");
+    }
+    while ((req = list_pop(&log->membership)) != NULL) {
+        not_controller(log, req, "shutting down");
+    }
+    redispatch_parked(log); /* closing: each is answered */
+    check_applying(log);
+    sl_ctrl_rpc_client_close(log->rpc_client); /* sent ones come back to forward_done */
+    redispatch_parked(log);
 }
 
 static void begin_close(struct sl_md_log *log)
@@ -681,13 +1060,12 @@ static void begin_close(struct sl_md_log *log)
     log->closing = true;
     atomic_store(&log->is_controller, false);
     log->leader_ready = false;
-    struct sl_md_request *req;
-    while ((req = sl_mpsc_queue_pop(log->queue)) != NULL) {
-        not_controller(log, req, "shutting down");
-    }
+    answer_held_requests(log);
+    sl_ctrl_rpc_server_close(log->rpc_server);
     uv_timer_stop(&log->tick);
     uv_close((uv_handle_t *)&log->tick, NULL);
     uv_close((uv_handle_t *)&log->wakeup, NULL);
+    uv_close((uv_handle_t *)&log->after_events, NULL);
     raft_close(&log->raft, raft_closed);
 }
 
@@ -699,10 +1077,7 @@ static void wakeup(uv_async_t *async)
         return;
     }
     /* Bounded by the queue capacity: producers are refused when it is full. */
-    struct sl_md_request *req;
-    while ((req = sl_mpsc_queue_pop(log->queue)) != NULL) {
-        handle_request(log, req);
-    }
+    drain_queue(log);
 }
 
 /* ---- lifecycle ---- */
@@ -720,6 +1095,10 @@ static void shutdown_raft_inline(struct sl_md_log *log)
 
 static void free_log(struct sl_md_log *log)
 {
+    sl_ctrl_rpc_server_close(log->rpc_server);
+    if (log->rpc_client != NULL) {
+        sl_ctrl_rpc_client_close(log->rpc_client);
+    }
     if (uv_loop_close(&log->loop) != 0) {
         /* A handle is still open: run the loop once more so its close completes. */
         uv_run(&log->loop, UV_RUN_DEFAULT);
@@ -730,16 +1109,17 @@ static void free_log(struct sl_md_log *log)
     sl_md_fsm_close(&log->fsm);
     sl_mpsc_queue_free(log->queue);
     sl_controller_liveness_free(&log->liveness);
+    sl_ctrl_rpc_server_free(log->rpc_server);
+    sl_ctrl_rpc_client_free(log->rpc_client);
     free(log);
 }
 
 static int start_raft(struct sl_md_log *log, char *err, size_t err_size)
 {
     const struct sl_md_log_options *o = &log->options;
-    int rc = raft_uv_tcp_init(&log->transport, &log->loop);
-    if (rc == 0 && o->bind_address[0] != '\0') {
-        rc = raft_uv_tcp_set_bind_address(&log->transport, o->bind_address);
-    }
+    /* Raft and controller RPCs share the CONTROLLER listener (or the standby address). */
+    int rc = sl_ctrl_transport_init(&log->transport, &log->loop, o->bind_address,
+                                    log->options.rpc_connections_max, rpc_connection, log);
     if (rc != 0) {
         set_error(err, err_size, "metadata log transport: %s", raft_strerror(rc));
         return -EINVAL;
@@ -747,7 +1127,7 @@ static int start_raft(struct sl_md_log *log, char *err, size_t err_size)
     rc = raft_uv_init(&log->io, &log->loop, o->dir, &log->transport);
     if (rc != 0) {
         set_error(err, err_size, "metadata log in '%s': %s", o->dir, log->io.errmsg);
-        raft_uv_tcp_close(&log->transport);
+        sl_ctrl_transport_free(&log->transport);
         uv_run(&log->loop, UV_RUN_DEFAULT);
         return -EIO;
     }
@@ -755,7 +1135,7 @@ static int start_raft(struct sl_md_log *log, char *err, size_t err_size)
     if (rc != 0) {
         set_error(err, err_size, "metadata log raft init: %s", raft_errmsg(&log->raft));
         raft_uv_close(&log->io);
-        raft_uv_tcp_close(&log->transport);
+        sl_ctrl_transport_free(&log->transport);
         uv_run(&log->loop, UV_RUN_DEFAULT);
         return -EINVAL;
     }
@@ -816,6 +1196,8 @@ int sl_md_log_open(const struct sl_md_log_options *options, struct sl_md_log **o
         return -ENOMEM;
     }
     log->options = *options;
+    log->options.rpc_connections_max = SL_MAX(options->rpc_connections_max, 1u);
+    log->options.rpc_inflight_max = SL_MAX(options->rpc_inflight_max, 1u);
     int rc = uv_loop_init(&log->loop);
     if (rc != 0) {
         free(log);
@@ -827,7 +1209,17 @@ int sl_md_log_open(const struct sl_md_log_options *options, struct sl_md_log **o
     if (rc == 0) {
         log->publisher = sl_md_publisher_new(options->reader_count, log->fsm.image);
         log->queue = sl_mpsc_queue_new(SL_MAX(options->submit_queue_capacity, 2u));
-        if (log->publisher == NULL || log->queue == NULL ||
+        struct sl_ctrl_rpc_server_options so = {
+            .connections_max = log->options.rpc_connections_max,
+            .inflight_max = log->options.rpc_inflight_max,
+            .execute = rpc_execute,
+            .execute_arg = log,
+        };
+        log->rpc_server = sl_ctrl_rpc_server_new(&log->loop, &so);
+        log->rpc_client = sl_ctrl_rpc_client_new(&log->loop, options->voters, options->voter_count,
+                                                 forward_done, log);
+        if (log->publisher == NULL || log->queue == NULL || log->rpc_server == NULL ||
+            log->rpc_client == NULL ||
             sl_controller_liveness_init(&log->liveness, options->brokers_max) != 0) {
             rc = -ENOMEM;
         }
@@ -855,6 +1247,9 @@ int sl_md_log_open(const struct sl_md_log_options *options, struct sl_md_log **o
         uv_timer_init(&log->loop, &log->tick);
         log->tick.data = log;
         uv_timer_start(&log->tick, tick, TICK_MS, TICK_MS);
+        uv_check_init(&log->loop, &log->after_events);
+        log->after_events.data = log;
+        uv_check_start(&log->after_events, after_events);
     }
     if (rc != 0) {
         shutdown_raft_inline(log);
@@ -916,8 +1311,10 @@ void sl_md_log_close(struct sl_md_log *log)
     if (!log->closing) {
         /* Never started: close handles and raft on this thread. */
         log->closing = true;
+        sl_ctrl_rpc_server_close(log->rpc_server);
         uv_close((uv_handle_t *)&log->tick, NULL);
         uv_close((uv_handle_t *)&log->wakeup, NULL);
+        uv_close((uv_handle_t *)&log->after_events, NULL);
         raft_close(&log->raft, raft_closed);
         uv_run(&log->loop, UV_RUN_DEFAULT);
     }
@@ -950,6 +1347,28 @@ bool sl_md_log_is_controller(const struct sl_md_log *log)
 int32_t sl_md_log_leader_id(const struct sl_md_log *log)
 {
     return atomic_load(&((struct sl_md_log *)log)->leader_id);
+}
+
+void sl_md_log_get_rpc_stats(const struct sl_md_log *log, struct sl_md_log_rpc_stats *out)
+{
+    struct raft_uv_transport *t = (struct raft_uv_transport *)&log->transport;
+    struct sl_ctrl_transport_stats ts;
+    struct sl_ctrl_rpc_server_stats ss;
+    memset(out, 0, sizeof(*out));
+    if (t->impl != NULL) {
+        sl_ctrl_transport_get_stats(t, &ts);
+        out->raft_connections = ts.raft_accepted;
+        out->bad_handshakes = ts.bad_handshakes;
+        out->refused_connections = ts.refused_handshakes;
+    }
+    sl_ctrl_rpc_server_get_stats(log->rpc_server, &ss);
+    out->rpc_connections = ss.connections_accepted;
+    out->refused_connections += ss.connections_refused;
+    out->bad_frames = ss.bad_frames;
+    out->requests_served = ss.requests;
+    out->requests_forwarded = __atomic_load_n(&log->forwarded, __ATOMIC_RELAXED);
+    out->forward_retries = __atomic_load_n(&log->forward_retries, __ATOMIC_RELAXED);
+    out->forward_timeouts = __atomic_load_n(&log->forward_timeouts, __ATOMIC_RELAXED);
 }
 
 const char *sl_md_log_error(const struct sl_md_log *log)

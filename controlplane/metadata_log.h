@@ -48,6 +48,14 @@ struct sl_md_log_options {
     uint32_t submit_queue_capacity;
     uint32_t reader_count; /* publisher slots (dataplane shards) */
     uint32_t brokers_max;  /* bound of the liveness table */
+    /* Controller RPC bounds: inbound connections (and handshakes) on the CONTROLLER
+     * listener, requests in flight per inbound connection and requests this node
+     * forwards at once. */
+    uint32_t rpc_connections_max;
+    uint32_t rpc_inflight_max;
+    /* A forwarded request gives up after this long (FORWARD_TIMEOUT_ELECTIONS election
+     * timeouts): NOT_CONTROLLER when no controller was reachable, else REQUEST_TIMED_OUT. */
+    uint32_t request_timeout_ms;
     struct sl_controller_settings settings;
 };
 
@@ -115,6 +123,11 @@ struct sl_md_request {
             char address[SL_CONFIG_HOST_BYTES_MAX + 8]; /* its metadata.standby.address */
         } add_standby;
     };
+    /* REGISTER_BROKER of a broker-only node: its metadata.standby.address ("" for a
+     * voter). Once the registration is recorded the active controller also adds the node
+     * to the metadata quorum as a standby (idempotent), so it starts receiving the log. */
+    char register_standby_address[SL_CONFIG_HOST_BYTES_MAX + 8];
+
     /* Optional; runs on the control-plane thread right after the results are set. */
     void (*on_done)(struct sl_md_request *req, void *arg);
     void *on_done_arg;
@@ -127,11 +140,20 @@ struct sl_md_request {
     int32_t partition_epoch;    /* ALTER_PARTITION */
     int32_t leader_id;          /* NOT_CONTROLLER: the known leader or -1 */
     int32_t leaders_moved;      /* REBALANCE_LEADERS */
+    /* The metadata log index whose image holds the request's effect (0 when it failed).
+     * A request completes only once this node applied it, or its deadline passed. */
+    uint64_t applied_index;
 
     /* Private to the metadata log. */
     uint32_t done;
     struct raft_apply apply;
     struct raft_change change;
+    struct sl_md_request *next; /* the one list the request is on */
+    int64_t deadline_ms;        /* forwarding gives up at this uv_now() */
+    uint32_t correlation_id;    /* of its controller RPC while forwarded */
+    int32_t forward_target;     /* node id it was sent to, -1 when none yet */
+    int32_t forward_hint;       /* leader named by the last NOT_CONTROLLER answer */
+    bool forward_sent;          /* reached a node at least once */
 };
 
 struct sl_md_log;
@@ -162,6 +184,21 @@ struct sl_md_publisher *sl_md_log_publisher(struct sl_md_log *log);
 bool sl_md_log_is_controller(const struct sl_md_log *log);
 /* The known raft leader's node id, or -1. Any thread. */
 int32_t sl_md_log_leader_id(const struct sl_md_log *log);
+/* Controller RPC counters of this node (monotonic since open). */
+struct sl_md_log_rpc_stats {
+    uint64_t raft_connections;    /* inbound raft handshakes handed to libraft */
+    uint64_t rpc_connections;     /* inbound controller RPC connections served */
+    uint64_t refused_connections; /* over controlplane.rpc.connections.max */
+    uint64_t bad_handshakes;      /* inbound connections with an unknown first byte */
+    uint64_t bad_frames;          /* malformed RPC frames (each closed its connection) */
+    uint64_t requests_served;     /* RPC requests executed for other nodes */
+    uint64_t requests_forwarded;  /* requests this node sent to the active controller */
+    uint64_t forward_retries;     /* resent after a failed link or a NOT_CONTROLLER */
+    uint64_t forward_timeouts;    /* given up after request_timeout_ms */
+};
+/* Copies the counters. Any thread. */
+void sl_md_log_get_rpc_stats(const struct sl_md_log *log, struct sl_md_log_rpc_stats *out);
+
 /* NULL while healthy; otherwise why this node stopped applying the log. Any thread. */
 const char *sl_md_log_error(const struct sl_md_log *log);
 

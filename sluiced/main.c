@@ -1,7 +1,9 @@
 /* sluiced: the broker process. Loads the configuration, runs the metadata log (the
- * control-plane thread), registers this broker, starts one pinned dataplane shard per
- * CPU of dataplane.cores, and serves the stats socket from this (main) thread until
- * SIGTERM/SIGINT, then stops the shards cleanly (logs flushed and closed).
+ * control-plane thread), registers this broker with the active controller (forwarded to
+ * whichever voter leads; a broker-only node thereby also joins the quorum as a standby),
+ * starts one pinned dataplane shard per CPU of dataplane.cores, heartbeats, and serves
+ * the stats socket from this (main) thread until SIGTERM/SIGINT, then stops the shards
+ * cleanly (logs flushed and closed).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,8 +29,11 @@
 #include "dataplane/shard.h"
 #include "sluiced/stats_server.h"
 
-#define SL_SLUICED_SHARDS_MAX    64
-#define SL_SLUICED_START_WAIT_MS 30000
+#define SL_SLUICED_SHARDS_MAX 64
+/* Pause between two registration attempts the controller refused or could not answer. */
+#define SL_SLUICED_REGISTER_RETRY_MS 200
+/* Say on stderr what registration waits for this often. */
+#define SL_SLUICED_WAIT_REPORT_MS 5000
 
 struct shard_thread {
     struct sl_shard *shard;
@@ -169,18 +174,51 @@ static int load_incarnation(const char *log_dir, struct sl_md_uuid *out)
     return n == 16 ? 0 : -EIO;
 }
 
-static int run_md_request(struct sl_md_log *log, struct sl_md_request *req, int timeout_ms)
+/* True when SIGTERM/SIGINT arrived on the signalfd (consumed). */
+static bool stop_signalled(int sfd)
 {
-    int rc = sl_md_log_submit(log, req);
-    if (rc != 0)
-        return rc;
-    int64_t until = now_ms() + timeout_ms;
-    while (!sl_md_request_is_done(req)) {
-        if (now_ms() > until)
-            return -ETIMEDOUT; /* req stays owned by the log: caller must not reuse */
-        sleep_ms(2);
+    struct pollfd pfd = {sfd, POLLIN, 0};
+    if (poll(&pfd, 1, 0) <= 0)
+        return false;
+    struct signalfd_siginfo si;
+    if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+        return false;
+    fprintf(stderr, "sluiced: %s: stopping\n", strsignal((int)si.ssi_signo));
+    return true;
+}
+
+/* Submits `req` (a copy of `template`) until the controller accepts it, wherever it runs
+ * (the metadata log forwards it), pausing between attempts and reporting what it waits
+ * for. Returns 0, or -EINTR when a stop signal came first (the request is then answered
+ * by sl_md_log_stop). */
+static int md_request_until_accepted(struct sl_md_log *log, struct sl_md_request *req,
+                                     const struct sl_md_request *template, const char *what,
+                                     int sfd)
+{
+    int64_t started = now_ms();
+    int64_t next_report = started + SL_SLUICED_WAIT_REPORT_MS;
+    for (;;) {
+        *req = *template;
+        if (sl_md_log_submit(log, req) == 0) {
+            while (!sl_md_request_is_done(req)) {
+                if (stop_signalled(sfd))
+                    return -EINTR;
+                sleep_ms(2);
+            }
+            if (req->error_code == 0)
+                return 0;
+        }
+        if (now_ms() >= next_report) {
+            fprintf(stderr, "sluiced: %s: waiting for the active controller for %lld ms (%d %s)\n",
+                    what, (long long)(now_ms() - started), req->error_code, req->error_message);
+            next_report = now_ms() + SL_SLUICED_WAIT_REPORT_MS;
+        }
+        for (int waited = 0; waited < SL_SLUICED_REGISTER_RETRY_MS; waited += 10) {
+            if (stop_signalled(sfd))
+                return -EINTR;
+            sleep_ms(10);
+        }
     }
-    return 0;
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -279,17 +317,10 @@ int main(int argc, char **argv)
     static struct sl_md_request reg, hb;
     int64_t broker_epoch = -1;
     bool hb_pending = false;
+    bool reg_pending = false;
 
-    int64_t until = now_ms() + SL_SLUICED_START_WAIT_MS;
-    /* Single node: this node becomes the active controller once raft elected it and it
-     * applied everything committed before its term. */
-    while (!sl_md_log_is_controller(md) && now_ms() < until)
-        sleep_ms(10);
-    if (!sl_md_log_is_controller(md)) {
-        fprintf(stderr, "sluiced: no metadata quorum leader after %d ms\n",
-                SL_SLUICED_START_WAIT_MS);
-        goto stop_md;
-    }
+    /* Every broker registers with the active controller, wherever it runs: the metadata
+     * log forwards the request over the CONTROLLER listener of the raft leader. */
     memset(&reg, 0, sizeof(reg));
     reg.type = SL_MD_REQUEST_REGISTER_BROKER;
     reg.register_broker.broker_id = node_id;
@@ -305,33 +336,25 @@ int main(int argc, char **argv)
     const char *rack = sl_config_string(&cfg, SL_CONFIG_BROKER_RACK);
     if (rack != NULL)
         snprintf(reg.register_broker.rack, sizeof(reg.register_broker.rack), "%s", rack);
-    /* Registration may meet the session of our previous run (a crash): retry until it
-     * expires. */
-    static struct sl_md_request reg_template;
+    /* A broker-only node asks to be made a standby too, so the log reaches it. */
+    if (!mdo.voter)
+        snprintf(reg.register_standby_address, sizeof(reg.register_standby_address), "%s",
+                 mdo.address);
+    /* Registration may meet the session of our previous run (a crash) or an election:
+     * retry until accepted. */
+    static struct sl_md_request reg_template, hb_template;
     reg_template = reg;
-    for (;;) {
-        reg = reg_template;
-        if (run_md_request(md, &reg, 10000) != 0) {
-            fprintf(stderr, "sluiced: broker registration timed out\n");
-            goto stop_md;
-        }
-        if (reg.error_code == 0)
-            break;
-        if (now_ms() > until) {
-            fprintf(stderr, "sluiced: broker registration failed: %d %s\n", reg.error_code,
-                    reg.error_message);
-            goto stop_md;
-        }
-        sleep_ms(200);
+    if (md_request_until_accepted(md, &reg, &reg_template, "broker registration", sfd) != 0) {
+        exit_code = 0; /* stopped by a signal while waiting */
+        goto stop_md;
     }
     broker_epoch = reg.broker_epoch;
-    memset(&hb, 0, sizeof(hb));
-    hb.type = SL_MD_REQUEST_HEARTBEAT;
-    hb.heartbeat.broker_id = node_id;
-    hb.heartbeat.broker_epoch = broker_epoch;
-    if (run_md_request(md, &hb, 10000) != 0 || hb.error_code != 0) {
-        fprintf(stderr, "sluiced: first heartbeat failed: %d %s\n", hb.error_code,
-                hb.error_message);
+    memset(&hb_template, 0, sizeof(hb_template));
+    hb_template.type = SL_MD_REQUEST_HEARTBEAT;
+    hb_template.heartbeat.broker_id = node_id;
+    hb_template.heartbeat.broker_epoch = broker_epoch;
+    if (md_request_until_accepted(md, &hb, &hb_template, "first heartbeat", sfd) != 0) {
+        exit_code = 0;
         goto stop_md;
     }
 
@@ -426,13 +449,31 @@ int main(int argc, char **argv)
             exit_code = 1;
             break;
         }
-        if (hb_pending && sl_md_request_is_done(&hb))
+        if (hb_pending && sl_md_request_is_done(&hb)) {
             hb_pending = false;
-        if (!hb_pending && now_ms() >= next_hb) {
-            memset(&hb, 0, sizeof(hb));
-            hb.type = SL_MD_REQUEST_HEARTBEAT;
-            hb.heartbeat.broker_id = node_id;
-            hb.heartbeat.broker_epoch = broker_epoch;
+            /* The registration is gone (unregistered, or replaced while this broker was
+             * cut off): register again, then heartbeat with the new epoch. */
+            if (hb.error_code == SL_KAFKA_BROKER_ID_NOT_REGISTERED ||
+                hb.error_code == SL_KAFKA_STALE_BROKER_EPOCH) {
+                fprintf(stderr, "sluiced: heartbeat refused (%d %s): registering again\n",
+                        hb.error_code, hb.error_message);
+                reg = reg_template;
+                reg_pending = sl_md_log_submit(md, &reg) == 0;
+            }
+        }
+        if (reg_pending && sl_md_request_is_done(&reg)) {
+            reg_pending = false;
+            if (reg.error_code == 0) {
+                broker_epoch = reg.broker_epoch;
+                hb_template.heartbeat.broker_epoch = broker_epoch;
+                next_hb = now_ms();
+            } else {
+                reg = reg_template; /* try again with the next heartbeat round */
+                reg_pending = sl_md_log_submit(md, &reg) == 0;
+            }
+        }
+        if (!hb_pending && !reg_pending && now_ms() >= next_hb) {
+            hb = hb_template;
             hb_pending = sl_md_log_submit(md, &hb) == 0;
             next_hb = now_ms() + hb_interval;
         }
@@ -460,11 +501,8 @@ stop_shards:
     }
     sl_stats_server_close(&stats);
 stop_md:
-    if (hb_pending) {
-        int64_t hb_until = now_ms() + 2000;
-        while (!sl_md_request_is_done(&hb) && now_ms() < hb_until)
-            sleep_ms(2);
-    }
+    /* Stopping the log answers whatever is still pending (hb, reg), so their memory is
+     * free to go with the process. */
     (void)md_reader;
     sl_md_log_stop(md);
     sl_md_log_close(md);

@@ -298,6 +298,45 @@ TEST_F(ControllerTest, BrokerRegistrationConflictsAndIdempotence)
     EXPECT_FALSE(sl_md_image_broker(image, 1)->fenced);
 }
 
+// A broker restarted before its session expired keeps its incarnation: the same
+// registration is a no-op, a changed listener replaces the registration at once (no
+// DUPLICATE_BROKER_REGISTRATION, no wait for the old session).
+TEST_F(ControllerTest, SameIncarnationWithNewListenersReRegistersAtOnce)
+{
+    add_broker(1);
+    add_broker(2);
+    ASSERT_EQ(create("t", 2, 1, 1), 0);
+    commit();
+    sl_controller_register_broker_request req;
+    memset(&req, 0, sizeof(req));
+    req.broker_id = 1;
+    req.incarnation_id = test_uuid(5001);
+    req.listener_count = 1;
+    snprintf(req.listeners[0].name, sizeof(req.listeners[0].name), "PLAINTEXT");
+    snprintf(req.listeners[0].host, sizeof(req.listeners[0].host), "127.0.0.1");
+    req.listeners[0].port = 19092;
+    int64_t epoch = 0;
+    ASSERT_EQ(sl_controller_register_broker(&batch, &settings, &liveness, &req, now + 10, &epoch),
+              0);
+    EXPECT_GT(epoch, epochs[1]);
+    commit();
+    const sl_md_broker *b = sl_md_image_broker(image, 1);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(b->listeners[0].port, 19092);
+    EXPECT_TRUE(b->fenced) << "a new registration starts fenced until its heartbeat";
+    int64_t again = 0;
+    ASSERT_EQ(sl_controller_register_broker(&batch, &settings, &liveness, &req, now + 20, &again),
+              0);
+    EXPECT_EQ(again, epoch);
+    EXPECT_EQ(batch.count, 0u) << "unchanged: nothing to record";
+    ASSERT_EQ(sl_controller_heartbeat(&batch, &settings, &liveness, 1, epoch, false, now + 30), 0);
+    commit();
+    EXPECT_FALSE(sl_md_image_broker(image, 1)->fenced);
+    for (int32_t p = 0; p < 2; p++) {
+        EXPECT_NE(part("t", p)->leader, SL_MD_NO_LEADER) << "leaders return with the heartbeat";
+    }
+}
+
 TEST_F(ControllerTest, BrokerLossMovesLeadersWithinIsrAndBumpsEpochs)
 {
     for (int32_t id : {1, 2, 3}) {

@@ -14,13 +14,16 @@
 #include <string>
 #include <sys/socket.h>
 #include <thread>
+#include <tuple>
 #include <unistd.h>
 #include <vector>
 
 #include "md_test_util.h"
 
 extern "C" {
+#include "common/sl_bytes.h"
 #include "controlplane/config.h"
+#include "controlplane/controller_rpc_codec.h"
 #include "controlplane/metadata_log.h"
 #include "controlplane/mpsc_queue.h"
 }
@@ -508,11 +511,17 @@ TEST(MetadataLogCluster, ThreeVotersFailOverAndConverge)
     ASSERT_EQ(run_on(logs[c], &create), 0) << create.error_message;
     ASSERT_TRUE(wait_for([&] { return converged("replicated"); }));
 
-    // A follower refuses and points at the controller.
+    // A follower forwards to the controller: the same name again is refused by it, a new
+    // one is created and the follower's own image has it when the request completes.
     int follower = (c + 1) % 3;
-    sl_md_request refused = create;
-    EXPECT_EQ(run_on(logs[follower], &refused), SL_KAFKA_NOT_CONTROLLER);
-    EXPECT_EQ(refused.leader_id, c + 1);
+    sl_md_request again = create;
+    EXPECT_EQ(run_on(logs[follower], &again), SL_KAFKA_TOPIC_ALREADY_EXISTS);
+    sl_md_request via_follower = create;
+    snprintf(via_follower.create_topic.name, sizeof(via_follower.create_topic.name), "forwarded");
+    ASSERT_EQ(run_on(logs[follower], &via_follower), 0) << via_follower.error_message;
+    EXPECT_GT(via_follower.applied_index, 0u);
+    EXPECT_TRUE(published_topic(logs[follower], "forwarded")) << "read your own write";
+    ASSERT_TRUE(wait_for([&] { return converged("forwarded"); }));
 
     // The controller goes away; the other two elect a new one that serves requests.
     Logs::shut(logs[c]);
@@ -638,9 +647,13 @@ TEST(MetadataLogCluster, BrokerOnlyStandbyReplicatesTheLog)
     };
     ASSERT_TRUE(wait_for(same)) << "standby did not receive the log";
     EXPECT_FALSE(sl_md_log_is_controller(standby));
-    sl_md_request refused = req;
-    EXPECT_EQ(run_on(standby, &refused), SL_KAFKA_NOT_CONTROLLER);
-    EXPECT_EQ(refused.leader_id, 1);
+    // The standby forwards to the controller.
+    sl_md_request again = req;
+    EXPECT_EQ(run_on(standby, &again), SL_KAFKA_TOPIC_ALREADY_EXISTS);
+    snprintf(again.create_topic.name, sizeof(again.create_topic.name), "via-standby");
+    ASSERT_EQ(run_on(standby, &again), 0) << again.error_message;
+    EXPECT_TRUE(published_topic(standby, "via-standby"));
+    EXPECT_TRUE(wait_for([&] { return published_topic(voter, "via-standby"); }));
 
     // The standby restarts from its directory (now holding the configuration) and keeps up.
     Logs::shut(standby);
@@ -730,4 +743,430 @@ TEST(MpscQueue, BoundedFifoWithConcurrentProducers)
         t.join();
     }
     sl_mpsc_queue_free(q);
+}
+
+namespace
+{
+
+sl_md_request register_request(int32_t id, unsigned incarnation, const std::string &standby = "")
+{
+    sl_md_request req;
+    memset(&req, 0, sizeof(req));
+    req.type = SL_MD_REQUEST_REGISTER_BROKER;
+    req.register_broker.broker_id = id;
+    req.register_broker.incarnation_id = test_uuid(incarnation);
+    req.register_broker.listener_count = 1;
+    snprintf(req.register_broker.listeners[0].name, sizeof(req.register_broker.listeners[0].name),
+             "PLAINTEXT");
+    snprintf(req.register_broker.listeners[0].host, sizeof(req.register_broker.listeners[0].host),
+             "127.0.0.1");
+    req.register_broker.listeners[0].port = (uint16_t)(9000 + id);
+    snprintf(req.register_standby_address, sizeof(req.register_standby_address), "%s",
+             standby.c_str());
+    return req;
+}
+
+sl_md_request heartbeat_request(int32_t id, int64_t epoch)
+{
+    sl_md_request req;
+    memset(&req, 0, sizeof(req));
+    req.type = SL_MD_REQUEST_HEARTBEAT;
+    req.heartbeat.broker_id = id;
+    req.heartbeat.broker_epoch = epoch;
+    return req;
+}
+
+sl_md_request create_request(const std::string &name, int partitions = 1, int16_t rf = 1)
+{
+    sl_md_request req;
+    memset(&req, 0, sizeof(req));
+    req.type = SL_MD_REQUEST_CREATE_TOPIC;
+    snprintf(req.create_topic.name, sizeof(req.create_topic.name), "%s", name.c_str());
+    req.create_topic.num_partitions = partitions;
+    req.create_topic.replication_factor = rf;
+    return req;
+}
+
+// The broker as the published image of `log` sees it: -1 unknown, 0 unfenced, 1 fenced.
+int broker_state(sl_md_log *log, int32_t id)
+{
+    const sl_md_image *img = sl_md_publisher_acquire(sl_md_log_publisher(log), 0);
+    const sl_md_broker *b = sl_md_image_broker(img, id);
+    int state = b == nullptr ? -1 : b->fenced ? 1 : 0;
+    sl_md_publisher_release(sl_md_log_publisher(log), 0);
+    return state;
+}
+
+sl_md_log_options standby_options(int node_id, const std::string &voters,
+                                  const std::string &address, const std::string &dir)
+{
+    std::vector<std::string> args = {
+        "sluiced",
+        "--override",
+        "node.id=" + std::to_string(node_id),
+        "--override",
+        "process.roles=broker",
+        "--override",
+        "listeners=PLAINTEXT://127.0.0.1:" + std::to_string(free_port()),
+        "--override",
+        "controller.quorum.voters=" + voters,
+        "--override",
+        "metadata.log.dir=" + dir,
+        "--override",
+        "metadata.standby.address=" + address,
+        "--override",
+        "controller.quorum.election.timeout.ms=300",
+    };
+    std::vector<const char *> argv;
+    for (auto &a : args) {
+        argv.push_back(a.c_str());
+    }
+    sl_config cfg;
+    char err[512] = "";
+    EXPECT_EQ(sl_config_load_args(&cfg, (int)argv.size(), argv.data(), err, sizeof(err)), 0) << err;
+    sl_md_log_options o;
+    EXPECT_EQ(sl_md_log_options_from_config(&cfg, 1, &o, err, sizeof(err)), 0) << err;
+    sl_config_free(&cfg);
+    return o;
+}
+
+// A raw TCP client of a CONTROLLER listener.
+struct RawConnection {
+    int fd = -1;
+    explicit RawConnection(uint16_t port)
+    {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr = {};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(port);
+        EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0);
+        timeval tv = {5, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    }
+    ~RawConnection()
+    {
+        close(fd);
+    }
+    bool send_all(const std::vector<uint8_t> &bytes)
+    {
+        return write(fd, bytes.data(), bytes.size()) == (ssize_t)bytes.size();
+    }
+    // Reads one frame; empty on EOF, error or timeout.
+    std::vector<uint8_t> read_frame()
+    {
+        std::vector<uint8_t> frame(4);
+        if (!read_exactly(frame.data(), 4)) {
+            return {};
+        }
+        uint32_t size = sl_load_be32(frame.data());
+        frame.resize(4 + size);
+        if (!read_exactly(frame.data() + 4, size)) {
+            return {};
+        }
+        return frame;
+    }
+    bool read_exactly(uint8_t *p, size_t n)
+    {
+        while (n > 0) {
+            ssize_t k = read(fd, p, n);
+            if (k <= 0) {
+                return false;
+            }
+            p += k;
+            n -= (size_t)k;
+        }
+        return true;
+    }
+    // True when the server closed the connection (read returns 0 or a reset).
+    bool closed_by_peer()
+    {
+        uint8_t byte;
+        ssize_t k = read(fd, &byte, 1);
+        return k == 0 || (k < 0 && errno == ECONNRESET);
+    }
+};
+
+std::vector<uint8_t> request_frame(const sl_md_request &req, uint32_t correlation_id)
+{
+    std::vector<uint8_t> buf(SL_CTRL_RPC_FRAME_BYTES_MAX);
+    size_t n = sl_ctrl_rpc_encode_request(&req, correlation_id, buf.data(), buf.size());
+    EXPECT_GT(n, 0u);
+    buf.resize(n);
+    return buf;
+}
+
+} // namespace
+
+// A broker-only node joins by itself: its registration (sent to its own log, forwarded to
+// the controller because it knows no leader yet) records it and makes it a standby; the
+// request completes once the standby has applied it. Two standbys register at once: the
+// controller serializes the two membership changes.
+TEST(MetadataLogCluster, StandbysJoinByRegistering)
+{
+    TempDir voter_dir, dir2, dir3;
+    uint16_t voter_port = free_port();
+    std::string voters = "1@127.0.0.1:" + std::to_string(voter_port);
+    std::string address2 = "127.0.0.1:" + std::to_string(free_port());
+    std::string address3 = "127.0.0.1:" + std::to_string(free_port());
+    Logs set(3);
+    sl_md_log *&voter = set.logs[0];
+    sl_md_log *&s2 = set.logs[1];
+    sl_md_log *&s3 = set.logs[2];
+    char err[512] = "";
+    sl_md_log_options vo = cluster_options(1, voter_port, voters, voter_dir.path);
+    ASSERT_EQ(sl_md_log_open(&vo, &voter, err, sizeof(err)), 0) << err;
+    ASSERT_EQ(sl_md_log_start(voter), 0);
+    sl_md_log_options o2 = standby_options(2, voters, address2, dir2.path);
+    sl_md_log_options o3 = standby_options(3, voters, address3, dir3.path);
+    ASSERT_EQ(sl_md_log_open(&o2, &s2, err, sizeof(err)), 0) << err;
+    ASSERT_EQ(sl_md_log_open(&o3, &s3, err, sizeof(err)), 0) << err;
+    ASSERT_EQ(sl_md_log_start(s2), 0);
+    ASSERT_EQ(sl_md_log_start(s3), 0);
+
+    sl_md_request r1 = register_request(1, 301);
+    ASSERT_EQ(run_on(voter, &r1), 0) << r1.error_message; // waits for the election
+    sl_md_request r2 = register_request(2, 302, address2);
+    sl_md_request r3 = register_request(3, 303, address3);
+    ASSERT_EQ(sl_md_log_submit(s2, &r2), 0);
+    ASSERT_EQ(sl_md_log_submit(s3, &r3), 0);
+    ASSERT_TRUE(wait_for([&] { return sl_md_request_is_done(&r2) && sl_md_request_is_done(&r3); }));
+    ASSERT_EQ(r2.error_code, 0) << r2.error_message;
+    ASSERT_EQ(r3.error_code, 0) << r3.error_message;
+    EXPECT_EQ(broker_state(s2, 2), 1) << "the standby applied its own registration";
+    EXPECT_EQ(broker_state(s3, 3), 1);
+    EXPECT_FALSE(sl_md_log_is_controller(s2));
+
+    // Heartbeats from the standbys are forwarded too and unfence them.
+    for (auto [log, id, epoch] :
+         {std::tuple{voter, 1, r1.broker_epoch}, std::tuple{s2, 2, r2.broker_epoch},
+          std::tuple{s3, 3, r3.broker_epoch}}) {
+        sl_md_request hb = heartbeat_request(id, epoch);
+        ASSERT_EQ(run_on(log, &hb), 0) << hb.error_message;
+    }
+    sl_md_request create = create_request("to-standbys", 3, 3);
+    ASSERT_EQ(run_on(voter, &create), 0) << create.error_message;
+    ASSERT_TRUE(wait_for([&] {
+        return published_topic(s2, "to-standbys") && published_topic(s3, "to-standbys") &&
+               published_bytes(s2) == published_bytes(voter) &&
+               published_bytes(s3) == published_bytes(voter);
+    })) << "the standbys receive the log";
+
+    // Registering again (a restarted standby) is idempotent, membership included.
+    sl_md_request again = register_request(2, 302, address2);
+    ASSERT_EQ(run_on(s2, &again), 0) << again.error_message;
+    EXPECT_EQ(again.broker_epoch, r2.broker_epoch);
+    sl_md_log_rpc_stats stats;
+    sl_md_log_get_rpc_stats(s2, &stats);
+    EXPECT_GE(stats.requests_forwarded, 3u);
+    sl_md_log_get_rpc_stats(voter, &stats);
+    EXPECT_GE(stats.requests_served, 5u);
+    EXPECT_EQ(stats.bad_frames, 0u);
+}
+
+// The controller stops while a follower has requests in flight to it: every request
+// completes with a definite answer once the survivors elect a new controller (a create
+// whose first answer was lost may come back TOPIC_ALREADY_EXISTS, as in Kafka), and every
+// topic asked for exists.
+TEST(MetadataLogCluster, LeaderChangeInTheMiddleOfForwarding)
+{
+    TempDir dirs[3];
+    std::vector<uint16_t> ports;
+    std::string voters;
+    for (int i = 0; i < 3; i++) {
+        ports.push_back(free_port());
+        voters += (i ? "," : "") + std::to_string(i + 1) + "@127.0.0.1:" + std::to_string(ports[i]);
+    }
+    Logs set(3);
+    std::vector<sl_md_log *> &logs = set.logs;
+    for (int i = 0; i < 3; i++) {
+        sl_md_log_options o = cluster_options(i + 1, ports[i], voters, dirs[i].path);
+        char err[512] = "";
+        ASSERT_EQ(sl_md_log_open(&o, &logs[i], err, sizeof(err)), 0) << err;
+        ASSERT_EQ(sl_md_log_start(logs[i]), 0);
+    }
+    auto controller = [&]() -> int {
+        for (int i = 0; i < 3; i++) {
+            if (logs[i] != nullptr && sl_md_log_is_controller(logs[i])) {
+                return i;
+            }
+        }
+        return -1;
+    };
+    ASSERT_TRUE(wait_for([&] { return controller() >= 0; }));
+    int c = controller();
+    int follower = (c + 1) % 3;
+    for (int32_t id = 1; id <= 3; id++) {
+        sl_md_request reg = register_request(id, 400 + (unsigned)id);
+        ASSERT_EQ(run_on(logs[follower], &reg), 0) << reg.error_message;
+        sl_md_request hb = heartbeat_request(id, reg.broker_epoch);
+        ASSERT_EQ(run_on(logs[follower], &hb), 0) << hb.error_message;
+    }
+    constexpr int count = 12;
+    std::vector<sl_md_request> creates(count);
+    for (int k = 0; k < count; k++) {
+        creates[k] = create_request("mid-" + std::to_string(k));
+        ASSERT_EQ(sl_md_log_submit(logs[follower], &creates[k]), 0);
+    }
+    Logs::shut(logs[c]);
+    for (int k = 0; k < count; k++) {
+        ASSERT_TRUE(wait_for([&] { return sl_md_request_is_done(&creates[k]); }));
+        int code = creates[k].error_code;
+        EXPECT_TRUE(code == 0 || code == SL_KAFKA_TOPIC_ALREADY_EXISTS)
+            << "mid-" << k << ": " << code << " " << creates[k].error_message;
+    }
+    ASSERT_TRUE(wait_for([&] { return controller() >= 0; }));
+    EXPECT_NE(controller(), c);
+    for (int k = 0; k < count; k++) {
+        EXPECT_TRUE(published_topic(logs[follower], ("mid-" + std::to_string(k)).c_str()))
+            << "mid-" << k;
+    }
+    sl_md_log_rpc_stats stats;
+    sl_md_log_get_rpc_stats(logs[follower], &stats);
+    EXPECT_GE(stats.requests_forwarded, (uint64_t)count + 6);
+    printf("forwarded %llu requests, %llu resends across the leader change\n",
+           (unsigned long long)stats.requests_forwarded, (unsigned long long)stats.forward_retries);
+    sl_md_request after = create_request("after-the-change");
+    ASSERT_EQ(run_on(logs[follower], &after), 0) << after.error_message;
+    EXPECT_TRUE(published_topic(logs[follower], "after-the-change"));
+}
+
+// A new active controller gives every registered broker a fresh session at takeover: the
+// brokers that keep heartbeating (forwarded from their own nodes) stay unfenced, and the
+// broker of the stopped controller is fenced one session timeout later.
+TEST(MetadataLogCluster, NewControllerFencesOnlyTheSilentBroker)
+{
+    TempDir dirs[3];
+    std::vector<uint16_t> ports;
+    std::string voters;
+    for (int i = 0; i < 3; i++) {
+        ports.push_back(free_port());
+        voters += (i ? "," : "") + std::to_string(i + 1) + "@127.0.0.1:" + std::to_string(ports[i]);
+    }
+    Logs set(3);
+    std::vector<sl_md_log *> &logs = set.logs;
+    for (int i = 0; i < 3; i++) {
+        sl_md_log_options o = cluster_options(i + 1, ports[i], voters, dirs[i].path);
+        o.settings.broker_session_timeout_ms = 1500;
+        char err[512] = "";
+        ASSERT_EQ(sl_md_log_open(&o, &logs[i], err, sizeof(err)), 0) << err;
+        ASSERT_EQ(sl_md_log_start(logs[i]), 0);
+    }
+    auto controller = [&]() -> int {
+        for (int i = 0; i < 3; i++) {
+            if (logs[i] != nullptr && sl_md_log_is_controller(logs[i])) {
+                return i;
+            }
+        }
+        return -1;
+    };
+    // Each node registers itself and heartbeats every 300 ms through its own log, from
+    // this thread (pump), like sluiced's main loop.
+    std::vector<sl_md_request> hb(3);
+    std::vector<int64_t> epochs(3);
+    std::vector<bool> hb_pending(3, false);
+    auto next_round = std::chrono::steady_clock::now();
+    auto pump = [&] {
+        if (std::chrono::steady_clock::now() < next_round) {
+            return;
+        }
+        next_round = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+        for (int i = 0; i < 3; i++) {
+            if (logs[i] == nullptr || (hb_pending[i] && !sl_md_request_is_done(&hb[i]))) {
+                continue;
+            }
+            hb[i] = heartbeat_request(i + 1, epochs[i]);
+            hb_pending[i] = sl_md_log_submit(logs[i], &hb[i]) == 0;
+        }
+    };
+    for (int i = 0; i < 3; i++) {
+        sl_md_request reg = register_request(i + 1, 500 + (unsigned)i);
+        ASSERT_EQ(run_on(logs[i], &reg), 0) << reg.error_message;
+        epochs[i] = reg.broker_epoch;
+    }
+    ASSERT_TRUE(wait_for([&] {
+        pump();
+        int c = controller();
+        return c >= 0 && broker_state(logs[c], 1) == 0 && broker_state(logs[c], 2) == 0 &&
+               broker_state(logs[c], 3) == 0;
+    })) << "every broker unfenced by its own heartbeats";
+    int c = controller();
+    // Wait for the heartbeat in flight on the node that goes away.
+    ASSERT_TRUE(wait_for([&] { return !hb_pending[c] || sl_md_request_is_done(&hb[c]); }));
+    Logs::shut(logs[c]);
+    int c2 = -1;
+    ASSERT_TRUE(wait_for([&] {
+        pump();
+        c2 = controller();
+        return c2 >= 0 && broker_state(logs[c2], c + 1) == 1;
+    })) << "the silent broker is fenced by the new controller";
+    // The others were never fenced: keep pumping for two more session timeouts.
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(3000);
+    while (std::chrono::steady_clock::now() < until) {
+        pump();
+        for (int i = 0; i < 3; i++) {
+            if (i != c) {
+                ASSERT_EQ(broker_state(logs[c2], i + 1), 0) << "broker " << i + 1 << " fenced";
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (int i = 0; i < 3; i++) {
+        if (i != c && hb_pending[i]) {
+            ASSERT_TRUE(wait_for([&] { return sl_md_request_is_done(&hb[i]); }));
+        }
+    }
+}
+
+// Garbage on the CONTROLLER listener closes only the connection that sent it: another
+// RPC connection keeps being served and raft keeps working.
+TEST_F(MetadataLogTest, GarbageOnTheControllerListenerClosesThatConnectionOnly)
+{
+    open_and_start(options());
+    register_and_unfence(1);
+    RawConnection good(port);
+    sl_md_request create = create_request("over-rpc");
+    ASSERT_TRUE(good.send_all(request_frame(create, 11)));
+    std::vector<uint8_t> answer = good.read_frame();
+    sl_md_request result;
+    memset(&result, 0, sizeof(result));
+    ASSERT_EQ(sl_ctrl_rpc_decode_response(answer.data(), answer.size(), &result), 0);
+    EXPECT_EQ(sl_load_be32(answer.data() + 8), 11u) << "correlation id echoed";
+    EXPECT_EQ(result.error_code, 0) << result.error_message;
+    EXPECT_GT(result.applied_index, 0u);
+
+    RawConnection bad_format(port);
+    std::vector<uint8_t> frame = request_frame(create, 12);
+    frame[5] = 9; // format 9
+    ASSERT_TRUE(bad_format.send_all(frame));
+    EXPECT_TRUE(bad_format.closed_by_peer());
+
+    RawConnection too_big(port);
+    ASSERT_TRUE(too_big.send_all({0, 0x7f, 0xff, 0xff, 1, 2, 3}));
+    EXPECT_TRUE(too_big.closed_by_peer());
+
+    RawConnection not_raft_nor_rpc(port);
+    ASSERT_TRUE(not_raft_nor_rpc.send_all({0x47, 0x45, 0x54, 0x20})); // "GET "
+    EXPECT_TRUE(not_raft_nor_rpc.closed_by_peer());
+
+    RawConnection bad_raft_version(port);
+    std::vector<uint8_t> preamble(24, 0);
+    preamble[0] = 1;
+    preamble[1] = 1; // version 257
+    preamble[16] = 16;
+    ASSERT_TRUE(bad_raft_version.send_all(preamble));
+    EXPECT_TRUE(bad_raft_version.closed_by_peer());
+
+    sl_md_request again = create_request("over-rpc");
+    ASSERT_TRUE(good.send_all(request_frame(again, 13)));
+    answer = good.read_frame();
+    ASSERT_EQ(sl_ctrl_rpc_decode_response(answer.data(), answer.size(), &result), 0);
+    EXPECT_EQ(result.error_code, SL_KAFKA_TOPIC_ALREADY_EXISTS);
+    EXPECT_EQ(create_topic("after-garbage", 1), 0) << "raft still commits";
+
+    sl_md_log_rpc_stats stats;
+    sl_md_log_get_rpc_stats(log, &stats);
+    EXPECT_EQ(stats.bad_frames, 2u);
+    EXPECT_EQ(stats.bad_handshakes, 2u);
+    EXPECT_EQ(stats.requests_served, 2u);
 }
