@@ -8,6 +8,7 @@
 //
 // Timeouts are shortened by overrides (election ~0.8-1.6 s, broker session 2 s) so each
 // test takes seconds; every wait is a poll on a condition with a deadline.
+#include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <librdkafka/rdkafka.h>
@@ -217,6 +218,29 @@ int16_t raw_produce_error(const std::string &host_port, const std::string &topic
     return results[0].error_code;
 }
 
+// The partitions of topic that have a log directory (<topic>-<partition>) in data_dir.
+std::set<int32_t> partition_dirs(const std::string &data_dir, const std::string &topic)
+{
+    std::set<int32_t> out;
+    DIR *d = opendir(data_dir.c_str());
+    if (d == nullptr) {
+        return out;
+    }
+    while (struct dirent *e = readdir(d)) {
+        std::string name = e->d_name;
+        if (name.size() <= topic.size() + 1 || name.compare(0, topic.size(), topic) != 0 ||
+            name[topic.size()] != '-') {
+            continue;
+        }
+        std::string digits = name.substr(topic.size() + 1);
+        if (digits.find_first_not_of("0123456789") == std::string::npos) {
+            out.insert(atoi(digits.c_str()));
+        }
+    }
+    closedir(d);
+    return out;
+}
+
 // Waits until every running node lists exactly `ids` and agrees on a controller.
 int32_t wait_cluster_formed(cluster_process &cluster, const std::vector<int32_t> &ids)
 {
@@ -308,6 +332,16 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
         }
     }
 
+    // Each broker holds logs of exactly the partitions it is a replica of.
+    for (int i = 0; i < cluster.size(); i++) {
+        for (const auto &t : topics) {
+            std::vector<int32_t> led = leaders_of(first, t)[cluster.node_id(i)];
+            EXPECT_EQ(partition_dirs(cluster.node(i).data_dir(), t),
+                      std::set<int32_t>(led.begin(), led.end()))
+                << "node " << cluster.node_id(i) << " topic " << t;
+        }
+    }
+
     // librdkafka bootstrapped from one broker routes each partition to its leader.
     const std::string client_topic = topics[1];
     produce_all(cluster.address(2), client_topic, k_partitions, 600);
@@ -320,6 +354,27 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
         sl_test::fetch_metadata(cluster.address(other), {"auto-created"}, true, 2000, &auto_view),
         "");
     wait_topic_everywhere(cluster, "auto-created", 1);
+
+    // DeleteTopics through a broker: every broker drops the topic and the brokers that
+    // held its partitions remove their directories.
+    int16_t deleted = -1;
+    ASSERT_EQ(sl_test::delete_topic_raw(cluster.address(2), client_topic, k_admin_ms, &deleted),
+              "");
+    ASSERT_EQ(deleted, k_err_none);
+    for (int i = 0; i < cluster.size(); i++) {
+        ASSERT_TRUE(cluster.WaitForMetadata(
+            i,
+            [&](const metadata_view &v) -> std::string {
+                if (v.topic(client_topic) != nullptr) {
+                    return client_topic + " still listed";
+                }
+                if (!partition_dirs(cluster.node(i).data_dir(), client_topic).empty()) {
+                    return client_topic + " still has directories";
+                }
+                return "";
+            },
+            k_propagate_ms));
+    }
 
     EXPECT_TRUE(cluster.StopAll());
 }

@@ -13,6 +13,7 @@ namespace
 
 constexpr int16_t k_api_metadata = 3;
 constexpr int16_t k_api_create_topics = 19;
+constexpr int16_t k_api_delete_topics = 20;
 // Larger than any sane array in a test cluster's answer: a corrupt count fails fast.
 constexpr int32_t k_array_max = 100000;
 
@@ -197,6 +198,30 @@ std::string create_topic_raw(const std::string &host_port, const std::string &na
     }
     if (error_message != nullptr) {
         *error_message = message;
+    }
+    return "";
+}
+
+std::string delete_topic_raw(const std::string &host_port, const std::string &name, int timeout_ms,
+                             int16_t *error_code)
+{
+    kafka_writer w;
+    w.int32(1); // topic names
+    w.string(name);
+    w.int32(timeout_ms);
+    std::vector<uint8_t> payload;
+    std::string error =
+        round_trip(host_port, k_api_delete_topics, 1, w.data(), timeout_ms + 5000, &payload);
+    if (!error.empty()) {
+        return error;
+    }
+    kafka_reader r(payload);
+    r.int32(); // throttle_time_ms
+    int32_t n = r.int32();
+    std::string got = r.string();
+    *error_code = r.int16();
+    if (r.failed() || n != 1 || got != name || r.remaining() != 0) {
+        return "malformed DeleteTopics v1 answer from " + host_port;
     }
     return "";
 }

@@ -65,4 +65,9 @@ std::string create_topic_raw(const std::string &host_port, const std::string &na
                              int32_t partitions, int16_t replication_factor, int timeout_ms,
                              int16_t *error_code, std::string *error_message = nullptr);
 
+// Sends DeleteTopics v1 for one topic name to host_port. Returns "" and sets *error_code
+// from the answer, or what went wrong on the wire.
+std::string delete_topic_raw(const std::string &host_port, const std::string &name, int timeout_ms,
+                             int16_t *error_code);
+
 } // namespace sl_test
