@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/child_process.h"
 #include "tests/support/cluster_process.h"
 #include "tests/support/raw_admin_client.h"
 #include "tests/support/raw_kafka_client.h"
@@ -56,6 +57,7 @@ cluster_options fast_options(int voters, int standbys)
         {"broker.session.timeout.ms", "2000"},
         {"broker.heartbeat.interval.ms", "250"},
         {"auto.create.topics.enable", "true"},
+        {"group.initial.rebalance.delay.ms", "0"},
     };
     return o;
 }
@@ -185,6 +187,60 @@ void consume_all(const std::string &bootstrap, const std::string &topic, int par
         EXPECT_EQ(m.partition, i % partitions) << m.value;
     }
     EXPECT_EQ(seen, want);
+}
+
+// Reads count records of topic with a subscribed consumer of group `group` (librdkafka's
+// group protocol: FindCoordinator, JoinGroup, SyncGroup, OffsetCommit) and checks each
+// produced value arrives; "" on success.
+std::string consume_with_group(const std::string &bootstrap, const std::string &topic,
+                               const std::string &group, int count)
+{
+    std::string error;
+    rd_kafka_conf_t *conf = sl_test::make_conf({{"bootstrap.servers", bootstrap},
+                                                {"group.id", group},
+                                                {"auto.offset.reset", "earliest"},
+                                                {"enable.auto.commit", "true"},
+                                                {"auto.commit.interval.ms", "100"}},
+                                               &error);
+    if (conf == nullptr) {
+        return error;
+    }
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (rk == nullptr) {
+        rd_kafka_conf_destroy(conf);
+        return errstr;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *subscription = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(subscription, topic.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, subscription);
+    rd_kafka_topic_partition_list_destroy(subscription);
+    std::set<std::string> seen;
+    long long deadline_ms = sl_test::monotonic_ms() + k_admin_ms;
+    while (err == RD_KAFKA_RESP_ERR_NO_ERROR && (int)seen.size() < count &&
+           sl_test::monotonic_ms() < deadline_ms) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (m == nullptr) {
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            seen.insert(std::string((const char *)m->payload, m->len));
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return std::string("subscribe: ") + rd_kafka_err2str(err);
+    }
+    for (int i = 0; i < count; i++) {
+        if (seen.count(value_of(topic, i)) == 0) {
+            return "group " + group + " read " + std::to_string(seen.size()) + " of " +
+                   std::to_string(count) + " values; missing " + value_of(topic, i);
+        }
+    }
+    return "";
 }
 
 // Sends a Produce v7 of one record for topic-partition straight to host_port; returns the
@@ -346,6 +402,26 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
     const std::string client_topic = topics[1];
     produce_all(cluster.address(2), client_topic, k_partitions, 600);
     consume_all(cluster.address(1), client_topic, k_partitions, 600);
+
+    // Every broker names the same coordinator for a group, and a subscribed consumer of
+    // that group reads everything through it.
+    for (const std::string group : {"g-one", "g-two", "g-three"}) {
+        int32_t coordinator = -1;
+        for (int i = 0; i < cluster.size(); i++) {
+            int16_t code = -1;
+            int32_t node = -1;
+            ASSERT_EQ(
+                sl_test::find_group_coordinator_raw(cluster.address(i), group, 2000, &code, &node),
+                "");
+            ASSERT_EQ(code, k_err_none);
+            if (i == 0) {
+                coordinator = node;
+            }
+            EXPECT_EQ(node, coordinator) << group << " via node " << cluster.node_id(i);
+        }
+        EXPECT_NE(first.broker(coordinator), nullptr) << group;
+    }
+    EXPECT_EQ(consume_with_group(cluster.address(0), client_topic, "g-one", 600), "");
 
     // Auto-creation through a broker that is not the controller.
     int other = cluster.index_of(controller) == 0 ? 1 : 0;

@@ -12,6 +12,7 @@ namespace
 {
 
 constexpr int16_t k_api_metadata = 3;
+constexpr int16_t k_api_find_coordinator = 10;
 constexpr int16_t k_api_create_topics = 19;
 constexpr int16_t k_api_delete_topics = 20;
 // Larger than any sane array in a test cluster's answer: a corrupt count fails fast.
@@ -222,6 +223,31 @@ std::string delete_topic_raw(const std::string &host_port, const std::string &na
     *error_code = r.int16();
     if (r.failed() || n != 1 || got != name || r.remaining() != 0) {
         return "malformed DeleteTopics v1 answer from " + host_port;
+    }
+    return "";
+}
+
+std::string find_group_coordinator_raw(const std::string &host_port, const std::string &group,
+                                       int timeout_ms, int16_t *error_code, int32_t *node_id)
+{
+    kafka_writer w;
+    w.string(group);
+    w.int8(0); // key type: group
+    std::vector<uint8_t> payload;
+    std::string error =
+        round_trip(host_port, k_api_find_coordinator, 1, w.data(), timeout_ms, &payload);
+    if (!error.empty()) {
+        return error;
+    }
+    kafka_reader r(payload);
+    r.int32(); // throttle_time_ms
+    *error_code = r.int16();
+    read_nullable(r); // error_message
+    *node_id = r.int32();
+    r.string(); // host
+    r.int32();  // port
+    if (r.failed() || r.remaining() != 0) {
+        return "malformed FindCoordinator v1 answer from " + host_port;
     }
     return "";
 }

@@ -70,4 +70,9 @@ std::string create_topic_raw(const std::string &host_port, const std::string &na
 std::string delete_topic_raw(const std::string &host_port, const std::string &name, int timeout_ms,
                              int16_t *error_code);
 
+// Sends FindCoordinator v1 (key type 0: a consumer group) to host_port. Returns "" and
+// sets *error_code and *node_id from the answer, or what went wrong on the wire.
+std::string find_group_coordinator_raw(const std::string &host_port, const std::string &group,
+                                       int timeout_ms, int16_t *error_code, int32_t *node_id);
+
 } // namespace sl_test
