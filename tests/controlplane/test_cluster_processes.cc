@@ -507,10 +507,14 @@ TEST(ClusterProcesses, KillingTheActiveControllerFailsOverAndTheNodeCatchesUp)
                 for (const auto &p : t->partitions) {
                     bool orphan =
                         std::count(dead_partitions.begin(), dead_partitions.end(), p.partition) > 0;
-                    if (orphan && (p.leader != -1 || p.error_code != k_err_leader_not_available))
+                    if (orphan && (p.leader != -1 || p.error_code != k_err_leader_not_available ||
+                                   p.offline != std::vector<int32_t>{controller}))
                         return "partition " + std::to_string(p.partition) +
-                               " of the dead node: " + "leader " + std::to_string(p.leader) +
-                               " error " + std::to_string(p.error_code);
+                               " of the dead node: leader " + std::to_string(p.leader) + " error " +
+                               std::to_string(p.error_code) + " offline " + ids_text(p.offline);
+                    if (!orphan && !p.offline.empty())
+                        return "partition " + std::to_string(p.partition) +
+                               " has offline replicas " + ids_text(p.offline);
                     if (!orphan && p.leader < 0)
                         return "partition " + std::to_string(p.partition) + " lost its leader";
                 }
