@@ -22,6 +22,7 @@
 
 #include "tests/support/child_process.h"
 #include "tests/support/cluster_process.h"
+#include "tests/support/compat_env.h"
 #include "tests/support/raw_admin_client.h"
 #include "tests/support/raw_kafka_client.h"
 #include "tests/support/rdkafka_client.h"
@@ -354,6 +355,24 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
     }
     for (const auto &t : topics) {
         wait_topic_everywhere(cluster, t, k_partitions);
+    }
+
+    // kcat -L through each broker lists the three brokers and a topic with its leaders.
+    for (int i = 0; i < cluster.size(); i++) {
+        sl_test::command_result res =
+            sl_test::run_command({sl_test::program_from_env("KCAT", "kcat"), "-L", "-b",
+                                  cluster.address(i), "-t", topics[0], "-m", "10"},
+                                 20000);
+        ASSERT_EQ(res.exit_code, 0) << res.stderr_text;
+        EXPECT_NE(res.stdout_text.find(" 3 brokers:"), std::string::npos) << res.stdout_text;
+        for (int k = 0; k < cluster.size(); k++) {
+            std::string line =
+                "broker " + std::to_string(cluster.node_id(k)) + " at " + cluster.address(k);
+            EXPECT_NE(res.stdout_text.find(line), std::string::npos) << res.stdout_text;
+        }
+        EXPECT_NE(res.stdout_text.find("with 6 partitions"), std::string::npos) << res.stdout_text;
+        EXPECT_EQ(res.stdout_text.find("Leader not available"), std::string::npos)
+            << res.stdout_text;
     }
 
     // Same answer from every broker; partitions spread over all three.
