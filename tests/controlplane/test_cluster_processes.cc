@@ -417,6 +417,33 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
         }
     }
 
+    // Produce v10 (KIP-951) to a non-leader names the leader, its epoch and its endpoint.
+    for (const auto &kv : leaders_of(first, topic)) {
+        int32_t partition = kv.second[0];
+        int other = cluster.index_of(kv.first) == 0 ? 1 : 0;
+        sl_test::produce_v10_result res;
+        ASSERT_EQ(sl_test::produce_v10_raw(
+                      cluster.address(other), topic, partition,
+                      sl_test::build_record_batch({{"k", "v10"}}, 1700000000000), 5000, &res),
+                  "");
+        EXPECT_EQ(res.error_code, k_err_not_leader_or_follower);
+        EXPECT_EQ(res.current_leader, kv.first);
+        const metadata_topic *mt = first.topic(topic);
+        ASSERT_NE(mt, nullptr);
+        EXPECT_EQ(res.current_leader_epoch, mt->partitions[(size_t)partition].leader_epoch);
+        ASSERT_EQ(res.node_endpoints.size(), 1u);
+        EXPECT_EQ(res.node_endpoints[0].node_id, kv.first);
+        EXPECT_EQ(res.node_endpoints[0].host + ":" + std::to_string(res.node_endpoints[0].port),
+                  cluster.address(cluster.index_of(kv.first)));
+        ASSERT_EQ(sl_test::produce_v10_raw(
+                      cluster.address(cluster.index_of(kv.first)), topic, partition,
+                      sl_test::build_record_batch({{"k", "v10"}}, 1700000000000), 5000, &res),
+                  "");
+        EXPECT_EQ(res.error_code, k_err_none);
+        EXPECT_EQ(res.current_leader, -1);
+        EXPECT_TRUE(res.node_endpoints.empty());
+    }
+
     // librdkafka bootstrapped from one broker routes each partition to its leader.
     const std::string client_topic = topics[1];
     produce_all(cluster.address(2), client_topic, k_partitions, 600);

@@ -111,6 +111,109 @@ bool parse_metadata_v7(const std::vector<uint8_t> &body, metadata_view *out)
     return !r.failed() && r.remaining() == 0;
 }
 
+// Reader of the flexible (compact, tagged) encodings, bounds-checked like kafka_reader.
+class flexible_reader
+{
+  public:
+    explicit flexible_reader(const std::vector<uint8_t> &b) : bytes_(b)
+    {
+    }
+    bool failed() const
+    {
+        return failed_;
+    }
+    size_t remaining() const
+    {
+        return failed_ ? 0 : bytes_.size() - pos_;
+    }
+    uint64_t fixed(size_t n)
+    {
+        if (failed_ || bytes_.size() - pos_ < n) {
+            failed_ = true;
+            return 0;
+        }
+        uint64_t v = 0;
+        for (size_t i = 0; i < n; i++) {
+            v = (v << 8) | bytes_[pos_++];
+        }
+        return v;
+    }
+    uint32_t uvarint()
+    {
+        uint32_t v = 0;
+        for (int shift = 0; shift < 35; shift += 7) {
+            uint8_t b = (uint8_t)fixed(1);
+            if (failed_) {
+                return 0;
+            }
+            v |= (uint32_t)(b & 0x7f) << shift;
+            if ((b & 0x80) == 0) {
+                return v;
+            }
+        }
+        failed_ = true;
+        return 0;
+    }
+    // Compact (nullable) string: "" when null.
+    std::string compact_string()
+    {
+        uint32_t n = uvarint();
+        if (failed_ || n == 0) {
+            return "";
+        }
+        n -= 1;
+        if (bytes_.size() - pos_ < n) {
+            failed_ = true;
+            return "";
+        }
+        std::string out(bytes_.begin() + (long)pos_, bytes_.begin() + (long)(pos_ + n));
+        pos_ += n;
+        return out;
+    }
+    // Compact array count (-1 for null).
+    int32_t compact_count()
+    {
+        uint32_t n = uvarint();
+        if (failed_ || n > (uint32_t)k_array_max + 1) {
+            failed_ = true;
+            return 0;
+        }
+        return (int32_t)n - 1;
+    }
+    void skip(size_t n)
+    {
+        if (failed_ || bytes_.size() - pos_ < n) {
+            failed_ = true;
+            return;
+        }
+        pos_ += n;
+    }
+    size_t pos() const
+    {
+        return pos_;
+    }
+    // Skips a whole tagged-field section.
+    void skip_tags()
+    {
+        uint32_t count = uvarint();
+        for (uint32_t i = 0; i < count && !failed_; i++) {
+            uvarint(); // tag
+            skip(uvarint());
+        }
+    }
+
+  private:
+    const std::vector<uint8_t> &bytes_;
+    size_t pos_ = 0;
+    bool failed_ = false;
+};
+
+void compact_string_out(kafka_writer &w, const std::string &s)
+{
+    w.unsigned_varint((uint32_t)s.size() + 1);
+    w.raw(std::vector<uint8_t>(s.begin(), s.end()));
+}
+
 } // namespace
 
 const metadata_broker *metadata_view::broker(int32_t node_id) const
@@ -223,6 +326,94 @@ std::string delete_topic_raw(const std::string &host_port, const std::string &na
     *error_code = r.int16();
     if (r.failed() || n != 1 || got != name || r.remaining() != 0) {
         return "malformed DeleteTopics v1 answer from " + host_port;
+    }
+    return "";
+}
+
+std::string produce_v10_raw(const std::string &host_port, const std::string &topic,
+                            int32_t partition, const std::vector<uint8_t> &records, int timeout_ms,
+                            produce_v10_result *out)
+{
+    // Request header v2: the v1 fields, then an empty tagged-field section.
+    kafka_writer w;
+    w.int16(0); // Produce
+    w.int16(10);
+    const int32_t correlation_id = 0x5c10;
+    w.int32(correlation_id);
+    w.string("sluice-raw-test");
+    w.unsigned_varint(0); // header tags
+    w.unsigned_varint(0); // transactional_id: null
+    w.int16(1);           // acks
+    w.int32(timeout_ms);
+    w.unsigned_varint(2); // one topic
+    compact_string_out(w, topic);
+    w.unsigned_varint(2); // one partition
+    w.int32(partition);
+    w.unsigned_varint((uint32_t)records.size() + 1);
+    w.raw(records);
+    w.unsigned_varint(0); // partition tags
+    w.unsigned_varint(0); // topic tags
+    w.unsigned_varint(0); // body tags
+    raw_kafka_connection conn;
+    std::string error;
+    if (!conn.connect_to(host_port, timeout_ms, &error)) {
+        return "connect " + host_port + ": " + error;
+    }
+    if (!conn.send_frame(w.data())) {
+        return "send to " + host_port + " failed";
+    }
+    std::vector<uint8_t> payload;
+    read_status st = conn.read_frame(&payload, timeout_ms);
+    if (st != read_status::ok) {
+        return std::string("reading the answer of ") + host_port + ": " + read_status_name(st);
+    }
+    flexible_reader r(payload);
+    bool ok = (int32_t)r.fixed(4) == correlation_id;
+    r.skip_tags(); // response header v1
+    *out = produce_v10_result();
+    ok = ok && r.compact_count() == 1 && r.compact_string() == topic && r.compact_count() == 1;
+    ok = ok && (int32_t)r.fixed(4) == partition;
+    out->error_code = (int16_t)r.fixed(2);
+    out->base_offset = (int64_t)r.fixed(8);
+    r.fixed(8); // log_append_time_ms
+    r.fixed(8); // log_start_offset
+    int32_t record_errors = r.compact_count();
+    ok = ok && record_errors <= 0;
+    r.compact_string(); // error_message
+    for (uint32_t tags = r.uvarint(), i = 0; ok && !r.failed() && i < tags; i++) {
+        uint32_t tag = r.uvarint();
+        uint32_t size = r.uvarint();
+        if (tag == 0) { // current_leader
+            size_t start = r.pos();
+            out->current_leader = (int32_t)r.fixed(4);
+            out->current_leader_epoch = (int32_t)r.fixed(4);
+            r.skip(size - (r.pos() - start)); // its own (empty) tag section
+        } else {
+            r.skip(size);
+        }
+    }
+    r.skip_tags(); // topic tags
+    r.fixed(4);    // throttle_time_ms
+    for (uint32_t tags = r.uvarint(), i = 0; ok && !r.failed() && i < tags; i++) {
+        uint32_t tag = r.uvarint();
+        uint32_t size = r.uvarint();
+        if (tag != 0) {
+            r.skip(size);
+            continue;
+        }
+        int32_t n = r.compact_count();
+        for (int32_t k = 0; k < n && !r.failed(); k++) {
+            metadata_broker b;
+            b.node_id = (int32_t)r.fixed(4);
+            b.host = r.compact_string();
+            b.port = (int32_t)r.fixed(4);
+            b.rack = r.compact_string();
+            r.skip_tags();
+            out->node_endpoints.push_back(b);
+        }
+    }
+    if (!ok || r.failed() || r.remaining() != 0) {
+        return "malformed Produce v10 answer from " + host_port;
     }
     return "";
 }

@@ -75,4 +75,19 @@ std::string delete_topic_raw(const std::string &host_port, const std::string &na
 std::string find_group_coordinator_raw(const std::string &host_port, const std::string &group,
                                        int timeout_ms, int16_t *error_code, int32_t *node_id);
 
+// What a Produce v10 (flexible, KIP-951 fields) answer says about one partition.
+struct produce_v10_result {
+    int16_t error_code = -1;
+    int64_t base_offset = -1;
+    int32_t current_leader = -1; // tagged current_leader (-1: absent)
+    int32_t current_leader_epoch = -1;
+    std::vector<metadata_broker> node_endpoints; // top-level tagged node_endpoints
+};
+
+// Sends Produce v10 (acks 1) of one uncompressed record batch to topic-partition on
+// host_port and parses the flexible answer. Returns "" and fills *out, or what went wrong.
+std::string produce_v10_raw(const std::string &host_port, const std::string &topic,
+                            int32_t partition, const std::vector<uint8_t> &records, int timeout_ms,
+                            produce_v10_result *out);
+
 } // namespace sl_test
