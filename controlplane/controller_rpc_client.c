@@ -364,6 +364,16 @@ void sl_ctrl_rpc_client_expire(struct sl_ctrl_rpc_client *c, int64_t now_ms)
     }
 }
 
+void sl_ctrl_rpc_client_fail_others(struct sl_ctrl_rpc_client *c, int32_t keep_node_id)
+{
+    for (int i = 0; i < c->peer_count; i++) {
+        struct link *l = c->peers[i].link;
+        if (l != NULL && c->peers[i].node_id != keep_node_id && l->sent_head != NULL) {
+            fail_link(l, -ECONNABORTED);
+        }
+    }
+}
+
 void sl_ctrl_rpc_client_close(struct sl_ctrl_rpc_client *c)
 {
     if (c == NULL) {

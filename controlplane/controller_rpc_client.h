@@ -41,6 +41,11 @@ int sl_ctrl_rpc_client_send(struct sl_ctrl_rpc_client *c, int32_t node_id,
  * passed (a peer that stopped answering without closing). */
 void sl_ctrl_rpc_client_expire(struct sl_ctrl_rpc_client *c, int64_t now_ms);
 
+/* Fails, with -ECONNABORTED, the connections to every node but `keep_node_id` that hold
+ * requests: a leader elected elsewhere means they went to a node that is gone or no longer
+ * leads (a dead host does not always reset its connections). */
+void sl_ctrl_rpc_client_fail_others(struct sl_ctrl_rpc_client *c, int32_t keep_node_id);
+
 /* Fails every request in flight with -ECANCELED and closes the connections; the loop must
  * keep running until their handles are closed. */
 void sl_ctrl_rpc_client_close(struct sl_ctrl_rpc_client *c);

@@ -51,8 +51,8 @@ void sl_ctrl_rpc_server_adopt(struct sl_ctrl_rpc_server *s, uv_tcp_t *tcp, const
  * handles are closed. Requests still executing complete into the void. */
 void sl_ctrl_rpc_server_close(struct sl_ctrl_rpc_server *s);
 
-/* Frees a closed server after its loop has finished (every connection gone). NULL is a
- * no-op. */
+/* Frees a closed server after its loop has finished (every connection handle closed).
+ * NULL is a no-op. */
 void sl_ctrl_rpc_server_free(struct sl_ctrl_rpc_server *s);
 
 /* Copies the counters. Any thread. */

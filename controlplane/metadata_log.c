@@ -31,9 +31,29 @@
 /* A forwarded request gives up after this many election timeouts without an answer. */
 #define FORWARD_TIMEOUT_ELECTIONS 5
 
+/* Pause before registering again after a refusal, or before a failed heartbeat is resent
+ * (when the heartbeat interval is longer). */
+#define BROKER_RETRY_MS 200
+
 /* A FIFO of requests linked through their private `next`. */
 struct request_list {
     struct sl_md_request *head, *tail;
+};
+
+/* This node's broker registration and heartbeats, run on the control-plane thread so a
+ * busy main thread never lets the session lapse (Kafka's broker lifecycle manager). */
+struct broker_lifecycle {
+    struct sl_md_request registration; /* template, written before start_requested */
+    uint32_t interval_ms;
+    _Atomic bool start_requested;
+    _Atomic int64_t epoch; /* -1 until registered */
+    _Atomic bool unfenced;
+    _Atomic int last_error;
+    /* Control-plane thread only. */
+    bool active;
+    bool in_flight;
+    uint64_t next_ms;
+    struct sl_md_request req; /* the registration or heartbeat in flight */
 };
 
 struct sl_md_log {
@@ -86,6 +106,8 @@ struct sl_md_log {
     struct request_list membership;
     bool membership_busy;
     bool membership_running;
+
+    struct broker_lifecycle broker;
 };
 
 struct internal_apply {
@@ -865,27 +887,97 @@ static void redispatch_parked(struct sl_md_log *log)
 
 /* Takes a request from the submit queue. Forwarding is bounded: while this node is not
  * the controller, at most rpc_inflight_max requests leave the queue. */
+/* A request enters: executed here when this node is the controller, else forwarded. */
+static void accept_request(struct sl_md_log *log, struct sl_md_request *req)
+{
+    req->next = NULL;
+    req->applied_index = 0;
+    req->forward_target = -1;
+    req->forward_hint = -1;
+    req->forward_sent = false;
+    req->deadline_ms = (int64_t)uv_now(&log->loop) + (int64_t)log->options.request_timeout_ms;
+    if (log->leader_ready || log->closing || atomic_load(&log->failed)) {
+        execute_locally(log, req);
+    } else {
+        log->forward_count++;
+        dispatch(log, req);
+    }
+}
+
 static void drain_queue(struct sl_md_log *log)
 {
-    int64_t now = (int64_t)uv_now(&log->loop);
     while (log->leader_ready || log->forward_count < log->options.rpc_inflight_max) {
         struct sl_md_request *req = sl_mpsc_queue_pop(log->queue);
         if (req == NULL) {
             return;
         }
-        req->next = NULL;
-        req->applied_index = 0;
-        req->forward_target = -1;
-        req->forward_hint = -1;
-        req->forward_sent = false;
-        req->deadline_ms = now + (int64_t)log->options.request_timeout_ms;
-        if (log->leader_ready || log->closing || atomic_load(&log->failed)) {
-            execute_locally(log, req);
-        } else {
-            log->forward_count++;
-            dispatch(log, req);
-        }
+        accept_request(log, req);
     }
+}
+
+/* ---- this node's broker: registration and heartbeats ---- */
+
+static void broker_done(struct sl_md_request *req, void *arg)
+{
+    struct sl_md_log *log = arg;
+    struct broker_lifecycle *b = &log->broker;
+    uint64_t now = uv_now(&log->loop);
+    b->in_flight = false;
+    atomic_store(&b->last_error, req->error_code);
+    if (req->type == SL_MD_REQUEST_REGISTER_BROKER) {
+        if (req->error_code == SL_KAFKA_NONE) {
+            atomic_store(&b->epoch, req->broker_epoch);
+            b->next_ms = now; /* the first heartbeat unfences it: at once */
+        } else {
+            b->next_ms = now + BROKER_RETRY_MS;
+        }
+        return;
+    }
+    if (req->error_code == SL_KAFKA_NONE) {
+        atomic_store(&b->unfenced, true);
+        b->next_ms = now + b->interval_ms;
+    } else if (req->error_code == SL_KAFKA_BROKER_ID_NOT_REGISTERED ||
+               req->error_code == SL_KAFKA_STALE_BROKER_EPOCH) {
+        /* The registration is gone (unregistered, or replaced while this node was cut
+         * off): register again, then heartbeat with the new epoch. */
+        fprintf(stderr, "sluiced: heartbeat refused (%d %s): registering again\n", req->error_code,
+                req->error_message);
+        atomic_store(&b->epoch, (int64_t)-1);
+        atomic_store(&b->unfenced, false);
+        b->next_ms = now;
+    } else {
+        b->next_ms = now + SL_MIN((uint64_t)b->interval_ms, (uint64_t)BROKER_RETRY_MS);
+    }
+}
+
+/* Sends the next registration or heartbeat when it is due. */
+static void broker_step(struct sl_md_log *log)
+{
+    struct broker_lifecycle *b = &log->broker;
+    if (!b->active) {
+        if (!atomic_load_explicit(&b->start_requested, memory_order_acquire)) {
+            return;
+        }
+        b->active = true; /* registration and interval were written before the flag */
+        b->next_ms = uv_now(&log->loop);
+    }
+    if (b->in_flight || log->closing || uv_now(&log->loop) < b->next_ms) {
+        return;
+    }
+    int64_t epoch = atomic_load(&b->epoch);
+    if (epoch < 0) {
+        b->req = b->registration;
+    } else {
+        memset(&b->req, 0, sizeof(b->req));
+        b->req.type = SL_MD_REQUEST_HEARTBEAT;
+        b->req.heartbeat.broker_id = b->registration.register_broker.broker_id;
+        b->req.heartbeat.broker_epoch = epoch;
+    }
+    b->req.on_done = broker_done;
+    b->req.on_done_arg = log;
+    b->req.done = 0;
+    b->in_flight = true;
+    accept_request(log, &b->req);
 }
 
 /* An RPC from another node: executed here, never forwarded again. */
@@ -906,6 +998,7 @@ static void after_events(uv_check_t *check)
     check_applying(log);
     if (!log->closing) {
         drain_queue(log);
+        broker_step(log);
     }
 }
 
@@ -1023,6 +1116,9 @@ static void tick(uv_timer_t *timer)
         check_sessions(log);
     }
     sl_ctrl_rpc_client_expire(log->rpc_client, (int64_t)now);
+    if (leader != 0) {
+        sl_ctrl_rpc_client_fail_others(log->rpc_client, (int32_t)leader);
+    }
     redispatch_parked(log);
     drain_queue(log);
     sl_md_publisher_reclaim(log->publisher);
@@ -1205,6 +1301,7 @@ int sl_md_log_open(const struct sl_md_log_options *options, struct sl_md_log **o
         return -EIO;
     }
     atomic_init(&log->leader_id, -1);
+    atomic_init(&log->broker.epoch, (int64_t)-1);
     rc = sl_md_fsm_init(&log->fsm, NULL);
     if (rc == 0) {
         log->publisher = sl_md_publisher_new(options->reader_count, log->fsm.image);
@@ -1347,6 +1444,37 @@ bool sl_md_log_is_controller(const struct sl_md_log *log)
 int32_t sl_md_log_leader_id(const struct sl_md_log *log)
 {
     return atomic_load(&((struct sl_md_log *)log)->leader_id);
+}
+
+int sl_md_log_broker_start(struct sl_md_log *log, const struct sl_md_request *registration,
+                           uint32_t heartbeat_interval_ms)
+{
+    if (registration->type != SL_MD_REQUEST_REGISTER_BROKER || heartbeat_interval_ms == 0) {
+        return -EINVAL;
+    }
+    if (atomic_load(&log->broker.start_requested)) {
+        return -EALREADY;
+    }
+    log->broker.registration = *registration;
+    log->broker.interval_ms = heartbeat_interval_ms;
+    atomic_store_explicit(&log->broker.start_requested, true, memory_order_release);
+    uv_async_send(&log->wakeup);
+    return 0;
+}
+
+int64_t sl_md_log_broker_epoch(const struct sl_md_log *log)
+{
+    return atomic_load(&((struct sl_md_log *)log)->broker.epoch);
+}
+
+bool sl_md_log_broker_unfenced(const struct sl_md_log *log)
+{
+    return atomic_load(&((struct sl_md_log *)log)->broker.unfenced);
+}
+
+int sl_md_log_broker_last_error(const struct sl_md_log *log)
+{
+    return atomic_load(&((struct sl_md_log *)log)->broker.last_error);
 }
 
 void sl_md_log_get_rpc_stats(const struct sl_md_log *log, struct sl_md_log_rpc_stats *out)

@@ -14,8 +14,12 @@
  * sl_md_request_is_done() (or pass `on_done`, which runs on the control-plane thread).
  * The request memory belongs to the submitter and must stay valid until done.
  * Requests are executed by the controller only on the raft leader after it has applied
- * everything committed before its term (a barrier); elsewhere they complete with
- * NOT_CONTROLLER and `leader_id` as a hint.
+ * everything committed before its term (a barrier). On any other node they are forwarded
+ * to the leader's CONTROLLER listener (controller RPC) and complete with its answer once
+ * this node has applied the result; when no controller answers within
+ * request_timeout_ms they complete with NOT_CONTROLLER (leader_id -1) or
+ * REQUEST_TIMED_OUT. A forwarded request whose answer was lost is sent again, so a
+ * non-idempotent one (CreateTopics) may answer TOPIC_ALREADY_EXISTS for its own change.
  *
  * Readers (dataplane shards) read the current image through sl_md_log_publisher().
  */
@@ -66,9 +70,9 @@ int sl_md_log_options_from_config(const struct sl_config *cfg, uint32_t reader_c
                                   struct sl_md_log_options *out, char *err, size_t err_size);
 
 /* A broker-only node (voter = false) opens its log without bootstrapping and waits until
- * the active controller adds it as a standby (SL_MD_REQUEST_ADD_STANDBY, with the node's
- * metadata.standby.address); from then on it replicates and applies the log like a voter
- * but does not vote. */
+ * the active controller adds it as a standby (its REGISTER_BROKER with
+ * register_standby_address, or SL_MD_REQUEST_ADD_STANDBY); from then on it replicates and
+ * applies the log like a voter but does not vote. */
 
 enum sl_md_request_type {
     SL_MD_REQUEST_CREATE_TOPIC = 1,
@@ -184,6 +188,24 @@ struct sl_md_publisher *sl_md_log_publisher(struct sl_md_log *log);
 bool sl_md_log_is_controller(const struct sl_md_log *log);
 /* The known raft leader's node id, or -1. Any thread. */
 int32_t sl_md_log_leader_id(const struct sl_md_log *log);
+/* This node's broker lifecycle, on the control-plane thread (Kafka's broker lifecycle
+ * manager): registers `registration` (a REGISTER_BROKER request, copied; for a broker-only
+ * node with register_standby_address set), retrying every 200 ms until the active
+ * controller accepts it, then heartbeats every `heartbeat_interval_ms` (the first one
+ * unfences the broker), and registers again when a heartbeat says the registration is
+ * gone. Requests are forwarded like any other. Call once, after sl_md_log_start; any
+ * thread. Returns 0, -EINVAL (not a registration, interval 0) or -EALREADY. */
+int sl_md_log_broker_start(struct sl_md_log *log, const struct sl_md_request *registration,
+                           uint32_t heartbeat_interval_ms);
+/* The registration's broker epoch, or -1 before the controller accepted it. Any thread. */
+int64_t sl_md_log_broker_epoch(const struct sl_md_log *log);
+/* True once a heartbeat with the current registration was accepted (the broker is
+ * unfenced). Any thread. */
+bool sl_md_log_broker_unfenced(const struct sl_md_log *log);
+/* The error code of the last registration or heartbeat answer (0 when it succeeded), for
+ * telling an operator what registration waits for. Any thread. */
+int sl_md_log_broker_last_error(const struct sl_md_log *log);
+
 /* Controller RPC counters of this node (monotonic since open). */
 struct sl_md_log_rpc_stats {
     uint64_t raft_connections;    /* inbound raft handshakes handed to libraft */

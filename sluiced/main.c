@@ -30,8 +30,6 @@
 #include "sluiced/stats_server.h"
 
 #define SL_SLUICED_SHARDS_MAX 64
-/* Pause between two registration attempts the controller refused or could not answer. */
-#define SL_SLUICED_REGISTER_RETRY_MS 200
 /* Say on stderr what registration waits for this often. */
 #define SL_SLUICED_WAIT_REPORT_MS 5000
 
@@ -187,38 +185,28 @@ static bool stop_signalled(int sfd)
     return true;
 }
 
-/* Submits `req` (a copy of `template`) until the controller accepts it, wherever it runs
- * (the metadata log forwards it), pausing between attempts and reporting what it waits
- * for. Returns 0, or -EINTR when a stop signal came first (the request is then answered
- * by sl_md_log_stop). */
-static int md_request_until_accepted(struct sl_md_log *log, struct sl_md_request *req,
-                                     const struct sl_md_request *template, const char *what,
-                                     int sfd)
+/* Waits until this broker's registration and first heartbeat were accepted by the active
+ * controller (the control-plane thread retries them; see sl_md_log_broker_start), saying
+ * on stderr every few seconds what it waits for. Returns 0, or -EINTR when a stop signal
+ * came first. */
+static int wait_unfenced(struct sl_md_log *log, int sfd)
 {
     int64_t started = now_ms();
     int64_t next_report = started + SL_SLUICED_WAIT_REPORT_MS;
-    for (;;) {
-        *req = *template;
-        if (sl_md_log_submit(log, req) == 0) {
-            while (!sl_md_request_is_done(req)) {
-                if (stop_signalled(sfd))
-                    return -EINTR;
-                sleep_ms(2);
-            }
-            if (req->error_code == 0)
-                return 0;
-        }
+    while (!sl_md_log_broker_unfenced(log)) {
+        if (stop_signalled(sfd))
+            return -EINTR;
         if (now_ms() >= next_report) {
-            fprintf(stderr, "sluiced: %s: waiting for the active controller for %lld ms (%d %s)\n",
-                    what, (long long)(now_ms() - started), req->error_code, req->error_message);
+            fprintf(stderr,
+                    "sluiced: broker %s: waiting for the active controller for %lld ms "
+                    "(last answer: error %d)\n",
+                    sl_md_log_broker_epoch(log) < 0 ? "registration" : "first heartbeat",
+                    (long long)(now_ms() - started), sl_md_log_broker_last_error(log));
             next_report = now_ms() + SL_SLUICED_WAIT_REPORT_MS;
         }
-        for (int waited = 0; waited < SL_SLUICED_REGISTER_RETRY_MS; waited += 10) {
-            if (stop_signalled(sfd))
-                return -EINTR;
-            sleep_ms(10);
-        }
+        sleep_ms(5);
     }
+    return 0;
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -314,10 +302,7 @@ int main(int argc, char **argv)
     memset(threads, 0, sizeof(threads));
     struct sl_stats_server stats = {.fd = -1};
     uint32_t md_reader = shard_count; /* the main thread's publisher slot */
-    static struct sl_md_request reg, hb;
-    int64_t broker_epoch = -1;
-    bool hb_pending = false;
-    bool reg_pending = false;
+    static struct sl_md_request reg;
 
     /* Every broker registers with the active controller, wherever it runs: the metadata
      * log forwards the request over the CONTROLLER listener of the raft leader. */
@@ -340,21 +325,16 @@ int main(int argc, char **argv)
     if (!mdo.voter)
         snprintf(reg.register_standby_address, sizeof(reg.register_standby_address), "%s",
                  mdo.address);
-    /* Registration may meet the session of our previous run (a crash) or an election:
-     * retry until accepted. */
-    static struct sl_md_request reg_template, hb_template;
-    reg_template = reg;
-    if (md_request_until_accepted(md, &reg, &reg_template, "broker registration", sfd) != 0) {
-        exit_code = 0; /* stopped by a signal while waiting */
+    /* The control-plane thread registers and heartbeats from now on (retrying through an
+     * election or the session of a previous run of this id); the first accepted heartbeat
+     * unfences the broker. */
+    if (sl_md_log_broker_start(
+            md, &reg, (uint32_t)sl_config_int(&cfg, SL_CONFIG_BROKER_HEARTBEAT_INTERVAL_MS)) != 0) {
+        fprintf(stderr, "sluiced: cannot start the broker lifecycle\n");
         goto stop_md;
     }
-    broker_epoch = reg.broker_epoch;
-    memset(&hb_template, 0, sizeof(hb_template));
-    hb_template.type = SL_MD_REQUEST_HEARTBEAT;
-    hb_template.heartbeat.broker_id = node_id;
-    hb_template.heartbeat.broker_epoch = broker_epoch;
-    if (md_request_until_accepted(md, &hb, &hb_template, "first heartbeat", sfd) != 0) {
-        exit_code = 0;
+    if (wait_unfenced(md, sfd) != 0) {
+        exit_code = 0; /* stopped by a signal while waiting */
         goto stop_md;
     }
 
@@ -425,8 +405,6 @@ int main(int argc, char **argv)
     if (stats.fd >= 0)
         fprintf(stderr, "sluiced: stats socket %s\n", stats.path);
 
-    int64_t hb_interval = sl_config_int(&cfg, SL_CONFIG_BROKER_HEARTBEAT_INTERVAL_MS);
-    int64_t next_hb = now_ms() + hb_interval;
     exit_code = 0;
     for (;;) {
         struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {stats.fd, POLLIN, 0}};
@@ -448,34 +426,6 @@ int main(int argc, char **argv)
                     dead ? "a shard failed" : sl_md_log_error(md));
             exit_code = 1;
             break;
-        }
-        if (hb_pending && sl_md_request_is_done(&hb)) {
-            hb_pending = false;
-            /* The registration is gone (unregistered, or replaced while this broker was
-             * cut off): register again, then heartbeat with the new epoch. */
-            if (hb.error_code == SL_KAFKA_BROKER_ID_NOT_REGISTERED ||
-                hb.error_code == SL_KAFKA_STALE_BROKER_EPOCH) {
-                fprintf(stderr, "sluiced: heartbeat refused (%d %s): registering again\n",
-                        hb.error_code, hb.error_message);
-                reg = reg_template;
-                reg_pending = sl_md_log_submit(md, &reg) == 0;
-            }
-        }
-        if (reg_pending && sl_md_request_is_done(&reg)) {
-            reg_pending = false;
-            if (reg.error_code == 0) {
-                broker_epoch = reg.broker_epoch;
-                hb_template.heartbeat.broker_epoch = broker_epoch;
-                next_hb = now_ms();
-            } else {
-                reg = reg_template; /* try again with the next heartbeat round */
-                reg_pending = sl_md_log_submit(md, &reg) == 0;
-            }
-        }
-        if (!hb_pending && !reg_pending && now_ms() >= next_hb) {
-            hb = hb_template;
-            hb_pending = sl_md_log_submit(md, &hb) == 0;
-            next_hb = now_ms() + hb_interval;
         }
         for (uint32_t i = 0; i < shard_count; i++) {
             char path[4096];
@@ -501,8 +451,6 @@ stop_shards:
     }
     sl_stats_server_close(&stats);
 stop_md:
-    /* Stopping the log answers whatever is still pending (hb, reg), so their memory is
-     * free to go with the process. */
     (void)md_reader;
     sl_md_log_stop(md);
     sl_md_log_close(md);

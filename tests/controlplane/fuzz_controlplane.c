@@ -1,7 +1,8 @@
 /* Fuzz target for the control plane's untrusted-input decoders: metadata record batches
- * (raft entries), encoded images (snapshots) and server.properties text. The first input
- * byte picks the decoder; mode 3 re-seals the batch CRC so the fuzzer reaches the record
- * decoder and the image rules behind the checksum.
+ * (raft entries), encoded images (snapshots), server.properties text and controller RPC
+ * frames (what another node sends on the CONTROLLER listener). The first input byte picks
+ * the decoder; mode 3 re-seals the batch CRC so the fuzzer reaches the record decoder and
+ * the image rules behind the checksum; modes 4 and 5 fix the frame's size field.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 
 #include "common/sl_bytes.h"
 #include "controlplane/config.h"
+#include "controlplane/controller_rpc_codec.h"
 #include "controlplane/metadata_image.h"
 #include "controlplane/metadata_records.h"
 
@@ -47,12 +49,57 @@ static void apply_batch(const uint8_t *data, size_t size)
     sl_md_image_unref(empty);
 }
 
+/* A request that decodes must encode, and its encoding must decode and encode to the
+ * same bytes (decoding is a function onto the canonical encoding). */
+static void rpc_request(const uint8_t *data, size_t size)
+{
+    static struct sl_md_request req, again;
+    static uint8_t first[SL_CTRL_RPC_FRAME_BYTES_MAX], second[SL_CTRL_RPC_FRAME_BYTES_MAX];
+    if (sl_ctrl_rpc_decode_request(data, size, &req) != 0) {
+        return;
+    }
+    size_t n = sl_ctrl_rpc_encode_request(&req, 7, first, sizeof(first));
+    if (n == 0 || sl_ctrl_rpc_decode_request(first, n, &again) != 0) {
+        abort();
+    }
+    size_t m = sl_ctrl_rpc_encode_request(&again, 7, second, sizeof(second));
+    if (m != n || memcmp(first, second, n) != 0) {
+        abort();
+    }
+}
+
+static void with_size_field(const uint8_t *data, size_t size,
+                            void (*decode)(const uint8_t *, size_t))
+{
+    if (size < 4 || size > SL_CTRL_RPC_FRAME_BYTES_MAX) {
+        return;
+    }
+    uint8_t *copy = malloc(size);
+    if (copy == NULL) {
+        return;
+    }
+    memcpy(copy, data, size);
+    sl_store_be32(copy, (uint32_t)(size - 4));
+    decode(copy, size);
+    free(copy);
+}
+
+static void rpc_response(const uint8_t *data, size_t size)
+{
+    static struct sl_md_request req;
+    uint8_t again[512];
+    if (sl_ctrl_rpc_decode_response(data, size, &req) == 0 &&
+        sl_ctrl_rpc_encode_response(&req, 1, again, sizeof(again)) == 0) {
+        abort(); /* every decodable answer fits an answer buffer */
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) {
         return 0;
     }
-    uint8_t mode = data[0] % 4;
+    uint8_t mode = data[0] % 6;
     data++;
     size--;
     char err[512];
@@ -96,6 +143,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(copy);
         break;
     }
+    case 4:
+        with_size_field(data, size, rpc_request);
+        break;
+    case 5:
+        with_size_field(data, size, rpc_response);
+        break;
     }
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "controlplane/controller_rpc_codec.h"
 #include "controlplane/metadata_image.h"
 #include "controlplane/metadata_records.h"
 
@@ -50,8 +51,8 @@ static size_t seed_batch(uint8_t *out, size_t cap)
 
 int main(void)
 {
-    static uint8_t seeds[4][4096];
-    size_t lens[4];
+    static uint8_t seeds[6][4096];
+    size_t lens[6];
     lens[0] = seed_batch(seeds[0], sizeof(seeds[0]));
     seeds[0][0] = 0;
     memcpy(seeds[3], seeds[0], lens[0]);
@@ -83,8 +84,34 @@ int main(void)
     lens[2] = strlen(props);
     memcpy(seeds[2], props, lens[2]);
 
+    {
+        /* Controller RPC frames: a broker-only node's registration and an answer. */
+        static struct sl_md_request req;
+        memset(&req, 0, sizeof(req));
+        req.type = SL_MD_REQUEST_REGISTER_BROKER;
+        req.register_broker.broker_id = 4;
+        req.register_broker.listener_count = 1;
+        strcpy(req.register_broker.listeners[0].name, "PLAINTEXT");
+        strcpy(req.register_broker.listeners[0].host, "127.0.0.1");
+        req.register_broker.listeners[0].port = 9092;
+        strcpy(req.register_broker.rack, "r1");
+        strcpy(req.register_standby_address, "127.0.0.1:9095");
+        seeds[4][0] = 4;
+        lens[4] = 1 + sl_ctrl_rpc_encode_request(&req, 3, seeds[4] + 1, sizeof(seeds[4]) - 1);
+        req.error_code = 41;
+        strcpy(req.error_message, "not the active controller");
+        req.leader_id = 2;
+        req.applied_index = 12;
+        seeds[5][0] = 5;
+        lens[5] = 1 + sl_ctrl_rpc_encode_response(&req, 3, seeds[5] + 1, sizeof(seeds[5]) - 1);
+        if (lens[4] == 1 || lens[5] == 1) {
+            fprintf(stderr, "cannot encode the RPC seeds\n");
+            return 1;
+        }
+    }
+
     unsigned runs = 0;
-    for (int s = 0; s < 4; s++) {
+    for (int s = 0; s < 6; s++) {
         LLVMFuzzerTestOneInput(seeds[s], lens[s]);
         runs++;
         for (int m = 0; m < 2500; m++) {

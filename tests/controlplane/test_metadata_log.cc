@@ -1031,10 +1031,12 @@ TEST(MetadataLogCluster, LeaderChangeInTheMiddleOfForwarding)
     EXPECT_TRUE(published_topic(logs[follower], "after-the-change"));
 }
 
-// A new active controller gives every registered broker a fresh session at takeover: the
-// brokers that keep heartbeating (forwarded from their own nodes) stay unfenced, and the
-// broker of the stopped controller is fenced one session timeout later.
-TEST(MetadataLogCluster, NewControllerFencesOnlyTheSilentBroker)
+// Each node runs its broker lifecycle on its control-plane thread (registration, then
+// heartbeats, forwarded to whoever leads). A new active controller gives every registered
+// broker a fresh session at takeover: the brokers that keep heartbeating stay unfenced,
+// and the broker of the stopped controller is fenced one session timeout later. A broker
+// whose registration is removed registers again by itself.
+TEST(MetadataLogCluster, BrokerLifecycleAndFailoverSessions)
 {
     TempDir dirs[3];
     std::vector<uint16_t> ports;
@@ -1051,6 +1053,10 @@ TEST(MetadataLogCluster, NewControllerFencesOnlyTheSilentBroker)
         char err[512] = "";
         ASSERT_EQ(sl_md_log_open(&o, &logs[i], err, sizeof(err)), 0) << err;
         ASSERT_EQ(sl_md_log_start(logs[i]), 0);
+        EXPECT_EQ(sl_md_log_broker_epoch(logs[i]), -1);
+        sl_md_request reg = register_request(i + 1, 500 + (unsigned)i);
+        ASSERT_EQ(sl_md_log_broker_start(logs[i], &reg, 300), 0);
+        EXPECT_EQ(sl_md_log_broker_start(logs[i], &reg, 300), -EALREADY);
     }
     auto controller = [&]() -> int {
         for (int i = 0; i < 3; i++) {
@@ -1060,61 +1066,46 @@ TEST(MetadataLogCluster, NewControllerFencesOnlyTheSilentBroker)
         }
         return -1;
     };
-    // Each node registers itself and heartbeats every 300 ms through its own log, from
-    // this thread (pump), like sluiced's main loop.
-    std::vector<sl_md_request> hb(3);
-    std::vector<int64_t> epochs(3);
-    std::vector<bool> hb_pending(3, false);
-    auto next_round = std::chrono::steady_clock::now();
-    auto pump = [&] {
-        if (std::chrono::steady_clock::now() < next_round) {
-            return;
-        }
-        next_round = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
-        for (int i = 0; i < 3; i++) {
-            if (logs[i] == nullptr || (hb_pending[i] && !sl_md_request_is_done(&hb[i]))) {
-                continue;
-            }
-            hb[i] = heartbeat_request(i + 1, epochs[i]);
-            hb_pending[i] = sl_md_log_submit(logs[i], &hb[i]) == 0;
-        }
-    };
-    for (int i = 0; i < 3; i++) {
-        sl_md_request reg = register_request(i + 1, 500 + (unsigned)i);
-        ASSERT_EQ(run_on(logs[i], &reg), 0) << reg.error_message;
-        epochs[i] = reg.broker_epoch;
-    }
     ASSERT_TRUE(wait_for([&] {
-        pump();
         int c = controller();
-        return c >= 0 && broker_state(logs[c], 1) == 0 && broker_state(logs[c], 2) == 0 &&
-               broker_state(logs[c], 3) == 0;
-    })) << "every broker unfenced by its own heartbeats";
+        return c >= 0 && sl_md_log_broker_unfenced(logs[0]) && sl_md_log_broker_unfenced(logs[1]) &&
+               sl_md_log_broker_unfenced(logs[2]) && broker_state(logs[c], 1) == 0 &&
+               broker_state(logs[c], 2) == 0 && broker_state(logs[c], 3) == 0;
+    })) << "every broker registered and unfenced by its own lifecycle";
+    for (int i = 0; i < 3; i++) {
+        EXPECT_GT(sl_md_log_broker_epoch(logs[i]), 0);
+        EXPECT_EQ(sl_md_log_broker_last_error(logs[i]), 0);
+    }
+
+    // Decommission broker of a follower node: its lifecycle registers it again.
     int c = controller();
-    // Wait for the heartbeat in flight on the node that goes away.
-    ASSERT_TRUE(wait_for([&] { return !hb_pending[c] || sl_md_request_is_done(&hb[c]); }));
+    int f = (c + 1) % 3;
+    int64_t old_epoch = sl_md_log_broker_epoch(logs[f]);
+    sl_md_request unregister;
+    memset(&unregister, 0, sizeof(unregister));
+    unregister.type = SL_MD_REQUEST_UNREGISTER_BROKER;
+    unregister.unregister_broker_id = f + 1;
+    ASSERT_EQ(run_on(logs[c], &unregister), 0) << unregister.error_message;
+    ASSERT_TRUE(wait_for([&] {
+        return sl_md_log_broker_epoch(logs[f]) > old_epoch && sl_md_log_broker_unfenced(logs[f]) &&
+               broker_state(logs[c], f + 1) == 0;
+    })) << "the removed broker registered again";
+
     Logs::shut(logs[c]);
     int c2 = -1;
     ASSERT_TRUE(wait_for([&] {
-        pump();
         c2 = controller();
         return c2 >= 0 && broker_state(logs[c2], c + 1) == 1;
     })) << "the silent broker is fenced by the new controller";
-    // The others were never fenced: keep pumping for two more session timeouts.
+    // The others are never fenced: watch for two more session timeouts.
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(3000);
     while (std::chrono::steady_clock::now() < until) {
-        pump();
         for (int i = 0; i < 3; i++) {
             if (i != c) {
                 ASSERT_EQ(broker_state(logs[c2], i + 1), 0) << "broker " << i + 1 << " fenced";
             }
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    for (int i = 0; i < 3; i++) {
-        if (i != c && hb_pending[i]) {
-            ASSERT_TRUE(wait_for([&] { return sl_md_request_is_done(&hb[i]); }));
-        }
     }
 }
 
