@@ -53,10 +53,14 @@ cluster_options fast_options(int voters, int standbys)
     o.voters = voters;
     o.standbys = standbys;
     o.properties = {
-        {"controller.quorum.election.timeout.ms", "800"},
-        {"controlplane.quorum.heartbeat.ms", "80"},
-        {"broker.session.timeout.ms", "2000"},
-        {"broker.heartbeat.interval.ms", "250"},
+        // Shorter than the defaults (1000 / 100 / 9000 / 2000 ms) but with room for a
+        // loaded 2-core machine: there heartbeats were seen delayed by over 2 s while
+        // topics were being created, and a lapsed session moves every partition created
+        // meanwhile onto the brokers left.
+        {"controller.quorum.election.timeout.ms", "1000"},
+        {"controlplane.quorum.heartbeat.ms", "100"},
+        {"broker.session.timeout.ms", "5000"},
+        {"broker.heartbeat.interval.ms", "500"},
         {"auto.create.topics.enable", "true"},
         {"group.initial.rebalance.delay.ms", "0"},
     };
@@ -339,6 +343,10 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
     constexpr int k_partitions = 6;
     std::vector<std::string> topics;
     for (int i = 0; i < cluster.size(); i++) {
+        // Placement uses the unfenced brokers: create only while all three are.
+        ASSERT_TRUE(cluster.WaitForMetadata(
+            i, [&](const metadata_view &v) { return check_brokers(v, all_ids(3)); },
+            k_propagate_ms));
         std::string raw_topic = "raw-via-" + std::to_string(cluster.node_id(i));
         int16_t code = -1;
         std::string message;
@@ -511,6 +519,8 @@ TEST(ClusterProcesses, KillingTheActiveControllerFailsOverAndTheNodeCatchesUp)
     constexpr int k_partitions = 6;
     constexpr int k_records = 300;
     const std::string before = "before-kill";
+    ASSERT_TRUE(cluster.WaitForMetadata(
+        0, [&](const metadata_view &v) { return check_brokers(v, all_ids(3)); }, k_propagate_ms));
     ASSERT_EQ(sl_test::create_topics(cluster.address(0), {{before, k_partitions}}, k_admin_ms), "");
     wait_topic_everywhere(cluster, before, k_partitions);
     produce_all(cluster.bootstrap(), before, k_partitions, k_records);
@@ -625,6 +635,8 @@ TEST(ClusterProcesses, StandbysHostPartitionsAndSurviveAControllerKill)
     const std::string topic = "spread";
     int16_t code = -1;
     std::string message;
+    ASSERT_TRUE(cluster.WaitForMetadata(
+        0, [&](const metadata_view &v) { return check_brokers(v, all_ids(5)); }, k_propagate_ms));
     ASSERT_EQ(sl_test::create_topic_raw(cluster.address(0), topic, k_partitions, 1, k_admin_ms,
                                         &code, &message),
               "");
