@@ -452,6 +452,27 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
         EXPECT_TRUE(res.node_endpoints.empty());
     }
 
+    // Fetch v12 from a non-leader names the leader and its epoch; from the leader it
+    // returns the record produced above.
+    for (const auto &kv : leaders_of(first, topic)) {
+        int32_t partition = kv.second[0];
+        int other = cluster.index_of(kv.first) == 0 ? 1 : 0;
+        sl_test::fetch_v12_result res;
+        ASSERT_EQ(sl_test::fetch_v12_raw(cluster.address(other), topic, partition, 0, 5000, &res),
+                  "");
+        EXPECT_EQ(res.error_code, k_err_not_leader_or_follower);
+        EXPECT_EQ(res.current_leader, kv.first);
+        EXPECT_EQ(res.current_leader_epoch,
+                  first.topic(topic)->partitions[(size_t)partition].leader_epoch);
+        ASSERT_EQ(sl_test::fetch_v12_raw(cluster.address(cluster.index_of(kv.first)), topic,
+                                         partition, 0, 5000, &res),
+                  "");
+        EXPECT_EQ(res.error_code, k_err_none);
+        EXPECT_EQ(res.current_leader, -1);
+        EXPECT_GE(res.high_watermark, 1);
+        EXPECT_GT(res.records_bytes, 0);
+    }
+
     // librdkafka bootstrapped from one broker routes each partition to its leader.
     const std::string client_topic = topics[1];
     produce_all(cluster.address(2), client_topic, k_partitions, 600);
