@@ -265,7 +265,7 @@ int16_t raw_produce_error(const std::string &host_port, const std::string &topic
         return -1;
     }
     std::vector<uint8_t> payload;
-    if (conn.read_frame(&payload, 5000) != sl_test::read_status::ok) {
+    if (conn.read_frame(&payload, 15000) != sl_test::read_status::ok) {
         ADD_FAILURE() << "no Produce answer from " << host_port;
         return -1;
     }
