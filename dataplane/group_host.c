@@ -58,8 +58,23 @@ static struct sl_dp_group_part *part_find(struct sl_shard *s, int32_t offsets_pa
     return i < h->part_count ? &h->parts[i] : NULL;
 }
 
+int32_t sl_dp_group_coordinator_node(const struct sl_shard *s, int32_t offsets_partition)
+{
+    /* Every broker computes the same answer from the same image: the registered brokers
+     * (fenced ones included, so a broker's death does not move the groups of the others)
+     * sorted by id, taken round-robin by offsets partition. A stand-in for Kafka's rule
+     * (the leader of the group's __consumer_offsets partition) until that topic lives in
+     * the metadata image and is replicated; see docs/groups.md. */
+    const struct sl_md_image *img = s->image;
+    if (img == NULL || img->broker_count == 0 || offsets_partition < 0)
+        return -1;
+    return img->brokers[(uint32_t)offsets_partition % img->broker_count].broker_id;
+}
+
 struct sl_group_coordinator *sl_dp_group_coordinator(struct sl_shard *s, int32_t offsets_partition)
 {
+    if (sl_dp_group_coordinator_node(s, offsets_partition) != s->opts.node_id)
+        return NULL; /* another broker coordinates these groups: NOT_COORDINATOR */
     struct sl_dp_group_part *p = part_find(s, offsets_partition);
     return p != NULL ? p->coord : NULL;
 }

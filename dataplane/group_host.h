@@ -80,7 +80,12 @@ int32_t sl_dp_group_partition(const struct sl_shard *s, struct sl_codec_slice gr
 /* The shard owning an offsets partition. */
 uint32_t sl_dp_group_owner(const struct sl_shard *s, int32_t offsets_partition);
 
-/* The coordinator of an offsets partition if this shard hosts it and it serves, else NULL. */
+/* The broker coordinating the groups of an offsets partition according to the shard's
+ * current image, or -1 when no broker is registered. Shard thread. */
+int32_t sl_dp_group_coordinator_node(const struct sl_shard *s, int32_t offsets_partition);
+
+/* The coordinator of an offsets partition if this broker coordinates it, this shard hosts
+ * it and it serves, else NULL. */
 struct sl_group_coordinator *sl_dp_group_coordinator(struct sl_shard *s, int32_t offsets_partition);
 
 /* Wall-clock milliseconds (commit timestamps and retention survive restarts). */

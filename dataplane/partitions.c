@@ -13,6 +13,11 @@
 #include "common/sl_assert.h"
 #include "dataplane/shard_internal.h"
 
+/* Log opens plus closes per reconcile pass: each may block the shard on the file system
+ * (recovery scan, flush), so a new image with many partitions for this broker is taken
+ * in steps between which the shard serves its connections. */
+#define SL_DP_RECONCILE_LOG_OPS_MAX 8
+
 uint32_t sl_dp_partition_shard(const struct sl_md_uuid *topic_id, int32_t partition,
                                uint32_t shard_count)
 {
@@ -288,6 +293,8 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
     const struct sl_md_image *img = s->image;
     uint64_t version = img->version;
     bool failed = false;
+    uint32_t log_ops = 0;
+    s->reconcile_more = false;
     for (uint32_t ti = 0; ti < img->topic_count; ti++) {
         const struct sl_md_topic *t = img->topics_by_name[ti];
         for (uint32_t pi = 0; pi < t->partition_count; pi++) {
@@ -297,6 +304,10 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
                     s->opts.shard_id)
                 continue;
             struct sl_dp_partition *p = sl_dp_partition_find(s, &t->topic_id, mp->partition);
+            if (p == NULL && log_ops >= SL_DP_RECONCILE_LOG_OPS_MAX) {
+                s->reconcile_more = true; /* opened by a later pass */
+                continue;
+            }
             if (p == NULL) {
                 p = partition_insert(s, &t->topic_id, mp->partition);
                 if (p == NULL) {
@@ -324,6 +335,7 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
                     s->stats.partition_open_errors++;
                     continue;
                 }
+                log_ops++; /* failed opens are quick and not counted: they retry later */
                 snprintf(p->topic, sizeof(p->topic), "%s", t->name);
                 if (!sl_dp_producers_open(&p->producers, s->storage, p->log))
                     fprintf(stderr,
@@ -351,6 +363,11 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
         struct sl_dp_partition *p = &s->partitions[i];
         if (!p->used || p->seen_version == version)
             continue;
+        if (log_ops >= SL_DP_RECONCILE_LOG_OPS_MAX) {
+            s->reconcile_more = true;
+            break;
+        }
+        log_ops++;
         /* Gone from this broker: deleted topic (remove the data) or moved elsewhere. */
         bool topic_gone = sl_md_image_topic_by_id(img, &p->topic_id) == NULL;
         partition_close(s, p, topic_gone);

@@ -181,15 +181,19 @@ const struct sl_storage_stats *sl_shard_storage_stats(const struct sl_shard *s)
     return atomic_load(&s->ready) ? s->storage_stats : NULL;
 }
 
-static void refresh_image(struct sl_shard *s)
+/* Returns 1 when partitions were reconciled (work was done), else 0. */
+static uint32_t refresh_image(struct sl_shard *s)
 {
     s->image = sl_md_publisher_acquire(s->publisher, s->opts.md_reader_slot);
     bool retry = s->open_failed && s->now_ms >= s->open_retry_ms;
-    if (s->image->version != s->image_version || s->image_version == 0 || retry) {
+    if (s->image->version != s->image_version || s->image_version == 0 || retry ||
+        s->reconcile_more) {
         s->image_version = s->image->version;
         sl_dp_partitions_reconcile(s);
         s->open_retry_ms = s->now_ms + 1000;
+        return 1;
     }
+    return 0;
 }
 
 /* One pass of the loop. Returns how much work it found (0 = idle). */
@@ -197,9 +201,9 @@ static uint32_t loop_once(struct sl_shard *s)
 {
     s->now_ms = monotonic_ms();
     s->stats.loop_iterations++;
-    refresh_image(s);
+    uint32_t work = refresh_image(s);
     int n = sl_net_poll(s->net, SL_SHARD_POLL_BUDGET);
-    uint32_t work = n > 0 ? (uint32_t)n : 0;
+    work += n > 0 ? (uint32_t)n : 0;
     work += sl_storage_poll(s->storage, s->now_ms);
     /* Not counted as work: while a rebuild waits for its disk read the loop may idle
      * (the storage engine is busy, so the idle wait is short). */
@@ -302,7 +306,10 @@ int sl_shard_run(struct sl_shard *s, char *err, size_t err_size)
     s->now_ms = monotonic_ms();
     s->min_insync_replicas = (int32_t)sl_config_int(s->opts.config, SL_CONFIG_MIN_INSYNC_REPLICAS);
     s->auto_create = sl_config_bool(s->opts.config, SL_CONFIG_AUTO_CREATE_TOPICS_ENABLE);
+    /* Not serving yet: open every partition of the image before listening. */
     refresh_image(s);
+    while (s->reconcile_more)
+        refresh_image(s);
     rc = sl_dp_group_host_start(s, err, err_size);
     if (rc != 0) {
         sl_dp_group_host_stop(s);

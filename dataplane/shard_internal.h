@@ -163,6 +163,7 @@ struct sl_shard {
     uint64_t image_version;
     bool open_failed; /* some partition could not be opened: retry */
     int64_t open_retry_ms;
+    bool reconcile_more; /* the last pass hit its open/close budget: continue next pass */
     int64_t now_ms;
 
     struct sl_dp_conn *conns; /* indexed by driver slot */
@@ -280,7 +281,9 @@ struct sl_dp_partition *sl_dp_partition_find(struct sl_shard *s, const struct sl
 uint32_t sl_dp_partition_shard(const struct sl_md_uuid *topic_id, int32_t partition,
                                uint32_t shard_count);
 /* Opens logs for new partitions of this broker owned by this shard, closes (and queues
- * for deletion) those whose topic disappeared. */
+ * for deletion) those whose topic disappeared or that no longer list this broker as a
+ * replica. Opens and closes may block on the file system, so one pass does at most
+ * SL_DP_RECONCILE_LOG_OPS_MAX of them and sets reconcile_more for the next pass. */
 void sl_dp_partitions_reconcile(struct sl_shard *s);
 /* Closes every log (shutdown). */
 void sl_dp_partitions_close_all(struct sl_shard *s);

@@ -235,7 +235,10 @@ static void attempt(struct sl_shard *s, struct sl_dp_request *r)
                 continue;
             }
             if (mp->leader != s->opts.node_id) {
+                /* v12+ clients learn the leader without a Metadata round trip. */
                 out->error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
+                out->current_leader.leader_id = mp->leader;
+                out->current_leader.leader_epoch = mp->leader_epoch;
                 continue;
             }
             int64_t room = max_bytes - (int64_t)st->bytes;

@@ -394,8 +394,9 @@ void sl_dp_resume_groups(struct sl_shard *s, struct sl_dp_request *r)
 
 /* ---- FindCoordinator (answered on the connection's shard) -------------------------- */
 
-static void coordinator_of(struct sl_shard *s, int8_t key_type, int16_t *error, int32_t *node_id,
-                           struct sl_codec_slice *host, int32_t *port)
+static void coordinator_of(struct sl_shard *s, int8_t key_type, struct sl_codec_slice key,
+                           int16_t *error, int32_t *node_id, struct sl_codec_slice *host,
+                           int32_t *port)
 {
     *node_id = -1;
     *host = (struct sl_codec_slice){(const uint8_t *)"", 0};
@@ -405,14 +406,15 @@ static void coordinator_of(struct sl_shard *s, int8_t key_type, int16_t *error, 
         *error = SL_KAFKA_ERR_COORDINATOR_NOT_AVAILABLE;
         return;
     }
-    const struct sl_md_broker *b = sl_md_image_broker(s->image, s->opts.node_id);
+    int32_t coordinator = sl_dp_group_coordinator_node(s, sl_dp_group_partition(s, key));
+    const struct sl_md_broker *b = sl_md_image_broker(s->image, coordinator);
     const struct sl_md_listener *l = b != NULL ? sl_dp_broker_listener(b) : NULL;
-    if (l == NULL) {
+    if (l == NULL || b->fenced) {
         *error = SL_KAFKA_ERR_COORDINATOR_NOT_AVAILABLE;
         return;
     }
     *error = SL_KAFKA_ERR_NONE;
-    *node_id = s->opts.node_id;
+    *node_id = coordinator;
     *host = sl_dp_cstr(l->host);
     *port = l->port;
 }
@@ -423,7 +425,8 @@ void sl_dp_handle_find_coordinator(struct sl_shard *s, struct sl_dp_request *r)
     struct sl_codec_find_coordinator_response resp;
     sl_codec_find_coordinator_response_init(&resp);
     if (r->req.header.api_version < 4) {
-        coordinator_of(s, req->key_type, &resp.error_code, &resp.node_id, &resp.host, &resp.port);
+        coordinator_of(s, req->key_type, req->key, &resp.error_code, &resp.node_id, &resp.host,
+                       &resp.port);
         if (resp.error_code != SL_KAFKA_ERR_NONE)
             sl_dp_stats_error(&s->stats, resp.error_code);
         sl_dp_respond(s, r, &resp, 0);
@@ -441,7 +444,8 @@ void sl_dp_handle_find_coordinator(struct sl_shard *s, struct sl_dp_request *r)
         struct sl_codec_find_coordinator_response_coordinator *o = &resp.coordinators[i];
         sl_codec_find_coordinator_response_coordinator_init(o);
         o->key = req->coordinator_keys[i];
-        coordinator_of(s, req->key_type, &o->error_code, &o->node_id, &o->host, &o->port);
+        coordinator_of(s, req->key_type, req->coordinator_keys[i], &o->error_code, &o->node_id,
+                       &o->host, &o->port);
     }
     sl_dp_respond(s, r, &resp, 0);
 }

@@ -57,7 +57,8 @@ static bool fill_topic(struct sl_shard *s, struct sl_dp_request *r,
         p->partition_index = mp->partition;
         p->leader_id = mp->leader;
         p->leader_epoch = mp->leader_epoch;
-        p->replica_nodes = sl_dp_alloc(r, mp->replica_count + mp->isr_count + 1, sizeof(int32_t));
+        p->replica_nodes =
+            sl_dp_alloc(r, 2 * mp->replica_count + mp->isr_count + 1, sizeof(int32_t));
         if (p->replica_nodes == NULL)
             return false;
         memcpy(p->replica_nodes, mp->replicas, mp->replica_count * sizeof(int32_t));
@@ -65,8 +66,15 @@ static bool fill_topic(struct sl_shard *s, struct sl_dp_request *r,
         p->isr_nodes = p->replica_nodes + mp->replica_count;
         memcpy(p->isr_nodes, mp->isr, mp->isr_count * sizeof(int32_t));
         p->isr_nodes_count = mp->isr_count;
-        p->offline_replicas = NULL;
+        /* Replicas on fenced (or unregistered) brokers, as Kafka reports them: clients
+         * and tools show them as offline. */
+        p->offline_replicas = p->isr_nodes + mp->isr_count;
         p->offline_replicas_count = 0;
+        for (uint32_t k = 0; k < mp->replica_count; k++) {
+            const struct sl_md_broker *b = sl_md_image_broker(s->image, mp->replicas[k]);
+            if (b == NULL || b->fenced)
+                p->offline_replicas[p->offline_replicas_count++] = mp->replicas[k];
+        }
         if (p->error_code != 0)
             sl_dp_stats_error(&s->stats, p->error_code);
     }

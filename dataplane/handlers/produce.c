@@ -327,8 +327,12 @@ static int16_t produce_partition(struct sl_shard *s, struct sl_dp_request *r, in
     const struct sl_md_partition *mp = sl_md_topic_partition(t, pd->index);
     if (mp == NULL)
         return SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-    if (mp->leader != s->opts.node_id)
+    if (mp->leader != s->opts.node_id) {
+        /* v10+ clients learn the leader without a Metadata round trip. */
+        out->current_leader.leader_id = mp->leader;
+        out->current_leader.leader_epoch = mp->leader_epoch;
         return SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
+    }
     if (acks == -1) {
         int64_t min_isr =
             sl_dp_topic_int(s, t, "min.insync.replicas", SL_CONFIG_MIN_INSYNC_REPLICAS, 1);
@@ -464,6 +468,54 @@ void sl_dp_handle_produce(struct sl_shard *s, struct sl_dp_request *r)
     sl_dp_op_finished(s, r); /* resumes into sl_dp_resume_produce once nothing is pending */
 }
 
+/* v10+ (KIP-951): the endpoints of the leaders named in NOT_LEADER_OR_FOLLOWER answers,
+ * so the client can go there without a Metadata round trip. Best effort: a leader the
+ * image no longer lists, or an exhausted arena, is simply left out. */
+static void add_leader_endpoints(struct sl_shard *s, struct sl_dp_request *r,
+                                 struct sl_codec_produce_response *resp)
+{
+    const struct sl_md_image *img = s->image;
+    if (r->response_version < 10 || img->broker_count == 0)
+        return;
+    struct sl_codec_produce_response_node_endpoint *eps = NULL;
+    int32_t n = 0;
+    for (int32_t t = 0; t < resp->responses_count; t++) {
+        const struct sl_codec_produce_response_topic_produce_response *tr = &resp->responses[t];
+        for (int32_t i = 0; i < tr->partition_responses_count; i++) {
+            const struct sl_codec_produce_response_partition_produce_response *pr =
+                &tr->partition_responses[i];
+            int32_t leader = pr->current_leader.leader_id;
+            if (pr->error_code != SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER || leader < 0)
+                continue;
+            bool known = false;
+            for (int32_t k = 0; k < n && !known; k++)
+                known = eps[k].node_id == leader;
+            const struct sl_md_broker *b = sl_md_image_broker(img, leader);
+            const struct sl_md_listener *l = b != NULL ? sl_dp_broker_listener(b) : NULL;
+            if (known || l == NULL || b->fenced)
+                continue;
+            if (eps == NULL) {
+                eps = sl_dp_alloc(r, img->broker_count, sizeof(*eps));
+                if (eps == NULL)
+                    return;
+            }
+            if ((uint32_t)n >= img->broker_count)
+                return;
+            struct sl_codec_produce_response_node_endpoint *e = &eps[n++];
+            sl_codec_produce_response_node_endpoint_init(e);
+            e->node_id = leader;
+            e->host = sl_dp_cstr(l->host);
+            e->port = l->port;
+            if (b->rack[0] != '\0')
+                e->rack = sl_dp_cstr(b->rack);
+        }
+    }
+    if (n > 0) {
+        resp->node_endpoints = eps;
+        resp->node_endpoints_count = n;
+    }
+}
+
 /* Every partition has its result (local appends, remote ops back): answer, or wait for
  * the local writes (or fdatasyncs) first. */
 void sl_dp_resume_produce(struct sl_shard *s, struct sl_dp_request *r)
@@ -485,6 +537,7 @@ void sl_dp_resume_produce(struct sl_shard *s, struct sl_dp_request *r)
         s->storage_progress = true; /* check once even if no progress is reported later */
         return;
     }
+    add_leader_endpoints(s, r, &st->resp);
     sl_dp_respond(s, r, &st->resp, 0);
 }
 

@@ -455,3 +455,39 @@ TEST_F(BrokerDurable, AcknowledgedRecordsSurviveKill9)
 }
 
 } // namespace
+
+// A topic with many more partitions than one reconcile pass opens (8): the shard opens
+// them over several passes while serving, and every one ends up open and served.
+class BrokerManyPartitions : public Broker
+{
+  protected:
+    std::string extra_properties() override
+    {
+        return "num.partitions=45\n";
+    }
+};
+
+TEST_F(BrokerManyPartitions, EveryPartitionOfABigTopicOpensAndServes)
+{
+    std::string input;
+    for (int i = 0; i < 4500; i++)
+        input += "key" + std::to_string(i) + ":value-" + std::to_string(i) + "\n";
+    kcat("-P -t many -K:", input);
+    EXPECT_EQ(sorted_lines(kcat("-C -t many -e -q -f '%k:%s\\n'")), sorted_lines(input));
+    std::string q;
+    for (int p = 0; p < 45; p++)
+        q += " -t many:" + std::to_string(p) + ":-1";
+    std::string offsets = kcat("-Q" + q);
+    int answered = 0;
+    for (size_t at = offsets.find("offset "); at != std::string::npos;
+         at = offsets.find("offset ", at + 1))
+        answered++;
+    EXPECT_EQ(answered, 45) << offsets;
+    std::string stats = stats_json();
+    EXPECT_NE(stats.find("\"partitions_open\":45,"), std::string::npos) << stats;
+    // After a restart every partition opens before the broker listens.
+    ASSERT_EQ(WEXITSTATUS(stop(SIGTERM)), 0);
+    start();
+    EXPECT_NE(stats_json().find("\"partitions_open\":45,"), std::string::npos) << stats_json();
+    EXPECT_EQ(sorted_lines(kcat("-C -t many -e -q -f '%k:%s\\n'")), sorted_lines(input));
+}

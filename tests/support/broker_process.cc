@@ -76,6 +76,36 @@ int pick_free_loopback_port()
     return port;
 }
 
+std::vector<int> pick_free_loopback_ports(int count)
+{
+    std::vector<int> fds;
+    std::vector<int> ports;
+    for (int i = 0; i < count; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            break;
+        }
+        fds.push_back(fd);
+        struct sockaddr_in addr;
+        memset(&addr, 0, sizeof(addr));
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof(addr);
+        if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+            getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
+            break;
+        }
+        ports.push_back(ntohs(addr.sin_port));
+    }
+    for (int fd : fds) {
+        close(fd);
+    }
+    if ((int)ports.size() != count) {
+        ports.clear();
+    }
+    return ports;
+}
+
 broker_process::broker_process(broker_options options)
     : options_(std::move(options)), mock_(broker_is_mock())
 {
@@ -119,7 +149,10 @@ std::string broker_process::properties_text() const
     const std::string controller = "127.0.0.1:" + std::to_string(controller_port_);
     props["node.id"] = "1";
     props["process.roles"] = "broker,controller";
-    props["listeners"] = "PLAINTEXT://" + kafka + ",CONTROLLER://" + controller;
+    props["listeners"] = "PLAINTEXT://" + kafka;
+    if (controller_port_ > 0) {
+        props["listeners"] += ",CONTROLLER://" + controller;
+    }
     props["controller.quorum.voters"] = "1@" + controller;
     props["log.dirs"] = data_dir();
     props["stats.socket"] = stats_socket();
@@ -135,6 +168,28 @@ std::string broker_process::properties_text() const
 }
 
 ::testing::AssertionResult broker_process::Start()
+{
+    ::testing::AssertionResult spawned = Spawn();
+    if (!spawned) {
+        return spawned;
+    }
+    return WaitReady();
+}
+
+::testing::AssertionResult broker_process::WaitReady()
+{
+    if (!child_) {
+        return ::testing::AssertionFailure() << "broker_process::WaitReady: not spawned";
+    }
+    ::testing::AssertionResult ready = wait_ready();
+    if (!ready || mock_ || topics_created_) {
+        return ready;
+    }
+    topics_created_ = true;
+    return create_topics();
+}
+
+::testing::AssertionResult broker_process::Spawn()
 {
     if (start_count_ != 0) {
         return ::testing::AssertionFailure() << "broker_process::Start called twice; use Restart";
@@ -153,15 +208,15 @@ std::string broker_process::properties_text() const
                    << "env SLUICED (path to the sluiced binary) is not set; meson sets it for "
                       "the compat suite, or use SLUICE_TEST_BROKER=mock for harness work";
         }
-        kafka_port_ = pick_free_loopback_port();
-        controller_port_ = pick_free_loopback_port();
-        // Two binds in a row can get the same port only after the first was released;
-        // retry a few times so both are distinct.
-        for (int i = 0; i < 10 && controller_port_ == kafka_port_; i++) {
-            controller_port_ = pick_free_loopback_port();
-        }
-        if (kafka_port_ == 0 || controller_port_ == 0 || kafka_port_ == controller_port_) {
+        std::vector<int> ports = pick_free_loopback_ports(2);
+        if (ports.empty()) {
             return ::testing::AssertionFailure() << "cannot pick two free loopback ports";
+        }
+        kafka_port_ = options_.kafka_port > 0 ? options_.kafka_port : ports[0];
+        controller_port_ = options_.controller_port != 0 ? options_.controller_port : ports[1];
+        if (kafka_port_ == controller_port_) {
+            return ::testing::AssertionFailure()
+                   << "kafka and controller port are both " << kafka_port_;
         }
         if (mkdir(data_dir().c_str(), 0755) != 0) {
             return ::testing::AssertionFailure()
@@ -171,14 +226,19 @@ std::string broker_process::properties_text() const
             return ::testing::AssertionFailure() << "cannot write server.properties in " << dir_;
         }
     }
-    ::testing::AssertionResult launched = launch();
-    if (!launched) {
-        return launched;
-    }
-    return mock_ ? ::testing::AssertionSuccess() : create_topics();
+    return spawn_child();
 }
 
 ::testing::AssertionResult broker_process::launch()
+{
+    ::testing::AssertionResult spawned = spawn_child();
+    if (!spawned) {
+        return spawned;
+    }
+    return wait_ready();
+}
+
+::testing::AssertionResult broker_process::spawn_child()
 {
     std::vector<std::string> argv;
     command_options opts;
@@ -215,7 +275,7 @@ std::string broker_process::properties_text() const
         child_.reset();
         return ::testing::AssertionFailure() << "cannot start " << binary_ << ": " << error;
     }
-    return wait_ready();
+    return ::testing::AssertionSuccess();
 }
 
 ::testing::AssertionResult broker_process::wait_ready()
@@ -313,6 +373,20 @@ void broker_process::Kill()
         bootstrap_.clear(); // the new mock listens on new ports
     }
     return launch();
+}
+
+::testing::AssertionResult broker_process::RespawnNoWait()
+{
+    if (start_count_ == 0) {
+        return ::testing::AssertionFailure() << "broker_process::RespawnNoWait before Start";
+    }
+    if (running()) {
+        return ::testing::AssertionFailure() << "broker_process::RespawnNoWait while running";
+    }
+    if (mock_) {
+        bootstrap_.clear();
+    }
+    return spawn_child();
 }
 
 } // namespace sl_test

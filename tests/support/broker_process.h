@@ -27,6 +27,11 @@ struct broker_options {
     // Topics the test needs: name -> partition count. The real broker gets them through
     // CreateTopics (librdkafka admin API) after start; the mock gets --topic NAME:N.
     std::map<std::string, int> topics;
+    // Fixed ports (0: the harness picks a free one). A cluster launcher picks every port of
+    // the cluster at once, so no two listeners share one; controller_port < 0 means the
+    // broker has no CONTROLLER listener (a broker-only standby: set listeners yourself).
+    int kafka_port = 0;
+    int controller_port = 0;
     // Bounded waits.
     int start_timeout_ms = 30000;
     int stop_timeout_ms = 20000;
@@ -50,6 +55,12 @@ class broker_process
     // The failure message includes the tail of the broker's log.
     ::testing::AssertionResult Start();
 
+    // Start in two halves, for brokers that only become ready together (a metadata quorum
+    // of several processes): Spawn prepares the dir and execs the broker without waiting;
+    // WaitReady then waits as Start does (and creates options.topics once).
+    ::testing::AssertionResult Spawn();
+    ::testing::AssertionResult WaitReady();
+
     // SIGTERM, waits up to stop_timeout_ms for exit, then SIGKILL. Fails when the broker
     // needed SIGKILL or exited with a non-zero status.
     ::testing::AssertionResult Stop();
@@ -61,6 +72,8 @@ class broker_process
     // are not re-created: they must have survived. In mock mode a new mock starts on new
     // ports with empty topics: data is lost (mock mode is for harness development only).
     ::testing::AssertionResult Restart();
+    // Restart without waiting for readiness (WaitReady follows).
+    ::testing::AssertionResult RespawnNoWait();
 
     bool running();
     bool is_mock() const
@@ -85,6 +98,10 @@ class broker_process
     {
         return dir_ + "/stats.sock";
     }
+    int kafka_port() const
+    {
+        return kafka_port_;
+    }
     std::string dir() const
     {
         return dir_;
@@ -97,6 +114,7 @@ class broker_process
 
   private:
     ::testing::AssertionResult launch();
+    ::testing::AssertionResult spawn_child();
     ::testing::AssertionResult wait_ready();
     ::testing::AssertionResult create_topics();
     std::string properties_text() const;
@@ -110,10 +128,15 @@ class broker_process
     int controller_port_ = 0;
     std::string bootstrap_;
     int start_count_ = 0;
+    bool topics_created_ = false;
     std::unique_ptr<child_process> child_;
 };
 
 // Binds 127.0.0.1:0, reads the port the kernel chose, closes. Returns 0 on failure.
 int pick_free_loopback_port();
+
+// count distinct free loopback ports: every socket stays bound until all are chosen, so
+// the kernel cannot hand out one port twice. Empty on failure.
+std::vector<int> pick_free_loopback_ports(int count);
 
 } // namespace sl_test
