@@ -303,7 +303,13 @@ int sl_shard_run(struct sl_shard *s, char *err, size_t err_size)
     s->min_insync_replicas = (int32_t)sl_config_int(s->opts.config, SL_CONFIG_MIN_INSYNC_REPLICAS);
     s->auto_create = sl_config_bool(s->opts.config, SL_CONFIG_AUTO_CREATE_TOPICS_ENABLE);
     refresh_image(s);
+    /* Opening the group coordinator's __consumer_offsets partitions is the slow part of
+     * a start (every new partition log is created with fsyncs): say how long it took. */
+    int64_t groups_started_ms = monotonic_ms();
     rc = sl_dp_group_host_start(s, err, err_size);
+    if (rc == 0)
+        fprintf(stderr, "sluiced: shard %u: group coordinator partitions opened in %lld ms\n",
+                s->opts.shard_id, (long long)(monotonic_ms() - groups_started_ms));
     if (rc != 0) {
         sl_dp_group_host_stop(s);
         sl_dp_partitions_close_all(s);
