@@ -35,6 +35,8 @@ constexpr size_t k_log_tail_bytes = 8000;
 // Each readiness probe may take this long before the next try.
 constexpr int k_probe_timeout_ms = 1000;
 constexpr int k_probe_interval_ms = 50;
+// First starts that fail because a picked port was taken meanwhile are tried this often.
+constexpr int k_start_attempts = 3;
 
 std::string env_or_empty(const char *name)
 {
@@ -139,6 +141,7 @@ std::string broker_process::properties_text() const
     if (start_count_ != 0) {
         return ::testing::AssertionFailure() << "broker_process::Start called twice; use Restart";
     }
+    ::testing::AssertionResult prepared = ::testing::AssertionSuccess();
     dir_ = make_temp_dir("sluice-test");
     if (dir_.empty()) {
         return ::testing::AssertionFailure() << "cannot create a temp dir: " << strerror(errno);
@@ -153,22 +156,32 @@ std::string broker_process::properties_text() const
                    << "env SLUICED (path to the sluiced binary) is not set; meson sets it for "
                       "the compat suite, or use SLUICE_TEST_BROKER=mock for harness work";
         }
-        kafka_port_ = pick_free_loopback_port();
-        controller_port_ = pick_free_loopback_port();
-        // Two binds in a row can get the same port only after the first was released;
-        // retry a few times so both are distinct.
-        for (int i = 0; i < 10 && controller_port_ == kafka_port_; i++) {
-            controller_port_ = pick_free_loopback_port();
+        prepared = pick_ports_and_write_properties();
+        if (!prepared) {
+            return prepared;
         }
-        if (kafka_port_ == 0 || controller_port_ == 0 || kafka_port_ == controller_port_) {
-            return ::testing::AssertionFailure() << "cannot pick two free loopback ports";
+    }
+    // A port picked free can be taken by another process before sluiced binds it (the
+    // Kafka port is bound only once the broker registered, seconds later under
+    // sanitizers): the first start tries again on new ports when sluiced says so.
+    for (int attempt = 1; !mock_ && attempt < k_start_attempts; attempt++) {
+        size_t log_before = log_text().size();
+        ::testing::AssertionResult launched = launch();
+        if (launched) {
+            return create_topics();
         }
-        if (mkdir(data_dir().c_str(), 0755) != 0) {
-            return ::testing::AssertionFailure()
-                   << "mkdir " << data_dir() << ": " << strerror(errno);
+        if (running() ||
+            log_text().find("ddress already in use", log_before) == std::string::npos) {
+            return launched;
         }
-        if (!write_file(dir_ + "/server.properties", properties_text())) {
-            return ::testing::AssertionFailure() << "cannot write server.properties in " << dir_;
+        fprintf(stderr,
+                "broker_process: sluiced could not bind port %d or %d (attempt %d): "
+                "new ports\n",
+                kafka_port_, controller_port_, attempt);
+        remove_tree(data_dir());
+        prepared = pick_ports_and_write_properties();
+        if (!prepared) {
+            return prepared;
         }
     }
     ::testing::AssertionResult launched = launch();
@@ -176,6 +189,27 @@ std::string broker_process::properties_text() const
         return launched;
     }
     return mock_ ? ::testing::AssertionSuccess() : create_topics();
+}
+
+::testing::AssertionResult broker_process::pick_ports_and_write_properties()
+{
+    kafka_port_ = pick_free_loopback_port();
+    controller_port_ = pick_free_loopback_port();
+    // Two binds in a row can get the same port only after the first was released;
+    // retry a few times so both are distinct.
+    for (int i = 0; i < 10 && controller_port_ == kafka_port_; i++) {
+        controller_port_ = pick_free_loopback_port();
+    }
+    if (kafka_port_ == 0 || controller_port_ == 0 || kafka_port_ == controller_port_) {
+        return ::testing::AssertionFailure() << "cannot pick two free loopback ports";
+    }
+    if (mkdir(data_dir().c_str(), 0755) != 0) {
+        return ::testing::AssertionFailure() << "mkdir " << data_dir() << ": " << strerror(errno);
+    }
+    if (!write_file(dir_ + "/server.properties", properties_text())) {
+        return ::testing::AssertionFailure() << "cannot write server.properties in " << dir_;
+    }
+    return ::testing::AssertionSuccess();
 }
 
 ::testing::AssertionResult broker_process::launch()

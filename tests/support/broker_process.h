@@ -96,6 +96,7 @@ class broker_process
     std::string log_text() const;
 
   private:
+    ::testing::AssertionResult pick_ports_and_write_properties();
     ::testing::AssertionResult launch();
     ::testing::AssertionResult wait_ready();
     ::testing::AssertionResult create_topics();
