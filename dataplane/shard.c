@@ -303,8 +303,8 @@ int sl_shard_run(struct sl_shard *s, char *err, size_t err_size)
     s->min_insync_replicas = (int32_t)sl_config_int(s->opts.config, SL_CONFIG_MIN_INSYNC_REPLICAS);
     s->auto_create = sl_config_bool(s->opts.config, SL_CONFIG_AUTO_CREATE_TOPICS_ENABLE);
     refresh_image(s);
-    /* Opening the group coordinator's __consumer_offsets partitions is the slow part of
-     * a start (every new partition log is created with fsyncs): say how long it took. */
+    /* Opening the group coordinator's __consumer_offsets partitions (50 by default) is
+     * the largest part of a start: say how long it took. */
     int64_t groups_started_ms = monotonic_ms();
     rc = sl_dp_group_host_start(s, err, err_size);
     if (rc == 0)
