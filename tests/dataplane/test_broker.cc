@@ -175,9 +175,9 @@ class Broker : public ::testing::Test
             execl(exe, exe, props.c_str(), static_cast<char *>(nullptr));
             _exit(127);
         }
-        // A first start creates ~50 __consumer_offsets partition logs with about 460
-        // fsync/fdatasync calls: 3 s idle under ASan, measured 8-16 s while other builds
-        // and tests load the disk; 60 s keeps that tail from failing the test.
+        // A first start creates 50 __consumer_offsets partition logs: under ASan this took
+        // 3 s idle and 8-16 s on a loaded machine before the index fix (about 1 s now);
+        // 60 s keeps such a tail from failing the test.
         auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
         while (!api_versions_answered(port)) {
             int status = 0;
