@@ -310,7 +310,13 @@ int sl_shard_run(struct sl_shard *s, char *err, size_t err_size)
     refresh_image(s);
     while (s->reconcile_more)
         refresh_image(s);
+    /* Opening the group coordinator's __consumer_offsets partitions (50 by default) is
+     * the largest part of a start: say how long it took. */
+    int64_t groups_started_ms = monotonic_ms();
     rc = sl_dp_group_host_start(s, err, err_size);
+    if (rc == 0)
+        fprintf(stderr, "sluiced: shard %u: group coordinator partitions opened in %lld ms\n",
+                s->opts.shard_id, (long long)(monotonic_ms() - groups_started_ms));
     if (rc != 0) {
         sl_dp_group_host_stop(s);
         sl_dp_partitions_close_all(s);

@@ -193,9 +193,15 @@ static int wait_unfenced(struct sl_md_log *log, int sfd)
 {
     int64_t started = now_ms();
     int64_t next_report = started + SL_SLUICED_WAIT_REPORT_MS;
+    bool registered = false;
     while (!sl_md_log_broker_unfenced(log)) {
         if (stop_signalled(sfd))
             return -EINTR;
+        if (!registered && sl_md_log_broker_epoch(log) >= 0) {
+            registered = true;
+            fprintf(stderr, "sluiced: broker registered (epoch %lld) after %lld ms\n",
+                    (long long)sl_md_log_broker_epoch(log), (long long)(now_ms() - started));
+        }
         if (now_ms() >= next_report) {
             fprintf(stderr,
                     "sluiced: broker %s: waiting for the active controller for %lld ms "
@@ -206,6 +212,7 @@ static int wait_unfenced(struct sl_md_log *log, int sfd)
         }
         sleep_ms(5);
     }
+    fprintf(stderr, "sluiced: broker unfenced after %lld ms\n", (long long)(now_ms() - started));
     return 0;
 }
 
@@ -230,6 +237,7 @@ int main(int argc, char **argv)
             return 0;
         }
     }
+    int64_t process_started_ms = now_ms();
     static struct sl_config cfg;
     char err[1024];
     if (sl_config_load_args(&cfg, argc, (const char *const *)argv, err, sizeof(err)) != 0) {
@@ -291,6 +299,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluiced: metadata log: %s\n", err);
         return 1;
     }
+    fprintf(stderr, "sluiced: metadata log opened after %lld ms\n",
+            (long long)(now_ms() - process_started_ms));
     if (sl_md_log_start(md) != 0) {
         fprintf(stderr, "sluiced: cannot start the control-plane thread\n");
         sl_md_log_close(md);
@@ -395,9 +405,10 @@ int main(int argc, char **argv)
                                                    err, sizeof(err)) != 0)
         fprintf(stderr, "sluiced: %s (continuing without stats)\n", err);
 
-    fprintf(stderr, "sluiced: node %d listening on %s://%s:%u (advertised %s:%u)\n", node_id,
-            listener.name, listener.host, sl_shard_port(shards[0]), advertised.host,
-            advertised.port);
+    fprintf(stderr,
+            "sluiced: node %d listening on %s://%s:%u (advertised %s:%u) %lld ms after start\n",
+            node_id, listener.name, listener.host, sl_shard_port(shards[0]), advertised.host,
+            advertised.port, (long long)(now_ms() - process_started_ms));
     fprintf(stderr, "sluiced: data dir %s\n", log_dir);
     fprintf(stderr, "sluiced: %u dataplane shard(s) on CPU list %s\n", shard_count,
             sl_config_string(&cfg, SL_CONFIG_DATAPLANE_CORES));

@@ -36,6 +36,8 @@ int sl_index_set_capacity(struct sl_index *index, uint32_t capacity)
     capacity = capacity > index->count ? capacity : index->count;
     if (capacity == 0)
         capacity = 1; /* keep a valid allocation */
+    if (index->bytes != NULL && capacity == index->capacity)
+        return 0; /* a realloc to the same size may copy it all (it does under ASan) */
     uint8_t *bytes = realloc(index->bytes, (size_t)capacity * index->entry_bytes);
     if (bytes == NULL)
         return -ENOMEM;
