@@ -1129,6 +1129,18 @@ static const char *type_name(enum sl_config_type type)
     return "?";
 }
 
+bool sl_config_key_is_dynamic(int key)
+{
+#define SL_CONFIG_DYNAMIC_CASE(id) case SL_CONFIG_##id:
+    switch (key) {
+        SL_CONFIG_DYNAMIC_KEYS(SL_CONFIG_DYNAMIC_CASE)
+        return true;
+    default:
+        return false;
+    }
+#undef SL_CONFIG_DYNAMIC_CASE
+}
+
 static void write_row(FILE *out, const struct sl_config_key_info *info, bool topic)
 {
     char allowed[256] = "";
@@ -1145,7 +1157,8 @@ static void write_row(FILE *out, const struct sl_config_key_info *info, bool top
         fprintf(out, " %s%s%s |", info->broker_key[0] ? "`" : "", info->broker_key,
                 info->broker_key[0] ? "`" : "");
     }
-    fprintf(out, " %s |\n", info->doc);
+    bool dynamic = !topic && sl_config_key_is_dynamic(sl_config_key_find(info->name));
+    fprintf(out, " %s%s |\n", dynamic ? "Dynamic (AlterConfigs). " : "", info->doc);
 }
 
 void sl_config_write_markdown(FILE *out)

@@ -94,6 +94,10 @@ int sl_config_key_find(const char *name);
 /* Returns the index of topic key `name`, or -1 if there is none. */
 int sl_topic_config_key_find(const char *name);
 
+/* True when broker key `key` (enum sl_config_key) is in SL_CONFIG_DYNAMIC_KEYS: it may be
+ * changed at runtime through the metadata log. Any thread. */
+bool sl_config_key_is_dynamic(int key);
+
 /* Fills `cfg` with the embedded defaults. Free with sl_config_free. Returns 0 or
  * -ENOMEM. */
 int sl_config_init_defaults(struct sl_config *cfg);

@@ -108,6 +108,8 @@
       "Delay of the first rebalance of a new group, to let more members join.") \
     X(GROUP_MAX_SIZE, "group.max.size", INT, "2147483647", 1, SL_I32_MAX, "", \
       "Largest number of members in a consumer group.") \
+    X(MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS, "max.incremental.fetch.session.cache.slots", INT, "1000", 0, 100000, "", \
+      "Fetch sessions (KIP-227) the broker keeps, divided among the dataplane shards; 0 answers every fetch sessionless.") \
     X(BROKER_SESSION_TIMEOUT_MS, "broker.session.timeout.ms", INT, "9000", 100, SL_I32_MAX, "", \
       "A broker without a heartbeat for this long is fenced and loses its leaderships.") \
     X(BROKER_HEARTBEAT_INTERVAL_MS, "broker.heartbeat.interval.ms", INT, "2000", 10, SL_I32_MAX, "", \
@@ -132,6 +134,28 @@
       "Bytes of the batch cache that serves fetches from memory.") \
     X(STATS_SOCKET, "stats.socket", STRING, "./data/sluice-stats.sock", 0, 0, "", \
       "Path of the Unix stats socket (JSON requests and replies).")
+/* clang-format on */
+
+/* Broker keys that AlterConfigs / IncrementalAlterConfigs may change on a running
+ * cluster (stored as broker config records in the metadata log, per broker id or as the
+ * cluster-wide default). Each is a default that topics inherit or a limit the dataplane
+ * reads per request or per image change, so a change takes effect on live partitions
+ * without a restart. Every other key is read once at start: changing it is
+ * INVALID_REQUEST ("cannot be updated dynamically"), as Kafka answers.
+ * X(id) with the id of the key in SL_CONFIG_KEYS. */
+/* clang-format off */
+#define SL_CONFIG_DYNAMIC_KEYS(X) \
+    X(LOG_SEGMENT_BYTES) \
+    X(LOG_ROLL_MS) \
+    X(LOG_RETENTION_MS) \
+    X(LOG_RETENTION_MINUTES) \
+    X(LOG_RETENTION_HOURS) \
+    X(LOG_RETENTION_BYTES) \
+    X(LOG_INDEX_INTERVAL_BYTES) \
+    X(LOG_FLUSH_INTERVAL_MESSAGES) \
+    X(LOG_FLUSH_INTERVAL_MS) \
+    X(MESSAGE_MAX_BYTES) \
+    X(MIN_INSYNC_REPLICAS)
 /* clang-format on */
 
 /* The table of topic-level keys (CreateTopics configs, AlterConfigs on a topic).

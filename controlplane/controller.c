@@ -673,32 +673,22 @@ int sl_controller_create_partitions(struct sl_controller_batch *batch, const cha
 int sl_controller_alter_topic_config(struct sl_controller_batch *batch, const char *topic,
                                      const char *key, const char *value, char *err, size_t err_size)
 {
-    if (sl_md_image_topic(batch->draft, topic) == NULL) {
-        set_error(err, err_size, "topic '%s' does not exist", topic);
-        return SL_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
-    }
-    char why[256];
-    int rc = sl_topic_config_validate(key, value ? value : "", why, sizeof(why));
-    if (rc == -ENOENT || (value != NULL && rc != 0)) {
-        set_error(err, err_size, "%s", why);
-        return SL_KAFKA_INVALID_CONFIG;
-    }
-    struct op op;
-    if (op_begin(&op, batch) != 0) {
+    struct sl_controller_alter_configs_request *req = calloc(1, sizeof(*req));
+    if (req == NULL) {
         return SL_KAFKA_UNKNOWN_SERVER_ERROR;
     }
-    struct sl_md_record r;
-    memset(&r, 0, sizeof(r));
-    r.type = SL_MD_RECORD_CONFIG;
-    r.config.resource_type = SL_MD_RESOURCE_TOPIC;
-    snprintf(r.config.resource_name, sizeof(r.config.resource_name), "%s", topic);
-    snprintf(r.config.key, sizeof(r.config.key), "%s", key);
-    r.config.has_value = value != NULL;
+    req->resource_type = SL_MD_RESOURCE_TOPIC;
+    snprintf(req->resource_name, sizeof(req->resource_name), "%s", topic);
+    req->change_count = 1;
+    snprintf(req->changes[0].key, sizeof(req->changes[0].key), "%s", key);
+    req->changes[0].op = value != NULL ? SL_CONTROLLER_CONFIG_SET : SL_CONTROLLER_CONFIG_DELETE;
+    req->changes[0].has_value = value != NULL;
     if (value != NULL) {
-        snprintf(r.config.value, sizeof(r.config.value), "%s", value);
+        snprintf(req->changes[0].value, sizeof(req->changes[0].value), "%s", value);
     }
-    op_emit(&op, &r);
-    return op_end(&op, SL_KAFKA_NONE);
+    int code = sl_controller_alter_configs(batch, req, err, err_size);
+    free(req);
+    return code;
 }
 
 static bool session_alive(struct sl_controller_liveness *l,
@@ -967,67 +957,284 @@ int sl_controller_alter_partition(struct sl_controller_batch *batch,
     return code;
 }
 
-/* Keys a running broker cannot take from the metadata log: they define its identity,
- * its listeners, its disks or its memory, which are fixed at start. */
-static bool broker_key_is_static(const char *key)
+int sl_controller_alter_broker_config(struct sl_controller_batch *batch, const char *broker,
+                                      const char *key, const char *value, char *err,
+                                      size_t err_size)
 {
-    static const char *const prefixes[] = {
-        "node.id",       "process.roles",
-        "listeners",     "advertised.listeners",
-        "listener.",     "inter.broker.listener.name",
-        "controller.",   "log.dirs",
-        "metadata.",     "dataplane.",
-        "controlplane.", "memory.",
-        "storage.",      "stats.",
-        "broker.rack",
-    };
-    for (size_t i = 0; i < SL_ARRAY_LEN(prefixes); i++) {
-        if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0) {
+    struct sl_controller_alter_configs_request *req = calloc(1, sizeof(*req));
+    if (req == NULL) {
+        return SL_KAFKA_UNKNOWN_SERVER_ERROR;
+    }
+    req->resource_type = SL_MD_RESOURCE_BROKER;
+    if (strlen(broker) >= sizeof(req->resource_name)) {
+        free(req);
+        set_error(err, err_size, "broker resource '%.64s' is not a broker id", broker);
+        return SL_KAFKA_INVALID_REQUEST;
+    }
+    snprintf(req->resource_name, sizeof(req->resource_name), "%s", broker);
+    req->change_count = 1;
+    snprintf(req->changes[0].key, sizeof(req->changes[0].key), "%s", key);
+    req->changes[0].op = value != NULL ? SL_CONTROLLER_CONFIG_SET : SL_CONTROLLER_CONFIG_DELETE;
+    req->changes[0].has_value = value != NULL;
+    if (value != NULL) {
+        snprintf(req->changes[0].value, sizeof(req->changes[0].value), "%s", value);
+    }
+    int code = sl_controller_alter_configs(batch, req, err, err_size);
+    free(req);
+    return code;
+}
+
+/* ---- AlterConfigs / IncrementalAlterConfigs ---- */
+
+/* The override currently set on the resource in the draft, or NULL. */
+static const char *current_override(const struct sl_md_image *draft,
+                                    const struct sl_controller_alter_configs_request *req,
+                                    const char *key)
+{
+    if (req->resource_type == SL_MD_RESOURCE_TOPIC) {
+        const struct sl_md_topic *t = sl_md_image_topic(draft, req->resource_name);
+        return t != NULL ? sl_md_topic_config(t, key) : NULL;
+    }
+    return sl_md_image_broker_config(draft, req->resource_name, key);
+}
+
+/* True when the comma-separated `list` holds `item` (length n). */
+static bool list_contains(const char *list, const char *item, size_t n)
+{
+    for (const char *p = list; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, item, n) == 0) {
             return true;
+        }
+        p += len;
+        if (*p == ',') {
+            p++;
         }
     }
     return false;
 }
 
-int sl_controller_alter_broker_config(struct sl_controller_batch *batch, const char *broker,
-                                      const char *key, const char *value, char *err,
-                                      size_t err_size)
+/* APPEND: old items, then the given items not yet present. SUBTRACT: old items that are
+ * not among the given ones. Returns false when the result does not fit. */
+static bool combine_lists(const char *old, const char *given, bool append, char *out,
+                          size_t out_size)
 {
-    size_t n = strlen(broker);
-    if (n >= SL_MD_TOPIC_NAME_BYTES_MAX || n > 10 || broker[strspn(broker, "0123456789")] != '\0') {
-        set_error(err, err_size, "broker resource '%s' is not a broker id", broker);
+    size_t used = 0;
+    out[0] = '\0';
+    const char *sources[2] = {old, append ? given : ""};
+    for (int s = 0; s < 2; s++) {
+        for (const char *p = sources[s]; *p != '\0';) {
+            size_t len = strcspn(p, ",");
+            bool keep = len > 0;
+            if (keep && s == 0 && !append) {
+                keep = !list_contains(given, p, len);
+            } else if (keep && s == 1) {
+                keep = !list_contains(out, p, len);
+            }
+            if (keep) {
+                if (used + len + 2 > out_size) {
+                    return false;
+                }
+                if (used > 0) {
+                    out[used++] = ',';
+                }
+                memcpy(out + used, p, len);
+                used += len;
+                out[used] = '\0';
+            }
+            p += len;
+            if (*p == ',') {
+                p++;
+            }
+        }
+    }
+    return true;
+}
+
+/* Checks one change and works out its result: *value_out is the new value (NULL for a
+ * delete). Returns a Kafka error code with err filled. */
+static int resolve_change(const struct sl_md_image *draft,
+                          const struct sl_controller_alter_configs_request *req,
+                          const struct sl_controller_config_change *c, char *value_out,
+                          bool *has_value_out, char *err, size_t err_size)
+{
+    bool topic = req->resource_type == SL_MD_RESOURCE_TOPIC;
+    int index = topic ? sl_topic_config_key_find(c->key) : sl_config_key_find(c->key);
+    if (index < 0) {
+        set_error(err, err_size, "unknown %s config key '%s'", topic ? "topic" : "broker", c->key);
+        return SL_KAFKA_INVALID_CONFIG;
+    }
+    const struct sl_config_key_info *info =
+        topic ? &sl_topic_config_key_table()[index] : &sl_config_key_table()[index];
+    if (!topic && !sl_config_key_is_dynamic(index)) {
+        set_error(err, err_size,
+                  "config key '%s' cannot be updated dynamically: set it in server.properties "
+                  "and restart",
+                  c->key);
         return SL_KAFKA_INVALID_REQUEST;
     }
-    char why[256];
-    if (sl_config_key_find(key) < 0) {
-        set_error(err, err_size, "unknown broker config key '%s'", key);
-        return SL_KAFKA_INVALID_CONFIG;
+    *has_value_out = c->op != SL_CONTROLLER_CONFIG_DELETE;
+    switch (c->op) {
+    case SL_CONTROLLER_CONFIG_DELETE:
+        return SL_KAFKA_NONE;
+    case SL_CONTROLLER_CONFIG_SET:
+        if (!c->has_value) {
+            set_error(err, err_size, "config key '%s': null value", c->key);
+            return SL_KAFKA_INVALID_REQUEST;
+        }
+        snprintf(value_out, SL_MD_CONFIG_VALUE_BYTES_MAX, "%s", c->value);
+        break;
+    case SL_CONTROLLER_CONFIG_APPEND:
+    case SL_CONTROLLER_CONFIG_SUBTRACT: {
+        bool append = c->op == SL_CONTROLLER_CONFIG_APPEND;
+        if (info->type != SL_CONFIG_LIST) {
+            set_error(err, err_size,
+                      "config value %s is not allowed for config key '%s': not a list",
+                      append ? "append" : "subtract", c->key);
+            return SL_KAFKA_INVALID_REQUEST;
+        }
+        const char *old = current_override(draft, req, c->key);
+        if (old == NULL) {
+            old = info->default_value != NULL ? info->default_value : "";
+        }
+        if (!combine_lists(old, c->has_value ? c->value : "", append, value_out,
+                           SL_MD_CONFIG_VALUE_BYTES_MAX)) {
+            set_error(err, err_size, "config key '%s': value too long", c->key);
+            return SL_KAFKA_INVALID_CONFIG;
+        }
+        break;
     }
-    if (broker_key_is_static(key)) {
-        set_error(err, err_size,
-                  "broker config key '%s' is static: set it in server.properties and restart", key);
-        return SL_KAFKA_INVALID_CONFIG;
+    default:
+        set_error(err, err_size, "config key '%s': unknown operation %u", c->key, c->op);
+        return SL_KAFKA_INVALID_REQUEST;
     }
-    if (value != NULL && sl_config_check_value(key, value, why, sizeof(why)) != 0) {
+    char why[512];
+    int rc = topic ? sl_topic_config_validate(c->key, value_out, why, sizeof(why))
+                   : sl_config_check_value(c->key, value_out, why, sizeof(why));
+    if (rc != 0) {
         set_error(err, err_size, "%s", why);
         return SL_KAFKA_INVALID_CONFIG;
     }
-    struct op op;
-    if (op_begin(&op, batch) != 0) {
-        return SL_KAFKA_UNKNOWN_SERVER_ERROR;
+    return SL_KAFKA_NONE;
+}
+
+static bool resource_valid(const struct sl_md_image *draft,
+                           const struct sl_controller_alter_configs_request *req, int *code,
+                           char *err, size_t err_size)
+{
+    if (req->change_count > SL_CONTROLLER_TOPIC_CONFIGS_MAX) {
+        set_error(err, err_size, "more than %d config changes in one resource",
+                  SL_CONTROLLER_TOPIC_CONFIGS_MAX);
+        *code = SL_KAFKA_INVALID_REQUEST;
+        return false;
     }
+    if (req->resource_type == SL_MD_RESOURCE_TOPIC) {
+        if (sl_md_image_topic(draft, req->resource_name) == NULL) {
+            set_error(err, err_size, "topic '%s' does not exist", req->resource_name);
+            *code = SL_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+            return false;
+        }
+        return true;
+    }
+    const char *name = req->resource_name;
+    size_t n = strlen(name);
+    if (req->resource_type != SL_MD_RESOURCE_BROKER || n > 10 ||
+        name[strspn(name, "0123456789")] != '\0') {
+        set_error(err, err_size, "resource '%s' (type %d) is not a topic or a broker id", name,
+                  req->resource_type);
+        *code = SL_KAFKA_INVALID_REQUEST;
+        return false;
+    }
+    return true;
+}
+
+static void emit_config(struct op *op, const struct sl_controller_alter_configs_request *req,
+                        const char *key, bool has_value, const char *value)
+{
     struct sl_md_record r;
     memset(&r, 0, sizeof(r));
     r.type = SL_MD_RECORD_CONFIG;
-    r.config.resource_type = SL_MD_RESOURCE_BROKER;
-    snprintf(r.config.resource_name, sizeof(r.config.resource_name), "%s", broker);
+    r.config.resource_type = (uint8_t)req->resource_type;
+    snprintf(r.config.resource_name, sizeof(r.config.resource_name), "%s", req->resource_name);
     snprintf(r.config.key, sizeof(r.config.key), "%s", key);
-    r.config.has_value = value != NULL;
-    if (value != NULL) {
+    r.config.has_value = has_value;
+    if (has_value) {
         snprintf(r.config.value, sizeof(r.config.value), "%s", value);
     }
-    op_emit(&op, &r);
-    return op_end(&op, SL_KAFKA_NONE);
+    op_emit(op, &r);
+}
+
+/* AlterConfigs replaces the whole override set: keys set now but not listed go. */
+static void emit_replaced(struct op *op, const struct sl_controller_alter_configs_request *req,
+                          const struct sl_md_image *base)
+{
+    const char *listed[SL_CONTROLLER_TOPIC_CONFIGS_MAX];
+    for (uint32_t i = 0; i < req->change_count; i++) {
+        listed[i] = req->changes[i].key;
+    }
+    const struct sl_md_topic *t = req->resource_type == SL_MD_RESOURCE_TOPIC
+                                      ? sl_md_image_topic(base, req->resource_name)
+                                      : NULL;
+    uint32_t count = t != NULL ? t->config_count : base->broker_config_count;
+    for (uint32_t k = 0; k < count; k++) {
+        const char *key;
+        if (t != NULL) {
+            key = t->configs[k].key;
+        } else if (strcmp(base->broker_configs[k].resource_name, req->resource_name) == 0) {
+            key = base->broker_configs[k].key;
+        } else {
+            continue;
+        }
+        bool keep = false;
+        for (uint32_t i = 0; i < req->change_count && !keep; i++) {
+            keep = strcmp(listed[i], key) == 0;
+        }
+        if (!keep) {
+            emit_config(op, req, key, false, NULL);
+        }
+    }
+}
+
+int sl_controller_alter_configs(struct sl_controller_batch *batch,
+                                const struct sl_controller_alter_configs_request *req, char *err,
+                                size_t err_size)
+{
+    int code = SL_KAFKA_NONE;
+    if (!resource_valid(batch->draft, req, &code, err, err_size)) {
+        return code;
+    }
+    for (uint32_t i = 0; i < req->change_count; i++) {
+        for (uint32_t k = 0; k < i; k++) {
+            if (strcmp(req->changes[i].key, req->changes[k].key) == 0) {
+                set_error(err, err_size, "duplicate config key '%s'", req->changes[i].key);
+                return SL_KAFKA_INVALID_REQUEST;
+            }
+        }
+    }
+    /* Every change is resolved against the draft before anything is emitted. */
+    char(*values)[SL_MD_CONFIG_VALUE_BYTES_MAX] = calloc(req->change_count + 1, sizeof(*values));
+    bool has_value[SL_CONTROLLER_TOPIC_CONFIGS_MAX];
+    if (values == NULL) {
+        return SL_KAFKA_UNKNOWN_SERVER_ERROR;
+    }
+    for (uint32_t i = 0; i < req->change_count && code == SL_KAFKA_NONE; i++) {
+        code = resolve_change(batch->draft, req, &req->changes[i], values[i], &has_value[i], err,
+                              err_size);
+    }
+    struct op op;
+    if (code == SL_KAFKA_NONE && op_begin(&op, batch) != 0) {
+        code = SL_KAFKA_UNKNOWN_SERVER_ERROR;
+    } else if (code == SL_KAFKA_NONE) {
+        if (req->replace_all) {
+            emit_replaced(&op, req, batch->draft);
+        }
+        for (uint32_t i = 0; i < req->change_count; i++) {
+            emit_config(&op, req, req->changes[i].key, has_value[i], values[i]);
+        }
+        code = op_end(&op, SL_KAFKA_NONE);
+    }
+    free(values);
+    return code;
 }
 
 int sl_controller_unregister_broker(struct sl_controller_batch *batch,

@@ -113,13 +113,49 @@ int sl_controller_alter_topic_config(struct sl_controller_batch *batch, const ch
                                      size_t err_size);
 
 /* Sets (value != NULL) or deletes a dynamic broker config for `broker` (a decimal broker
- * id, or "" for the cluster-wide default). Keys that define a broker's identity or
- * resources (node.id, process.roles, listeners, controller.*, log.dirs, metadata.*,
- * dataplane.*, controlplane.*, memory.*, storage.*, stats.*) are static: INVALID_CONFIG,
- * as are unknown keys and bad values; a bad resource name is INVALID_REQUEST. */
+ * id, or "" for the cluster-wide default). Only SL_CONFIG_DYNAMIC_KEYS may change; any
+ * other known key is INVALID_REQUEST ("cannot be updated dynamically"); unknown keys and
+ * bad values are INVALID_CONFIG; a bad resource name is INVALID_REQUEST. */
 int sl_controller_alter_broker_config(struct sl_controller_batch *batch, const char *broker,
                                       const char *key, const char *value, char *err,
                                       size_t err_size);
+
+/* Kafka's AlterConfigOp codes (IncrementalAlterConfigs config_operation). */
+enum sl_controller_config_op {
+    SL_CONTROLLER_CONFIG_SET = 0,
+    SL_CONTROLLER_CONFIG_DELETE = 1,
+    SL_CONTROLLER_CONFIG_APPEND = 2,   /* list keys: add items not yet present */
+    SL_CONTROLLER_CONFIG_SUBTRACT = 3, /* list keys: remove the given items */
+};
+
+struct sl_controller_config_change {
+    char key[SL_MD_CONFIG_KEY_BYTES_MAX];
+    uint8_t op; /* enum sl_controller_config_op */
+    bool has_value;
+    char value[SL_MD_CONFIG_VALUE_BYTES_MAX];
+};
+
+/* One resource of AlterConfigs / IncrementalAlterConfigs. */
+struct sl_controller_alter_configs_request {
+    int8_t resource_type; /* SL_MD_RESOURCE_TOPIC or SL_MD_RESOURCE_BROKER */
+    char resource_name[SL_MD_TOPIC_NAME_BYTES_MAX]; /* topic, broker id, "" = cluster default */
+    bool replace_all;   /* AlterConfigs: overrides not listed are deleted */
+    bool validate_only; /* check everything, propose nothing (metadata_log.c) */
+    uint32_t change_count;
+    struct sl_controller_config_change changes[SL_CONTROLLER_TOPIC_CONFIGS_MAX];
+};
+
+/* Changes a resource's config overrides as one unit: every change is checked against
+ * the draft before any record is produced, so either all apply or none. APPEND and
+ * SUBTRACT start from the current override, else the key's default, and produce the
+ * comma-separated result. Errors: UNKNOWN_TOPIC_OR_PARTITION (topic); INVALID_CONFIG
+ * (unknown key, bad value: err names the key and the value); INVALID_REQUEST (duplicate
+ * key, null value for SET, APPEND/SUBTRACT on a non-list key, a broker key outside
+ * SL_CONFIG_DYNAMIC_KEYS: "cannot be updated dynamically", a bad broker resource name,
+ * an unknown resource type, too many changes). */
+int sl_controller_alter_configs(struct sl_controller_batch *batch,
+                                const struct sl_controller_alter_configs_request *req, char *err,
+                                size_t err_size);
 
 /* Removes a broker's registration (decommissioning): it is fenced first, so its
  * leaderships move. Errors: BROKER_ID_NOT_REGISTERED. */

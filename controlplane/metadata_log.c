@@ -537,6 +537,13 @@ static int execute(struct sl_md_log *log, struct sl_controller_batch *b, struct 
             msg_size);
     case SL_MD_REQUEST_UNREGISTER_BROKER:
         return sl_controller_unregister_broker(b, s, req->unregister_broker_id);
+    case SL_MD_REQUEST_ALTER_CONFIGS: {
+        int code = sl_controller_alter_configs(b, &req->alter_configs, msg, msg_size);
+        if (code == SL_KAFKA_NONE && req->alter_configs.validate_only) {
+            b->count = 0; /* checked against the current image; nothing is proposed */
+        }
+        return code;
+    }
     case SL_MD_REQUEST_ADD_STANDBY:
         break; /* handled by add_standby: a raft membership change, not records */
     case SL_MD_REQUEST_REBALANCE_LEADERS: {

@@ -87,6 +87,7 @@ enum sl_md_request_type {
     SL_MD_REQUEST_ALTER_BROKER_CONFIG,
     SL_MD_REQUEST_UNREGISTER_BROKER,
     SL_MD_REQUEST_ADD_STANDBY,
+    SL_MD_REQUEST_ALTER_CONFIGS, /* one resource, all changes or none; validate_only honoured */
 };
 
 struct sl_md_request {
@@ -122,6 +123,7 @@ struct sl_md_request {
             char value[SL_MD_CONFIG_VALUE_BYTES_MAX];
         } alter_broker_config;
         int32_t unregister_broker_id;
+        struct sl_controller_alter_configs_request alter_configs;
         struct {
             int32_t node_id;
             char address[SL_CONFIG_HOST_BYTES_MAX + 8]; /* its metadata.standby.address */

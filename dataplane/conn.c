@@ -148,8 +148,9 @@ static void conn_parse(struct sl_shard *s, uint32_t slot)
             /* Judge the size as soon as it is known, before any body byte arrives. */
             uint32_t announced = sl_load_be32(c->size_prefix);
             if (announced > frame_max || announced < SL_DP_FRAME_MIN_BYTES) {
-                /* Kafka closes the connection on an oversized (or negative) size. */
-                if (announced > frame_max)
+                /* Kafka closes the connection on an oversized (or negative) size. A
+                 * negative int32 is malformed, not a large request. */
+                if (announced > frame_max && announced <= (uint32_t)INT32_MAX)
                     s->stats.frames_rejected_too_large++;
                 else
                     s->stats.frames_rejected_malformed++;
@@ -177,8 +178,8 @@ static void conn_parse(struct sl_shard *s, uint32_t slot)
             s->stats.backpressure_frame_memory++;
             return;
         }
-        size_t alloc = SL_ALIGN_UP((size_t)size, (size_t)4096);
-        uint8_t *mem = aligned_alloc(4096, alloc);
+        size_t alloc = sl_dp_frame_cache_alloc_bytes(size);
+        uint8_t *mem = sl_dp_frame_cache_get(&s->frame_cache, size);
         if (mem == NULL) {
             s->stats.backpressure_frame_memory++;
             return;
@@ -228,17 +229,21 @@ void sl_dp_conn_on_recv_exact_done(void *ctx, struct sl_net_conn h, void *dst, u
 void sl_dp_conn_on_close(void *ctx, struct sl_net_conn h, enum sl_net_close_reason reason, int err)
 {
     struct sl_shard *s = ctx;
-    (void)reason;
     (void)err;
     struct sl_dp_conn *c = conn_of(s, h);
     if (c == NULL)
         return;
     c->open = false;
+    /* A peer that goes away in the middle of a frame sent bad input (a truncated
+     * request); a close of our own was counted where it was decided. */
+    if (reason != SL_NET_CLOSE_LOCAL && reason != SL_NET_CLOSE_SHUTDOWN &&
+        (c->size_prefix_have > 0 || c->asm_buf != NULL))
+        s->stats.connections_closed_mid_frame++;
     while (c->held_count > 0)
         held_pop(s, c);
     if (c->asm_buf != NULL) {
-        free(c->asm_buf);
-        s->frame_memory_used -= SL_ALIGN_UP((size_t)c->asm_len, (size_t)4096);
+        sl_dp_frame_cache_put(&s->frame_cache, c->asm_buf, c->asm_len);
+        s->frame_memory_used -= sl_dp_frame_cache_alloc_bytes(c->asm_len);
         c->asm_buf = NULL;
     }
     struct sl_dp_request *r = c->fifo_head;

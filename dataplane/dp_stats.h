@@ -24,18 +24,19 @@ struct sl_dp_api_counters {
 struct SL_CACHE_ALIGNED sl_dp_stats {
     uint64_t connections_accepted;
     uint64_t connections_closed;
-    uint64_t connections_open;            /* gauge */
-    uint64_t frames_rejected_too_large;   /* size prefix above socket.request.max.bytes */
-    uint64_t frames_rejected_malformed;   /* codec decode errors (connection closed) */
-    uint64_t frames_rejected_unknown_api; /* unknown API key or unsupported version: closed */
-    uint64_t requests_trailing_bytes;     /* requests with bytes after the body (ignored) */
-    uint64_t frames_assembled_copy;       /* frames spanning receive buffers (copied/recv_exact) */
-    uint64_t frames_zero_copy;            /* frames decoded in place in a receive buffer */
-    uint64_t backpressure_request_slots;  /* parsing paused: no free request slot */
-    uint64_t backpressure_frame_memory;   /* parsing paused: frame memory budget used up */
-    uint64_t backpressure_inflight;       /* parsing paused: per-connection in-flight bound */
-    uint64_t backpressure_send;           /* response waits for driver send space */
-    uint64_t produce_records;             /* records appended (sum of batch record counts) */
+    uint64_t connections_open;             /* gauge */
+    uint64_t connections_closed_mid_frame; /* peer closed with a frame partly received */
+    uint64_t frames_rejected_too_large;    /* size prefix above socket.request.max.bytes */
+    uint64_t frames_rejected_malformed;    /* codec decode errors (connection closed) */
+    uint64_t frames_rejected_unknown_api;  /* unknown API key or unsupported version: closed */
+    uint64_t requests_trailing_bytes;      /* requests with bytes after the body (ignored) */
+    uint64_t frames_assembled_copy;        /* frames spanning receive buffers (copied/recv_exact) */
+    uint64_t frames_zero_copy;             /* frames decoded in place in a receive buffer */
+    uint64_t backpressure_request_slots;   /* parsing paused: no free request slot */
+    uint64_t backpressure_frame_memory;    /* parsing paused: frame memory budget used up */
+    uint64_t backpressure_inflight;        /* parsing paused: per-connection in-flight bound */
+    uint64_t backpressure_send;            /* response waits for driver send space */
+    uint64_t produce_records;              /* records appended (sum of batch record counts) */
     uint64_t produce_batches;
     uint64_t produce_bytes;
     uint64_t produce_storage_retries; /* appends retried after NO_BUFFER/BUSY */
@@ -43,12 +44,20 @@ struct SL_CACHE_ALIGNED sl_dp_stats {
     uint64_t fetch_bytes;             /* record bytes sent zero-copy */
     uint64_t fetch_parked;            /* fetches that waited for min_bytes */
     uint64_t fetch_cold_reads;        /* partition reads that went to disk */
+    uint64_t fetch_sessions_created;  /* KIP-227 sessions opened */
+    uint64_t fetch_sessions_closed;   /* closed by their client (epoch -1 or a new session) */
+    uint64_t fetch_sessions_evicted;  /* idle sessions dropped to make room for a new one */
+    uint64_t fetch_sessions_refused;  /* cache full or session too large: answered sessionless */
+    uint64_t fetch_sessions_open;     /* gauge */
+    uint64_t fetch_incremental;       /* incremental fetches served */
     uint64_t partitions_open;         /* gauge */
     uint64_t partitions_opened;
     uint64_t partitions_closed;
     uint64_t partition_open_errors;
-    uint64_t md_submit_full;     /* control-plane queue refused a request */
-    uint64_t requests_in_flight; /* gauge */
+    uint64_t partition_config_changes;   /* open logs given a changed topic/broker config */
+    uint64_t retention_segments_deleted; /* segments removed by retention.ms/retention.bytes */
+    uint64_t md_submit_full;             /* control-plane queue refused a request */
+    uint64_t requests_in_flight;         /* gauge */
     uint64_t loop_iterations;
     uint64_t loop_idle_waits;
     struct sl_dp_api_counters api[SL_DP_STATS_API_KEYS];

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/sl_assert.h"
 #include "dataplane/shard_internal.h"
@@ -74,19 +75,82 @@ partition_insert(struct sl_shard *s, const struct sl_md_uuid *topic_id, int32_t 
     }
 }
 
+static bool parse_int(const char *v, int64_t *out)
+{
+    if (v == NULL)
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0')
+        return false;
+    *out = x;
+    return true;
+}
+
+const char *sl_dp_broker_config(const struct sl_shard *s, enum sl_config_key key,
+                                enum sl_dp_config_source *source)
+{
+    SL_ASSERT((int)key >= 0 && key < SL_CONFIG_KEY_COUNT);
+    enum sl_dp_config_source local;
+    if (source == NULL)
+        source = &local;
+    /* Only dynamic keys can have broker config records (the controller refuses others). */
+    if (sl_config_key_is_dynamic(key) && s->image != NULL && s->image->broker_config_count > 0) {
+        const char *name = sl_config_key_table()[key].name;
+        char self[16];
+        snprintf(self, sizeof(self), "%d", s->opts.node_id);
+        const char *v = sl_md_image_broker_config(s->image, self, name);
+        if (v != NULL) {
+            *source = SL_DP_CONFIG_SOURCE_DYNAMIC_BROKER;
+            return v;
+        }
+        v = sl_md_image_broker_config(s->image, "", name);
+        if (v != NULL) {
+            *source = SL_DP_CONFIG_SOURCE_DYNAMIC_DEFAULT_BROKER;
+            return v;
+        }
+    }
+    const struct sl_config_value *cv = &s->opts.config->values[key];
+    if (!cv->is_set || cv->text == NULL) {
+        *source = SL_DP_CONFIG_SOURCE_DEFAULT;
+        return NULL;
+    }
+    *source = cv->source == SL_CONFIG_SOURCE_DEFAULT ? SL_DP_CONFIG_SOURCE_DEFAULT
+                                                     : SL_DP_CONFIG_SOURCE_STATIC_BROKER;
+    return cv->text;
+}
+
+int64_t sl_dp_log_retention_ms(const struct sl_shard *s, enum sl_dp_config_source *source)
+{
+    static const struct {
+        enum sl_config_key key;
+        int64_t unit_ms;
+    } keys[] = {
+        {SL_CONFIG_LOG_RETENTION_MS, 1},
+        {SL_CONFIG_LOG_RETENTION_MINUTES, 60 * 1000},
+        {SL_CONFIG_LOG_RETENTION_HOURS, 3600 * 1000},
+    };
+    enum sl_dp_config_source local;
+    if (source == NULL)
+        source = &local;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        int64_t v;
+        if (parse_int(sl_dp_broker_config(s, keys[i].key, source), &v))
+            return v < 0 ? -1 : v * keys[i].unit_ms;
+    }
+    *source = SL_DP_CONFIG_SOURCE_DEFAULT;
+    return sl_config_log_retention_ms(s->opts.config);
+}
+
 int64_t sl_dp_topic_int(const struct sl_shard *s, const struct sl_md_topic *t, const char *key,
                         enum sl_config_key broker_key, int64_t dflt)
 {
-    const char *v = t != NULL ? sl_md_topic_config(t, key) : NULL;
-    if (v != NULL) {
-        char *end = NULL;
-        errno = 0;
-        long long x = strtoll(v, &end, 10);
-        if (errno == 0 && end != v && *end == '\0')
-            return x;
-    }
-    if ((int)broker_key >= 0 && sl_config_is_set(s->opts.config, broker_key))
-        return sl_config_int(s->opts.config, broker_key);
+    int64_t v;
+    if (t != NULL && parse_int(sl_md_topic_config(t, key), &v))
+        return v;
+    if ((int)broker_key >= 0 && parse_int(sl_dp_broker_config(s, broker_key, NULL), &v))
+        return v;
     return dflt;
 }
 
@@ -132,7 +196,7 @@ static void log_config_for(struct sl_shard *s, const struct sl_md_topic *t,
     lc->segment_index_bytes = (uint32_t)sl_dp_topic_int(
         s, t, "segment.index.bytes", (enum sl_config_key)none, lc->segment_index_bytes);
     lc->retention_ms = sl_dp_topic_int(s, t, "retention.ms", (enum sl_config_key)none,
-                                       sl_config_log_retention_ms(s->opts.config));
+                                       sl_dp_log_retention_ms(s, NULL));
     lc->retention_bytes = sl_dp_topic_int(s, t, "retention.bytes", SL_CONFIG_LOG_RETENTION_BYTES,
                                           lc->retention_bytes);
     lc->flush_messages = sl_dp_topic_int(s, t, "flush.messages",
@@ -140,6 +204,34 @@ static void log_config_for(struct sl_shard *s, const struct sl_md_topic *t,
     lc->flush_ms = sl_dp_topic_int(s, t, "flush.ms", SL_CONFIG_LOG_FLUSH_INTERVAL_MS, lc->flush_ms);
     lc->max_message_bytes = (uint32_t)sl_dp_topic_int(
         s, t, "max.message.bytes", SL_CONFIG_MESSAGE_MAX_BYTES, lc->max_message_bytes);
+    /* A batch never spans segments: a larger limit could not be met anyway (Kafka answers
+     * RECORD_LIST_TOO_LARGE for such batches), and storage refuses the combination. */
+    lc->max_message_bytes = SL_MIN(lc->max_message_bytes, lc->segment_bytes);
+}
+
+/* A topic or broker config changed in the image: give the open log its new settings. */
+static void apply_log_config(struct sl_shard *s, struct sl_dp_partition *p,
+                             const struct sl_md_topic *t)
+{
+    struct sl_log_config lc;
+    log_config_for(s, t, &lc);
+    const struct sl_log_config *cur = sl_log_get_config(p->log);
+    if (lc.segment_bytes == cur->segment_bytes && lc.segment_ms == cur->segment_ms &&
+        lc.index_interval_bytes == cur->index_interval_bytes &&
+        lc.segment_index_bytes == cur->segment_index_bytes &&
+        lc.retention_ms == cur->retention_ms && lc.retention_bytes == cur->retention_bytes &&
+        lc.flush_messages == cur->flush_messages && lc.flush_ms == cur->flush_ms &&
+        lc.max_message_bytes == cur->max_message_bytes)
+        return; /* most image changes touch no config */
+    enum sl_storage_err err = sl_log_set_config(p->log, &lc);
+    if (err != SL_STORAGE_OK) {
+        fprintf(stderr, "sluiced: %s-%d: new topic config not applied: %s\n", t->name, p->partition,
+                sl_storage_strerror(err));
+        return;
+    }
+    /* hw_is_durable stays as opened: switching it would move the high watermark back. */
+    p->max_message_bytes = lc.max_message_bytes;
+    s->stats.partition_config_changes++;
 }
 
 static bool is_replica(const struct sl_md_partition *mp, int32_t node_id)
@@ -261,7 +353,8 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
                             " bytes truncated, log end %" PRId64 "\n",
                             t->name, mp->partition, report.segments_scanned, report.bytes_truncated,
                             report.log_end_offset);
-            }
+            } else if (p->seen_version != version)
+                apply_log_config(s, p, t);
             p->leader_epoch = mp->leader_epoch;
             p->seen_version = version;
         }
@@ -299,4 +392,36 @@ void sl_dp_partitions_load_producers(struct sl_shard *s)
             loading++;
     }
     s->producer_loads = loading; /* recounted: closes and finished reads drop out */
+}
+
+void sl_dp_partitions_retention_poll(struct sl_shard *s)
+{
+    if (s->now_ms < s->retention_next_ms)
+        return;
+    int64_t interval_ms = sl_config_int(s->opts.config, SL_CONFIG_LOG_RETENTION_CHECK_INTERVAL_MS);
+    s->retention_next_ms = s->now_ms + interval_ms;
+    /* Segment timestamps are wall-clock times (record timestamps), unlike now_ms. */
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    int64_t wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+    for (uint32_t i = 0; i < s->partition_cap; i++) {
+        struct sl_dp_partition *p = &s->partitions[i];
+        if (!p->used || p->log == NULL)
+            continue;
+        struct sl_log_retention_report rep;
+        enum sl_storage_err err = sl_log_enforce_retention(p->log, wall_ms, &rep);
+        if (err != SL_STORAGE_OK) {
+            fprintf(stderr, "sluiced: %s-%d: retention: %s\n", p->topic, p->partition,
+                    sl_storage_strerror(err));
+            continue;
+        }
+        if (rep.segments_deleted > 0) {
+            s->stats.retention_segments_deleted += rep.segments_deleted;
+            /* The new log start must survive a crash like DeleteRecords' does. */
+            err = sl_log_write_checkpoints(p->log);
+            if (err != SL_STORAGE_OK)
+                fprintf(stderr, "sluiced: %s-%d: checkpoints: %s\n", p->topic, p->partition,
+                        sl_storage_strerror(err));
+        }
+    }
 }

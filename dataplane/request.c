@@ -70,8 +70,8 @@ void sl_dp_request_free(struct sl_shard *s, struct sl_dp_request *r)
     }
     sl_dp_rx_unref(s, r->rx_buf_id);
     if (r->frame_heap != NULL) {
-        free(r->frame_heap);
-        s->frame_memory_used -= SL_ALIGN_UP((size_t)r->frame_len, (size_t)4096);
+        sl_dp_frame_cache_put(&s->frame_cache, r->frame_heap, r->frame_len);
+        s->frame_memory_used -= sl_dp_frame_cache_alloc_bytes(r->frame_len);
     }
     free(r->tx_heap);
     r->tx_heap = NULL;

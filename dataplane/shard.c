@@ -37,10 +37,13 @@ void sl_shard_options_default(struct sl_shard_options *o, const struct sl_config
     o->tx_bytes = 16 * 1024;
     o->response_bytes_max = 16 * 1024 * 1024;
     o->frame_memory_max = (uint64_t)frame_max + 64ull * 1024 * 1024;
+    o->frame_cache_bytes_max = 32ull * 1024 * 1024;
     o->partitions_max = 8192;
     o->md_requests_max = 64;
     o->delete_queue_max = 64;
     o->ring_capacity = 1024;
+    o->fetch_session_slots =
+        (uint32_t)sl_config_int(cfg, SL_CONFIG_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS);
     sl_storage_config_default(&o->storage);
     o->storage.cache_bytes = (uint64_t)sl_config_int(cfg, SL_CONFIG_STORAGE_CACHE_BYTES);
     const char *huge = sl_config_string(cfg, SL_CONFIG_MEMORY_HUGEPAGES);
@@ -75,13 +78,19 @@ int sl_shard_create(const struct sl_shard_options *opts, struct sl_shard **out)
     s->inbox_slots = calloc((size_t)opts->shard_count * opts->ring_capacity, sizeof(void *));
     s->peer_append_seen = calloc(opts->shard_count, sizeof(uint64_t));
     s->peers = calloc(opts->shard_count, sizeof(*s->peers));
+    bool sessions_ok =
+        sl_dp_fetch_sessions_init(&s->fetch_sessions,
+                                  sl_dp_fetch_sessions_shard_slots(
+                                      opts->fetch_session_slots, opts->shard_id, opts->shard_count),
+                                  opts->shard_id, opts->shard_count);
     if (s->requests == NULL || s->request_mem == NULL || s->partitions == NULL ||
         s->md_slots == NULL || s->delete_ring == NULL || s->inbox == NULL ||
-        s->inbox_slots == NULL || s->peer_append_seen == NULL || s->peers == NULL) {
+        s->inbox_slots == NULL || s->peer_append_seen == NULL || s->peers == NULL || !sessions_ok) {
         sl_shard_destroy(s);
         return -ENOMEM;
     }
     atomic_init(&s->append_seq, 0);
+    sl_dp_frame_cache_init(&s->frame_cache, opts->frame_cache_bytes_max);
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     atomic_init(&s->producer_id_next,
@@ -112,6 +121,7 @@ void sl_shard_destroy(struct sl_shard *s)
             free(s->conns[i].held);
     }
     free(s->conns);
+    sl_dp_frame_cache_destroy(&s->frame_cache);
     free(s->rx_refs);
     free(s->requests);
     free(s->request_mem);
@@ -122,6 +132,7 @@ void sl_shard_destroy(struct sl_shard *s)
     free(s->inbox_slots);
     free(s->peer_append_seen);
     free(s->peers);
+    sl_dp_fetch_sessions_destroy(&s->fetch_sessions);
     free(s);
 }
 
@@ -212,6 +223,7 @@ static uint32_t loop_once(struct sl_shard *s)
     work += sl_dp_group_host_poll(s);
     sl_dp_md_poll(s);
     sl_dp_fetch_poll_parked(s);
+    sl_dp_partitions_retention_poll(s);
     if (s->rescan) {
         sl_dp_conn_rescan(s);
         work++;
@@ -223,7 +235,9 @@ static void idle_wait(struct sl_shard *s)
 {
     s->stats.loop_idle_waits++;
     uint32_t wait_us = SL_SHARD_IDLE_WAIT_US;
-    if (!sl_storage_idle(s->storage) || s->md_waiting != NULL)
+    /* Storage completions end the wait themselves (sl_net_watch_fd); a controller
+     * request has no wakeup, so it is looked at often. */
+    if (s->md_waiting != NULL)
         wait_us = 200;
     for (struct sl_dp_request *r = s->parked; r != NULL; r = r->wait_next) {
         int64_t left_ms = r->deadline_ms - s->now_ms;
@@ -285,6 +299,9 @@ int sl_shard_run(struct sl_shard *s, char *err, size_t err_size)
         sl_storage_destroy(s->storage);
         return rc;
     }
+    /* Storage completions (write done: acks can go) wake the idle wait at once. */
+    rc = sl_net_watch_fd(s->net, sl_storage_completion_fd(s->storage));
+    SL_ASSERT(rc == 0);
     s->publisher = sl_md_log_publisher(s->opts.md_log);
     s->now_ms = monotonic_ms();
     s->min_insync_replicas = (int32_t)sl_config_int(s->opts.config, SL_CONFIG_MIN_INSYNC_REPLICAS);

@@ -43,10 +43,12 @@ struct sl_shard_options {
     uint32_t tx_bytes;              /* inline response buffer per request slot */
     uint32_t response_bytes_max;    /* largest encoded response (non-record bytes) */
     uint64_t frame_memory_max;      /* bytes of assembled (spanning) frames at once */
+    uint64_t frame_cache_bytes_max; /* freed frame buffers kept for reuse */
     uint32_t partitions_max;        /* partitions this shard may own */
     uint32_t md_requests_max;       /* controller requests in flight from this shard */
     uint32_t delete_queue_max;      /* partition directories waiting for removal */
     uint32_t ring_capacity;         /* partition ops in flight from one shard to another */
+    uint32_t fetch_session_slots;   /* fetch sessions of the whole broker (divided by shards) */
     struct sl_storage_config storage;
 };
 

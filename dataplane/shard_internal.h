@@ -11,6 +11,8 @@
 #include "controlplane/metadata_log.h"
 #include "dataplane/codec/codec.h"
 #include "dataplane/dp_stats.h"
+#include "dataplane/fetch_sessions.h"
+#include "dataplane/frame_cache.h"
 #include "dataplane/producer_state.h"
 #include "dataplane/ring.h"
 #include "dataplane/shard.h"
@@ -175,6 +177,7 @@ struct sl_shard {
     struct sl_dp_request *free_requests;
     uint32_t requests_in_use;
     uint64_t frame_memory_used;
+    struct sl_dp_frame_cache frame_cache; /* buffers of spanning frames, reused */
 
     struct sl_dp_request *parked;      /* fetches waiting */
     struct sl_dp_request *ack_waiting; /* produces waiting for their appends' writes */
@@ -213,7 +216,10 @@ struct sl_shard {
     void *append_retry_head; /* produce ops waiting for storage room, in arrival order */
     void *append_retry_tail;
 
-    struct sl_dp_group_host *groups; /* group coordinators hosted here (group_host.c) */
+    struct sl_dp_group_host *groups;            /* group coordinators hosted here (group_host.c) */
+    struct sl_dp_fetch_sessions fetch_sessions; /* KIP-227 sessions of this shard's clients */
+
+    int64_t retention_next_ms; /* next retention pass over this shard's partitions */
 
     uint32_t reader_ops; /* cached from config */
     int32_t min_insync_replicas;
@@ -286,9 +292,32 @@ void sl_dp_partitions_close_all(struct sl_shard *s);
 void sl_dp_partitions_load_producers(struct sl_shard *s);
 /* The high watermark consumers may read up to. */
 int64_t sl_dp_partition_hw(const struct sl_dp_partition *p);
-/* An int topic setting: the topic's config, else the broker key, else dflt. */
+/* An int topic setting: the topic's config, else the broker key (sl_dp_broker_config),
+ * else dflt. */
 int64_t sl_dp_topic_int(const struct sl_shard *s, const struct sl_md_topic *t, const char *key,
                         enum sl_config_key broker_key, int64_t dflt);
+
+/* Kafka's ConfigSource values (DescribeConfigs). */
+enum sl_dp_config_source {
+    SL_DP_CONFIG_SOURCE_DYNAMIC_TOPIC = 1,
+    SL_DP_CONFIG_SOURCE_DYNAMIC_BROKER = 2,
+    SL_DP_CONFIG_SOURCE_DYNAMIC_DEFAULT_BROKER = 3,
+    SL_DP_CONFIG_SOURCE_STATIC_BROKER = 4,
+    SL_DP_CONFIG_SOURCE_DEFAULT = 5,
+};
+/* The text of broker key `key` as this broker runs with it now: the dynamic value set
+ * for this broker id in the metadata image, else the dynamic cluster default, else the
+ * static configuration (file, --override, built-in default). NULL when unset. The text
+ * lives as long as the image or the config. *source (may be NULL) says which. */
+const char *sl_dp_broker_config(const struct sl_shard *s, enum sl_config_key key,
+                                enum sl_dp_config_source *source);
+/* Effective log retention from log.retention.ms, .minutes, .hours (each dynamic or
+ * static, in that order, as Kafka resolves them); -1 keeps forever. *source (may be
+ * NULL) is the source of the key that decided. */
+int64_t sl_dp_log_retention_ms(const struct sl_shard *s, enum sl_dp_config_source *source);
+/* Runs retention on every partition of this shard once log.retention.check.interval.ms
+ * has passed (maintenance: deleting segment files may block briefly). */
+void sl_dp_partitions_retention_poll(struct sl_shard *s);
 
 /* ---- controller requests (md.c) ---- */
 /* Takes a free controller request slot (zeroed) for owner (NULL: fire and forget). */

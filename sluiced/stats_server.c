@@ -59,6 +59,7 @@ void sl_stats_server_close(struct sl_stats_server *srv)
     X(connections_accepted)        \
     X(connections_closed)          \
     X(connections_open)            \
+    X(connections_closed_mid_frame) \
     X(frames_rejected_too_large)   \
     X(frames_rejected_malformed)   \
     X(frames_rejected_unknown_api) \
@@ -77,10 +78,18 @@ void sl_stats_server_close(struct sl_stats_server *srv)
     X(fetch_bytes)                 \
     X(fetch_parked)                \
     X(fetch_cold_reads)            \
+    X(fetch_sessions_created)      \
+    X(fetch_sessions_closed)       \
+    X(fetch_sessions_evicted)      \
+    X(fetch_sessions_refused)      \
+    X(fetch_sessions_open)         \
+    X(fetch_incremental)           \
     X(partitions_open)             \
     X(partitions_opened)           \
     X(partitions_closed)           \
     X(partition_open_errors)       \
+    X(partition_config_changes)    \
+    X(retention_segments_deleted)  \
     X(md_submit_full)              \
     X(requests_in_flight)          \
     X(loop_iterations)             \

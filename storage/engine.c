@@ -301,6 +301,11 @@ uint32_t sl_storage_wait(struct sl_storage *storage, int64_t now_ms, uint32_t ti
     return sl_storage_poll(storage, now_ms);
 }
 
+int sl_storage_completion_fd(const struct sl_storage *storage)
+{
+    return storage->ring.ring_fd;
+}
+
 bool sl_storage_idle(const struct sl_storage *storage)
 {
     return storage->in_flight == 0 && storage->work_head == NULL && storage->read_retry == NULL;

@@ -95,6 +95,10 @@ uint32_t sl_storage_wait(struct sl_storage *storage, int64_t now_ms, uint32_t ti
 /* True when no I/O is in flight and nothing is queued for submission. */
 bool sl_storage_idle(const struct sl_storage *storage);
 
+/* The engine's io_uring fd: it polls readable while completions wait to be reaped, so a
+ * loop that sleeps elsewhere (sl_net_watch_fd) wakes for them. Owned by the engine. */
+int sl_storage_completion_fd(const struct sl_storage *storage);
+
 /* Drops the reference a read slice holds (any pointer inside slice data). Call once
  * per slice when transmit completes. */
 void sl_storage_release(struct sl_storage *storage, const void *slice_data);
@@ -123,6 +127,18 @@ void sl_log_config_default(struct sl_log_config *config);
 /* Checks ranges (e.g. segment_bytes >= 2 * max batch header, index sizes multiple of entry
  * size). Returns OK or INVALID_ARGUMENT. */
 enum sl_storage_err sl_log_config_check(const struct sl_log_config *config);
+
+/* Applies a changed configuration to an open log (a topic config altered at runtime).
+ * From the next append, roll, flush check or retention pass on: segment_bytes,
+ * segment_ms, index_interval_bytes, retention_ms, retention_bytes, flush_messages,
+ * flush_ms, max_message_bytes. segment_index_bytes applies to segments created from now
+ * on (the active segment keeps its index room); pending_batches_max keeps the value the
+ * log was opened with (its ring is sized then). No I/O; owning thread. Returns OK, or
+ * INVALID_ARGUMENT (as sl_log_open would) leaving the configuration unchanged. */
+enum sl_storage_err sl_log_set_config(struct sl_log *log, const struct sl_log_config *config);
+
+/* The configuration the log runs with now. */
+const struct sl_log_config *sl_log_get_config(const struct sl_log *log);
 
 /* Called from sl_storage_poll when the written end or the durable end offset advanced
  * (err == OK; both current values are passed), or once when a write or fdatasync failed
@@ -267,6 +283,35 @@ typedef void (*sl_log_lookup_cb)(void *ctx, struct sl_log *log, enum sl_storage_
 enum sl_storage_err sl_log_offset_for_timestamp(struct sl_log *log, int64_t timestamp,
                                                 int64_t *offset, int64_t *record_timestamp,
                                                 sl_log_lookup_cb cb, void *ctx);
+
+/* ListOffsets max timestamp (-3): the largest record timestamp of the batches at or
+ * above the log start offset, from the segments' running maxima (no I/O), or -1 when
+ * the log holds none. sl_log_offset_for_timestamp with this value then finds the first
+ * record carrying it, which is what Kafka answers (KIP-734). */
+int64_t sl_log_max_timestamp(const struct sl_log *log);
+
+/* ---- leader epochs (OffsetForLeaderEpoch, KIP-101/KIP-320) -------------------------- */
+
+/* Most leader epochs a log remembers; beyond it the oldest is forgotten. */
+#define SL_LOG_LEADER_EPOCHS_MAX 64u
+
+/* Every batch carries the partition leader epoch it was appended in (sl_log_append's
+ * leader_epoch). The log keeps, per epoch, the offset of its first batch: learnt on
+ * append and on recovery, cut by truncation, moved by the log start offset, persisted in
+ * <dir>/leader-epoch-checkpoint (Kafka's format) with the other checkpoints and rebuilt
+ * from the batch headers at open when that file is missing. */
+
+/* Kafka's answer for "where did epoch end?": for the latest epoch, that epoch and the log
+ * end offset; otherwise the largest epoch <= `epoch` (or `epoch` itself when it is older
+ * than every epoch kept) and the start offset of the first epoch after it. Returns false
+ * (with -1, -1) when the log knows no epoch, epoch < 0, or epoch is newer than all. */
+bool sl_log_end_offset_for_epoch(const struct sl_log *log, int32_t epoch, int32_t *epoch_out,
+                                 int64_t *end_offset_out);
+/* The latest leader epoch written to the log, or -1. */
+int32_t sl_log_latest_epoch(const struct sl_log *log);
+/* Copies up to max (epoch, start offset) pairs, oldest first; returns how many. */
+uint32_t sl_log_leader_epochs(const struct sl_log *log, int32_t *epochs, int64_t *start_offsets,
+                              uint32_t max);
 
 /* ---- offsets and state ------------------------------------------------------------- */
 

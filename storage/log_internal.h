@@ -71,6 +71,12 @@ struct sl_pending_batch {
     int64_t next_offset;
 };
 
+/* First offset of a leader epoch in the log (leader_epochs.c). */
+struct sl_log_epoch_entry {
+    int32_t epoch;
+    int64_t start_offset;
+};
+
 struct sl_log {
     struct sl_storage *storage;
     struct sl_log_config config;
@@ -106,6 +112,9 @@ struct sl_log {
     struct sl_log *prev;
     struct sl_log *next;
     struct sl_log_counters counters;
+    /* Leader epochs in increasing order, oldest first (bounded; see leader_epochs.c). */
+    struct sl_log_epoch_entry epochs[SL_LOG_LEADER_EPOCHS_MAX];
+    uint32_t epoch_count;
 };
 
 enum sl_read_kind {
@@ -202,6 +211,20 @@ void sl_log_seal(struct sl_log *log, struct sl_segment *segment);
 /* log_read.c */
 void sl_read_load_done(struct sl_read_op *op, int res);
 void sl_read_retry_all(struct sl_storage *storage);
+
+/* leader_epochs.c */
+/* Records that `epoch` starts at start_offset (a no-op unless it is newer than the last). */
+void sl_epochs_note(struct sl_log *log, int32_t epoch, int64_t start_offset);
+/* Forgets epochs starting at or after end_offset (truncation, torn tail). */
+void sl_epochs_truncate_from_end(struct sl_log *log, int64_t end_offset);
+/* Forgets epochs wholly below start_offset; the one in force there starts at it. */
+void sl_epochs_truncate_from_start(struct sl_log *log, int64_t start_offset);
+/* Loads leader-epoch-checkpoint; false when missing or malformed (then empty). */
+bool sl_epochs_load(struct sl_log *log);
+/* Writes leader-epoch-checkpoint (temp file, fsync, rename). 0 or -errno. */
+int sl_epochs_save(const struct sl_log *log);
+/* Rebuilds the cache from every batch header of every segment (blocking). 0 or -errno. */
+int sl_epochs_rebuild(struct sl_log *log);
 
 /* log_open.c / log_maint.c */
 bool sl_log_wait_io(struct sl_log *log, bool require_written);

@@ -38,6 +38,7 @@ static void delete_oldest(struct sl_log *log, struct sl_log_retention_report *re
     sl_log_remove_segment_at(log, 0);
     log->log_start_offset = SL_MAX(log->log_start_offset, log->segments[0]->base_offset);
     log->high_watermark = SL_MAX(log->high_watermark, log->log_start_offset);
+    sl_epochs_truncate_from_start(log, log->log_start_offset);
 }
 
 enum sl_storage_err sl_log_enforce_retention(struct sl_log *log, int64_t now_ms,
@@ -75,6 +76,7 @@ enum sl_storage_err sl_log_advance_start_offset(struct sl_log *log, int64_t offs
     if (offset > log->log_start_offset) {
         log->log_start_offset = offset;
         log->high_watermark = SL_MAX(log->high_watermark, offset);
+        sl_epochs_truncate_from_start(log, offset);
     }
     while (log->segment_count > 1 && log->segments[0]->settled &&
            log->segments[0]->next_offset <= log->log_start_offset)
@@ -136,6 +138,7 @@ enum sl_storage_err sl_log_truncate_to(struct sl_log *log, int64_t offset)
     }
     log->log_end_offset = seg->next_offset;
     log->written_end_offset = log->durable_end_offset = log->log_end_offset;
+    sl_epochs_truncate_from_end(log, log->log_end_offset);
     log->sync_target_offset = SL_MIN(log->sync_target_offset, log->log_end_offset);
     log->high_watermark = SL_MIN(log->high_watermark, log->log_end_offset);
     log->unflushed_messages = 0;

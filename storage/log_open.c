@@ -52,6 +52,34 @@ enum sl_storage_err sl_log_config_check(const struct sl_log_config *c)
     return SL_STORAGE_OK;
 }
 
+/* Every batch must fit the slices of one read (it may start mid-chunk). */
+static bool max_message_fits(const struct sl_storage *storage, uint32_t max_message_bytes)
+{
+    return (uint64_t)max_message_bytes <=
+           (uint64_t)(SL_LOG_READ_SLICES_MAX - 2) * storage->config.chunk_bytes;
+}
+
+enum sl_storage_err sl_log_set_config(struct sl_log *log, const struct sl_log_config *config)
+{
+    SL_ASSERT(log != NULL && config != NULL);
+    struct sl_log_config next = *config;
+    next.pending_batches_max = log->config.pending_batches_max;
+    if (sl_log_config_check(&next) != SL_STORAGE_OK ||
+        !max_message_fits(log->storage, next.max_message_bytes))
+        return SL_STORAGE_ERR_INVALID_ARGUMENT;
+    bool flush_changed = next.flush_ms != log->config.flush_ms;
+    log->config = next;
+    /* A shorter flush.ms is due at once; the flush.messages count is checked per append. */
+    if (flush_changed)
+        sl_storage_kick(log);
+    return SL_STORAGE_OK;
+}
+
+const struct sl_log_config *sl_log_get_config(const struct sl_log *log)
+{
+    return &log->config;
+}
+
 /* dir/name[suffix]; log paths are length-checked at open so this always fits. */
 static void path_join(char *out, const char *dir, const char *name, const char *suffix)
 {
@@ -141,7 +169,10 @@ static int64_t recovery_point(const struct sl_log *log)
 
 enum sl_storage_err sl_log_write_checkpoints(struct sl_log *log)
 {
-    int rc = write_checkpoint(log, CHECKPOINT_LOG_START, log->log_start_offset);
+    /* Epochs first: a recovery point written after them never skips an epoch change. */
+    int rc = sl_epochs_save(log);
+    if (rc == 0)
+        rc = write_checkpoint(log, CHECKPOINT_LOG_START, log->log_start_offset);
     if (rc == 0)
         rc = write_checkpoint(log, CHECKPOINT_HIGH_WATERMARK, log->high_watermark);
     if (rc == 0)
@@ -459,9 +490,7 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
     if (sl_log_config_check(config) != SL_STORAGE_OK || partition < 0 || topic[0] == '\0' ||
         strchr(topic, '/') != NULL)
         return SL_STORAGE_ERR_INVALID_ARGUMENT;
-    /* Every batch must fit the slices of one read (it may start mid-chunk). */
-    if ((uint64_t)config->max_message_bytes >
-        (uint64_t)(SL_LOG_READ_SLICES_MAX - 2) * storage->config.chunk_bytes)
+    if (!max_message_fits(storage, config->max_message_bytes))
         return SL_STORAGE_ERR_INVALID_ARGUMENT;
 
     struct sl_log *log = calloc(1, sizeof(*log));
@@ -500,6 +529,8 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
     report->clean_shutdown = os.clean;
     report->recovery_point = os.clean ? INT64_MAX : os.recovery_point;
 
+    /* Before the segments: batches the recovery scans add their epochs to it. */
+    bool have_epochs = sl_epochs_load(log);
     err = open_segments(log, now_ms, &os);
     if (err != SL_STORAGE_OK)
         goto free_log;
@@ -536,6 +567,15 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
         SL_MIN(SL_MAX(have_start ? checkpoint_start : first_base, first_base), log->log_end_offset);
     log->high_watermark =
         SL_MIN(SL_MAX(have_hw ? checkpoint_hw : 0, log->log_start_offset), log->log_end_offset);
+    if (!have_epochs && log->log_end_offset > first_base) {
+        int erc = sl_epochs_rebuild(log); /* no checkpoint yet (older directory) */
+        if (erc != 0) {
+            err = sl_storage_err_from_errno(erc);
+            goto free_log;
+        }
+    }
+    sl_epochs_truncate_from_end(log, log->log_end_offset); /* a torn tail was cut */
+    sl_epochs_truncate_from_start(log, log->log_start_offset);
     int rc = sl_segment_load_tail(log, active);
     if (rc != 0) {
         err = rc == -ENOBUFS ? SL_STORAGE_ERR_NO_BUFFER : sl_storage_err_from_errno(rc);

@@ -593,3 +593,17 @@ enum sl_storage_err sl_log_offset_for_timestamp(struct sl_log *log, int64_t time
     op->ctx = ctx;
     return go_async(op, s, &miss);
 }
+
+int64_t sl_log_max_timestamp(const struct sl_log *log)
+{
+    SL_ASSERT(log != NULL);
+    int64_t max_ts = -1;
+    for (uint32_t si = 0; si < log->segment_count; si++) {
+        const struct sl_segment *seg = log->segments[si];
+        /* Segments wholly below the log start hold nothing a client may list. */
+        if (seg->next_offset <= log->log_start_offset)
+            continue;
+        max_ts = SL_MAX(max_ts, seg->max_timestamp);
+    }
+    return max_ts;
+}

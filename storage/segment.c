@@ -116,6 +116,7 @@ void sl_segment_note_batch(struct sl_log *log, struct sl_segment *segment,
         segment->max_timestamp_offset = info->base_offset;
     }
     segment->next_offset = sl_batch_last_offset(info) + 1;
+    sl_epochs_note(log, info->partition_leader_epoch, info->base_offset);
 }
 
 void sl_segment_finish_time_index(struct sl_segment *segment)

@@ -15,7 +15,7 @@
 const struct sl_dp_handler sl_dp_handlers[] = {
     {0,  0, 11, sl_dp_handle_produce,           sl_dp_resume_produce,      NULL},
     {1,  0, 17, sl_dp_handle_fetch,             sl_dp_resume_fetch,        sl_dp_release_fetch},
-    {2,  0, 6,  sl_dp_handle_list_offsets,      sl_dp_resume_list_offsets, NULL},
+    {2,  0, 10, sl_dp_handle_list_offsets,      sl_dp_resume_list_offsets, NULL},
     {3,  0, 12, sl_dp_handle_metadata,          NULL,                      NULL},
     {8,  0, 9,  sl_dp_handle_offset_commit,     sl_dp_resume_groups,       NULL},
     {9,  0, 9,  sl_dp_handle_offset_fetch,      sl_dp_resume_groups,       NULL},
@@ -31,9 +31,12 @@ const struct sl_dp_handler sl_dp_handlers[] = {
     {20, 0, 6,  sl_dp_handle_delete_topics,     sl_dp_resume_admin_topics, NULL},
     {21, 0, 2,  sl_dp_handle_delete_records,    sl_dp_resume_delete_records, NULL},
     {22, 0, 4,  sl_dp_handle_init_producer_id,  NULL,                      NULL},
+    {23, 0, 4,  sl_dp_handle_offset_for_leader_epoch, sl_dp_resume_offset_for_leader_epoch, NULL},
     {32, 0, 4,  sl_dp_handle_describe_configs,  NULL,                      NULL},
+    {33, 0, 2,  sl_dp_handle_alter_configs,     sl_dp_resume_alter_configs, NULL},
     {37, 0, 3,  sl_dp_handle_create_partitions, sl_dp_resume_admin_topics, NULL},
     {42, 0, 2,  sl_dp_handle_delete_groups,     sl_dp_resume_groups,       NULL},
+    {44, 0, 1,  sl_dp_handle_incremental_alter_configs, sl_dp_resume_alter_configs, NULL},
     {47, 0, 0,  sl_dp_handle_offset_delete,     sl_dp_resume_groups,       NULL},
     {60, 0, 1,  sl_dp_handle_describe_cluster,  NULL,                      NULL},
 };

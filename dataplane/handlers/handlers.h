@@ -26,6 +26,11 @@ void sl_dp_handle_create_partitions(struct sl_shard *s, struct sl_dp_request *r)
 void sl_dp_resume_admin_topics(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_describe_cluster(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_describe_configs(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_offset_for_leader_epoch(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_resume_offset_for_leader_epoch(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_alter_configs(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_handle_incremental_alter_configs(struct sl_shard *s, struct sl_dp_request *r);
+void sl_dp_resume_alter_configs(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_init_producer_id(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_handle_delete_records(struct sl_shard *s, struct sl_dp_request *r);
 void sl_dp_resume_delete_records(struct sl_shard *s, struct sl_dp_request *r);

@@ -1,16 +1,24 @@
 /* ListOffsets (2): earliest (-2) = log start offset, latest (-1) = high watermark, or
  * the first batch whose max timestamp >= the given time (storage's time index; may need
  * a disk read, answered when it completes). Partitions of other shards are looked up
- * there (a partition op). Max timestamp (-3, v7+) is not served yet: the handler table
- * stops at v6. v0 answers old_style_offsets with the one offset found.
+ * there (a partition op). v0 answers old_style_offsets with the one offset found.
+ *
+ * v7+ max timestamp (-3, KIP-734): the first record carrying the partition's largest
+ * timestamp, found as a timestamp lookup of that maximum. v8+ earliest local (-4,
+ * KIP-405) is the log start offset: every segment is local. v9+ latest tiered (-5,
+ * KIP-1005) answers offset -1, as Kafka does without remote storage. v10's timeout_ms
+ * bounds remote lookups, which sluice never makes.
  */
 #include <string.h>
 
 #include "dataplane/codec/kafka_errors.h"
 #include "dataplane/handlers/handlers.h"
 
-#define SL_DP_LIST_OFFSETS_EARLIEST (-2)
-#define SL_DP_LIST_OFFSETS_LATEST   (-1)
+#define SL_DP_LIST_OFFSETS_EARLIEST       (-2)
+#define SL_DP_LIST_OFFSETS_LATEST         (-1)
+#define SL_DP_LIST_OFFSETS_MAX_TIMESTAMP  (-3)
+#define SL_DP_LIST_OFFSETS_EARLIEST_LOCAL (-4)
+#define SL_DP_LIST_OFFSETS_LATEST_TIERED  (-5)
 
 /* One partition's lookup; runs on the owning shard (through the op when remote). */
 struct lookup {
@@ -77,16 +85,26 @@ static void lookup_run(struct sl_shard *s, struct sl_dp_part_op *op)
         return;
     }
     lk->hw = sl_dp_partition_hw(p);
-    if (lk->timestamp == SL_DP_LIST_OFFSETS_EARLIEST) {
+    int64_t target = lk->timestamp;
+    if (target == SL_DP_LIST_OFFSETS_MAX_TIMESTAMP)
+        target = sl_log_max_timestamp(p->log); /* -1 when empty: nothing to find */
+    if (lk->timestamp == SL_DP_LIST_OFFSETS_EARLIEST ||
+        lk->timestamp == SL_DP_LIST_OFFSETS_EARLIEST_LOCAL) {
         lk->offset = sl_log_start_offset(p->log);
     } else if (lk->timestamp == SL_DP_LIST_OFFSETS_LATEST) {
+        /* Also the last stable offset read_committed (isolation_level 1) asks for: no
+         * transaction is ever open here (docs/protocol.md, "Transactions"). */
         lk->offset = lk->hw;
-    } else if (lk->timestamp < 0) {
+    } else if (lk->timestamp == SL_DP_LIST_OFFSETS_LATEST_TIERED) {
+        /* Nothing is tiered: offset -1 (initialised above). */
+    } else if (lk->timestamp == SL_DP_LIST_OFFSETS_MAX_TIMESTAMP && target < 0) {
+        /* Empty log: offset and timestamp -1, as Kafka answers. */
+    } else if (target < 0) {
         lk->error_code = SL_KAFKA_ERR_INVALID_REQUEST;
     } else {
         int64_t offset = -1, ts = -1;
         enum sl_storage_err err =
-            sl_log_offset_for_timestamp(p->log, lk->timestamp, &offset, &ts, on_lookup, lk);
+            sl_log_offset_for_timestamp(p->log, target, &offset, &ts, on_lookup, lk);
         if (err == SL_STORAGE_IN_PROGRESS)
             return; /* on_lookup finishes */
         if (err == SL_STORAGE_OK && offset < lk->hw) {

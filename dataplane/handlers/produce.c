@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/sl_bytes.h"
 #include "dataplane/codec/kafka_errors.h"
 #include "dataplane/handlers/handlers.h"
 #include "storage/batch.h"
@@ -114,6 +115,13 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
     for (uint32_t i = 0; i < count; i++) {
         if (sl_batch_is_control(&infos[i])) {
             out->error_code = SL_KAFKA_ERR_INVALID_RECORD; /* only the broker writes these */
+            return;
+        }
+        /* No transaction coordinator here, so no transaction is ever ongoing: Kafka
+         * answers a transactional batch outside one INVALID_TXN_STATE (KIP-890). Never
+         * stored, so read_committed readers never meet uncommitted records. */
+        if (sl_batch_is_transactional(&infos[i])) {
+            out->error_code = SL_KAFKA_ERR_INVALID_TXN_STATE;
             return;
         }
     }
@@ -370,6 +378,40 @@ static int16_t produce_partition(struct sl_shard *s, struct sl_dp_request *r, in
     return 0;
 }
 
+/* Whether any batch in records has the transactional attribute (a cheap walk over the
+ * batch headers; the append validates every batch fully). */
+static bool records_transactional(const uint8_t *records, int32_t len)
+{
+    size_t at = 0, n = len > 0 ? (size_t)len : 0;
+    while (records != NULL && at + SL_BATCH_HEADER_BYTES <= n) {
+        int32_t batch_len = (int32_t)sl_load_be32(records + at + SL_BATCH_OFF_LENGTH);
+        if (records[at + SL_BATCH_OFF_MAGIC] != 2 ||
+            batch_len < (int32_t)SL_BATCH_HEADER_BYTES - 12)
+            return false;
+        if (sl_load_be16(records + at + SL_BATCH_OFF_ATTRIBUTES) & SL_BATCH_ATTR_TRANSACTIONAL)
+            return true;
+        at += 12 + (size_t)batch_len;
+    }
+    return false;
+}
+
+/* Kafka's produce authorization: transactional records need a transactional id, else
+ * the whole request is answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED. */
+static bool request_needs_transactional_id(const struct sl_codec_produce_request *req)
+{
+    if (req->transactional_id.len >= 0)
+        return false;
+    for (int32_t ti = 0; ti < req->topic_data_count; ti++) {
+        const struct sl_codec_produce_request_topic_produce_data *td = &req->topic_data[ti];
+        for (int32_t pi = 0; pi < td->partition_data_count; pi++) {
+            const struct sl_codec_records *rec = &td->partition_data[pi].records;
+            if (records_transactional(rec->ptr, rec->len))
+                return true;
+        }
+    }
+    return false;
+}
+
 void sl_dp_handle_produce(struct sl_shard *s, struct sl_dp_request *r)
 {
     const struct sl_codec_produce_request *req = r->req.body;
@@ -393,6 +435,7 @@ void sl_dp_handle_produce(struct sl_shard *s, struct sl_dp_request *r)
     r->hstate = st;
     st->acks = req->acks;
     resp->responses_count = SL_MAX(req->topic_data_count, 0);
+    bool refuse_all = request_needs_transactional_id(req);
     r->pending_ops++; /* this pass, so remote answers cannot finish the request early */
     for (int32_t ti = 0; ti < req->topic_data_count; ti++) {
         const struct sl_codec_produce_request_topic_produce_data *td = &req->topic_data[ti];
@@ -415,8 +458,9 @@ void sl_dp_handle_produce(struct sl_shard *s, struct sl_dp_request *r)
             sl_codec_produce_response_partition_produce_response_init(out);
             out->index = td->partition_data[pi].index;
             out->base_offset = -1;
-            out->error_code = produce_partition(s, r, req->acks, req->timeout_ms, t,
-                                                &td->partition_data[pi], out, st);
+            out->error_code = refuse_all ? SL_KAFKA_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                                         : produce_partition(s, r, req->acks, req->timeout_ms, t,
+                                                             &td->partition_data[pi], out, st);
             if (out->error_code != 0)
                 sl_dp_stats_error(&s->stats, out->error_code);
         }

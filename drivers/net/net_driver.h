@@ -171,6 +171,7 @@ struct sl_net_driver_ops {
     int (*close)(struct sl_net_driver *drv, struct sl_net_conn conn);
     int (*poll)(struct sl_net_driver *drv, uint32_t budget);
     int (*wait)(struct sl_net_driver *drv, uint32_t timeout_us);
+    int (*watch_fd)(struct sl_net_driver *drv, int fd);
     int (*mem_register)(struct sl_net_driver *drv, void *base, size_t len_bytes);
     const struct sl_net_counters *(*counters)(const struct sl_net_driver *drv);
     void (*info)(const struct sl_net_driver *drv, struct sl_net_info *out);
@@ -286,6 +287,16 @@ static inline int sl_net_poll(struct sl_net_driver *drv, uint32_t budget)
 static inline int sl_net_wait(struct sl_net_driver *drv, uint32_t timeout_us)
 {
     return drv->ops->wait(drv, timeout_us);
+}
+
+/* Makes fd becoming readable end sl_net_wait early, so a shard that also waits for other
+ * completions (the storage engine's io_uring, whose fd polls readable while it has
+ * completions) sleeps in one place without a short timeout. One fd per instance; a new
+ * call replaces it, -1 stops watching. fd must stay open until replaced or the instance
+ * is destroyed. Returns 0 or -EINVAL (a driver that busy-polls may ignore it: 0). */
+static inline int sl_net_watch_fd(struct sl_net_driver *drv, int fd)
+{
+    return drv->ops->watch_fd(drv, fd);
 }
 
 /* Registers [base, base + len_bytes) for zero-copy transmit (io_uring fixed buffers,

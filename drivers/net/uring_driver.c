@@ -1,6 +1,7 @@
 /* The io_uring driver instance: setup, teardown, the poll loop and completion dispatch.
  * Connection, receive and send logic live in uring_conn.c, uring_rx.c and uring_tx.c. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,10 @@ static void dispatch(struct sl_uring_driver *d, uint64_t ud, int res, uint32_t f
     }
     if (kind == SL_URING_OP_CANCEL) {
         sl_uring_conn_on_cancel(d, slot);
+        return;
+    }
+    if (kind == SL_URING_OP_WATCH) {
+        d->watch_armed = false; /* fired (or removed): the next wait arms it again */
         return;
     }
     SL_ASSERT(slot < d->cfg.max_connections);
@@ -135,11 +140,44 @@ static int sl_uring_wait(struct sl_net_driver *drv, uint32_t timeout_us)
         .tv_sec = timeout_us / 1000000,
         .tv_nsec = (long long)(timeout_us % 1000000) * 1000,
     };
+    if (d->watch_fd >= 0 && !d->watch_armed && !d->destroying) {
+        struct io_uring_sqe *sqe = sl_uring_sqe(d, sl_uring_ud(SL_URING_OP_WATCH, 0, 0));
+        io_uring_prep_poll_add(sqe, d->watch_fd, POLLIN);
+        d->watch_armed = true;
+    }
     struct io_uring_cqe *cqe;
     int rc = io_uring_submit_and_wait_timeout(&d->ring, &cqe, 1, &ts, NULL);
     if (rc == -ETIME || rc == -EINTR)
         return -ETIME;
     return rc < 0 ? rc : 0;
+}
+
+/* Removes the armed poll (its completion comes back as SL_URING_OP_WATCH). */
+static void watch_disarm(struct sl_uring_driver *d)
+{
+    if (!d->watch_armed)
+        return;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+    if (sqe == NULL) {
+        (void)io_uring_submit(&d->ring);
+        sqe = io_uring_get_sqe(&d->ring);
+    }
+    SL_ASSERT(sqe != NULL);
+    /* user_data 0: the removal's own completion is ignored like the create probe's. */
+    io_uring_prep_poll_remove(sqe, sl_uring_ud(SL_URING_OP_WATCH, 0, 0));
+    io_uring_sqe_set_data64(sqe, 0);
+    (void)io_uring_submit(&d->ring);
+}
+
+static int sl_uring_watch_fd(struct sl_net_driver *drv, int fd)
+{
+    struct sl_uring_driver *d = (struct sl_uring_driver *)drv;
+    if (fd < -1)
+        return -EINVAL;
+    if (fd != d->watch_fd)
+        watch_disarm(d);
+    d->watch_fd = fd;
+    return 0;
 }
 
 static const struct sl_net_counters *sl_uring_counters(const struct sl_net_driver *drv)
@@ -244,6 +282,7 @@ static int sl_uring_create(const struct sl_net_config *cfg, const struct sl_net_
     d->base.ops = &sl_net_uring_ops;
     d->cfg = *cfg;
     d->cb = *cb;
+    d->watch_fd = -1;
 
     rc = alloc_tables(d);
     if (rc != 0)
@@ -292,6 +331,7 @@ static void sl_uring_destroy(struct sl_net_driver *drv)
 {
     struct sl_uring_driver *d = (struct sl_uring_driver *)drv;
     d->destroying = true;
+    watch_disarm(d);
     sl_uring_listeners_close_all(d);
     for (uint32_t i = 0; i < d->cfg.max_connections; i++) {
         struct sl_uring_conn *c = &d->conns[i];
@@ -327,6 +367,7 @@ const struct sl_net_driver_ops sl_net_uring_ops = {
     .close = sl_uring_close,
     .poll = sl_uring_poll,
     .wait = sl_uring_wait,
+    .watch_fd = sl_uring_watch_fd,
     .mem_register = sl_uring_mem_register,
     .counters = sl_uring_counters,
     .info = sl_uring_info,

@@ -40,6 +40,7 @@ enum sl_uring_op_kind {
     SL_URING_OP_SEND_ZC,    /* arg = queue sequence number of the segment */
     SL_URING_OP_CONNECT,
     SL_URING_OP_CANCEL, /* slot = SL_URING_SLOT_NONE for listener cancels */
+    SL_URING_OP_WATCH,  /* one-shot poll of the watched fd (sl_net_watch_fd) */
 };
 
 static inline uint64_t sl_uring_ud(enum sl_uring_op_kind kind, uint32_t slot, uint32_t arg)
@@ -117,6 +118,8 @@ struct sl_uring_driver {
     bool zc_enabled;
     bool recv_cap_supported; /* multishot recv takes a byte cap (sqe optlen, Linux 6.1x) */
     bool destroying;
+    int watch_fd;                /* -1: none */
+    bool watch_armed;            /* its poll is in flight */
     uint64_t ops_inflight_total; /* submissions whose final completion is pending */
 
     struct sl_uring_conn *conns;

@@ -8,6 +8,10 @@ Scenarios (topics other than the admin ones are created by the test harness firs
   produce-acks      producers with acks=0, 1 and all; exact content read back
   consume           KafkaConsumer (no group) reads two partitions: order, keys, values, headers
   offsets-for-times KafkaConsumer.offsets_for_times on messages with known timestamps
+  configs           KafkaAdminClient.alter_configs (AlterConfigs v1, replacing a topic's
+                    override set) and describe_configs (v2, with config sources) on a topic
+                    and on the broker; errors for a bad value, an unknown topic and a
+                    broker key that cannot change at runtime
   delete-records    DeleteRecords v0 (kafka-python 2.0.2 has no delete_records and no
                     DeleteRecords class, so the request is declared here with the library's
                     own protocol building blocks and sent through KafkaAdminClient); the log
@@ -21,7 +25,7 @@ import time
 import traceback
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.protocol.api import Request, Response
 from kafka.protocol.types import Array, Int16, Int32, Int64, Schema, String
 
@@ -30,6 +34,7 @@ TOPIC_ACKS = {"0": "kp-acks-0", "1": "kp-acks-1", "all": "kp-acks-all"}
 TOPIC_CONSUME = "kp-consume"
 TOPIC_TIMES = "kp-times"
 TOPIC_DELETE = "kp-delete-records"
+TOPIC_CONFIGS = "kp-configs"
 
 CLIENT_TIMEOUT_MS = 15000
 
@@ -255,12 +260,82 @@ def scenario_delete_records(bootstrap):
     log(f"DeleteRecords v0 moved the log start to {cut}; offsets {cut}..{count - 1} remain")
 
 
+def describe_one(admin, resource_type, name, key):
+    """(value, config_source, read_only) of one key via DescribeConfigs."""
+    responses = admin.describe_configs([ConfigResource(resource_type, name, configs={key: None})])
+    for response in responses:
+        for error_code, error_message, _rtype, rname, entries in response.resources:
+            check(error_code == 0, f"describe {rname}: error {error_code} {error_message}")
+            for entry in entries:
+                if entry[0] == key:
+                    return entry[1], entry[3], entry[2]
+    raise ScenarioFailure(f"describe {name}: no entry for {key}")
+
+
+def alter_one(admin, resource_type, name, configs):
+    """(error_code, error_message) of AlterConfigs on one resource."""
+    response = admin.alter_configs([ConfigResource(resource_type, name, configs=configs)])
+    check(len(response.resources) == 1, f"alter {name}: {response.resources}")
+    error_code, error_message, _rtype, rname = response.resources[0]
+    check(rname == name, f"alter {name}: answered for {rname}")
+    return error_code, error_message or ""
+
+
+def scenario_configs(bootstrap):
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=CLIENT_TIMEOUT_MS)
+    topic = ConfigResourceType.TOPIC
+    broker = ConfigResourceType.BROKER
+    code, msg = alter_one(admin, topic, TOPIC_CONFIGS,
+                          {"retention.ms": "3600000", "cleanup.policy": "compact"})
+    check(code == 0, f"alter {TOPIC_CONFIGS}: {code} {msg}")
+    value, source, _ = describe_one(admin, topic, TOPIC_CONFIGS, "retention.ms")
+    check((value, source) == ("3600000", 1), f"retention.ms: {value!r} source {source}")
+    value, source, _ = describe_one(admin, topic, TOPIC_CONFIGS, "cleanup.policy")
+    check((value, source) == ("compact", 1), f"cleanup.policy: {value!r} source {source}")
+    log("AlterConfigs set retention.ms and cleanup.policy (DYNAMIC_TOPIC_CONFIG)")
+
+    # AlterConfigs replaces the whole set: keys not named return to their defaults.
+    code, msg = alter_one(admin, topic, TOPIC_CONFIGS, {"segment.ms": "600000"})
+    check(code == 0, f"alter {TOPIC_CONFIGS}: {code} {msg}")
+    value, source, _ = describe_one(admin, topic, TOPIC_CONFIGS, "retention.ms")
+    check(source == 5, f"retention.ms after replace: {value!r} source {source}")
+    value, source, _ = describe_one(admin, topic, TOPIC_CONFIGS, "segment.ms")
+    check((value, source) == ("600000", 1), f"segment.ms: {value!r} source {source}")
+    log("a second AlterConfigs replaced the override set")
+
+    code, msg = alter_one(admin, topic, TOPIC_CONFIGS, {"retention.ms": "abc"})
+    check(code == 40 and "retention.ms" in msg and "abc" in msg,
+          f"bad value: error {code} {msg!r}, expected 40 INVALID_CONFIG naming key and value")
+    code, msg = alter_one(admin, topic, TOPIC_CONFIGS, {"no.such.key": "1"})
+    check(code == 40 and "no.such.key" in msg, f"unknown key: error {code} {msg!r}")
+    code, msg = alter_one(admin, topic, "kp-no-such-topic", {"retention.ms": "1000"})
+    check(code == 3, f"unknown topic: error {code} {msg!r}, expected 3")
+    value, source, _ = describe_one(admin, topic, TOPIC_CONFIGS, "segment.ms")
+    check(value == "600000", f"segment.ms changed by a failed alter: {value!r}")
+    log("bad value, unknown key and unknown topic refused; nothing changed")
+
+    # Broker: a dynamic key per broker id, inherited by the topic; a static key refused.
+    code, msg = alter_one(admin, broker, "1", {"log.retention.bytes": "123456789"})
+    check(code == 0, f"alter broker 1: {code} {msg}")
+    value, source, read_only = describe_one(admin, broker, "1", "log.retention.bytes")
+    check((value, source, read_only) == ("123456789", 2, False),
+          f"broker log.retention.bytes: {value!r} source {source} read_only {read_only}")
+    value, source, _ = describe_one(admin, topic, TOPIC_CONFIGS, "retention.bytes")
+    check((value, source) == ("123456789", 2), f"inherited retention.bytes: {value!r} {source}")
+    code, msg = alter_one(admin, broker, "1", {"num.partitions": "3"})
+    check(code == 42 and "num.partitions" in msg and "cannot be updated dynamically" in msg,
+          f"static broker key: error {code} {msg!r}, expected 42 INVALID_REQUEST")
+    log("broker log.retention.bytes set dynamically and inherited; num.partitions refused")
+    admin.close()
+
+
 SCENARIOS = {
     "admin": scenario_admin,
     "produce-acks": scenario_produce_acks,
     "consume": scenario_consume,
     "offsets-for-times": scenario_offsets_for_times,
     "delete-records": scenario_delete_records,
+    "configs": scenario_configs,
 }
 
 

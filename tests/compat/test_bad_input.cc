@@ -1,13 +1,16 @@
 // Bad input over raw sockets: truncated, oversized and malformed frames, unknown API keys
 // and versions, a record batch with a bad CRC. Each case must get the right Kafka error or
 // a closed connection, while a bystander connection and a fresh one keep being served and
-// nothing produced before is lost. (Stats counters: TODO list in docs/testing.md.)
+// nothing produced before is lost. Each case also checks the stats socket: the bad input
+// moved exactly the counters docs/stats.md says it does, by exactly one, and no other
+// bad-input counter.
 #include <gtest/gtest.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,6 +20,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/raw_kafka_client.h"
 #include "tests/support/rdkafka_client.h"
+#include "tests/support/stats_socket.h"
 
 namespace
 {
@@ -29,6 +33,7 @@ using sl_test::kafka_writer;
 using sl_test::raw_kafka_connection;
 using sl_test::rdkafka_producer;
 using sl_test::read_status;
+using sl_test::stats_totals;
 
 constexpr int16_t k_api_produce = 0;
 constexpr int16_t k_api_metadata = 3;
@@ -75,6 +80,60 @@ class BadInputTest : public ::testing::Test
         }
         ASSERT_TRUE(bystander_.connect_to(broker_->bootstrap(), 5000, &error)) << error;
         ASSERT_EQ(sl_test::probe_api_versions(bystander_, next_bystander_id_++, 5000), "");
+        ASSERT_TRUE(sl_test::read_stats_totals(broker_->stats_socket(), &before_, &error))
+            << "the stats socket of a ready broker does not answer: " << error;
+        ASSERT_GT(before_.get("requests.Produce.count"), 0u) << "the baseline was not counted";
+        for (const std::string &key : bad_input_counters()) {
+            ASSERT_EQ(before_.get(key), 0u) << key << " moved before any bad input";
+        }
+    }
+
+    // Every counter of bad input (docs/stats.md).
+    static const std::vector<std::string> &bad_input_counters()
+    {
+        static const std::vector<std::string> keys = {
+            "connections_closed_mid_frame", "frames_rejected_too_large",
+            "frames_rejected_malformed",    "frames_rejected_unknown_api",
+            "errors.CORRUPT_MESSAGE",       "errors.UNSUPPORTED_VERSION",
+            "errors.INVALID_REQUEST",
+        };
+        return keys;
+    }
+
+    // Waits (the broker may count a peer's close a moment after the peer saw it) until
+    // each bad-input counter moved from the SetUp snapshot by exactly expected[key] (0
+    // when absent), then asserts it. Returns the snapshot it ended with.
+    stats_totals expect_counted(const std::map<std::string, uint64_t> &expected)
+    {
+        stats_totals now;
+        long long deadline_ms = sl_test::monotonic_ms() + 5000;
+        auto delta = [&](const std::string &key) { return now.get(key) - before_.get(key); };
+        auto want = [&](const std::string &key) {
+            auto it = expected.find(key);
+            return it == expected.end() ? 0 : it->second;
+        };
+        while (true) {
+            std::string error;
+            EXPECT_TRUE(sl_test::read_stats_totals(broker_->stats_socket(), &now, &error)) << error;
+            bool all = true;
+            for (const std::string &key : bad_input_counters()) {
+                all = all && delta(key) == want(key);
+            }
+            for (const auto &e : expected) {
+                all = all && delta(e.first) == e.second;
+            }
+            if (all || sl_test::monotonic_ms() > deadline_ms) {
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        for (const std::string &key : bad_input_counters()) {
+            EXPECT_EQ(delta(key), want(key)) << "stats counter " << key;
+        }
+        for (const auto &e : expected) {
+            EXPECT_EQ(delta(e.first), e.second) << "stats counter " << e.first;
+        }
+        return now;
     }
 
     // The broker still serves the connection opened before the bad input and a new one,
@@ -131,6 +190,7 @@ class BadInputTest : public ::testing::Test
     raw_kafka_connection bystander_;
     int32_t next_bystander_id_ = 1000;
     std::unique_ptr<raw_kafka_connection> attacker_;
+    stats_totals before_;
 };
 
 TEST_F(BadInputTest, TruncatedFrameThenClose)
@@ -141,6 +201,7 @@ TEST_F(BadInputTest, TruncatedFrameThenClose)
     bytes.insert(bytes.end(), partial.begin(), partial.end()); // 100 announced, ~25 sent
     ASSERT_TRUE(conn.send_raw(bytes));
     conn.close_now();
+    expect_counted({{"connections_closed_mid_frame", 1}});
     expect_broker_healthy();
 }
 
@@ -151,7 +212,9 @@ TEST_F(BadInputTest, TruncatedFrameThenSilenceDoesNotBlockOthers)
     bytes.resize(4 + 100, 0xab);
     ASSERT_TRUE(conn.send_raw(bytes));
     expect_broker_healthy(); // the half-sent frame stays pending meanwhile
+    expect_counted({});      // nothing is wrong yet: the rest may still come
     conn.close_now();
+    expect_counted({{"connections_closed_mid_frame", 1}});
 }
 
 TEST_F(BadInputTest, NegativeSizePrefixClosesConnection)
@@ -159,6 +222,7 @@ TEST_F(BadInputTest, NegativeSizePrefixClosesConnection)
     raw_kafka_connection &conn = connect_attacker();
     ASSERT_TRUE(conn.send_raw(be32(0xfffffff0u)));
     EXPECT_TRUE(conn.wait_closed_by_peer(k_close_timeout_ms));
+    expect_counted({{"frames_rejected_malformed", 1}});
     expect_broker_healthy();
 }
 
@@ -169,6 +233,7 @@ TEST_F(BadInputTest, FrameLargerThanSocketRequestMaxBytesClosesConnection)
     ASSERT_TRUE(conn.send_raw(be32((uint32_t)k_request_max_bytes * 64)));
     EXPECT_TRUE(conn.wait_closed_by_peer(k_close_timeout_ms))
         << "a frame of 64 x socket.request.max.bytes was not refused";
+    expect_counted({{"frames_rejected_too_large", 1}});
     expect_broker_healthy();
 }
 
@@ -177,6 +242,7 @@ TEST_F(BadInputTest, UnknownApiKey)
     raw_kafka_connection &conn = connect_attacker();
     ASSERT_TRUE(conn.send_frame(sl_test::make_request_v1(9999, 0, 77, {})));
     ASSERT_NO_FATAL_FAILURE(expect_closed_or_answered(conn, 77));
+    expect_counted({{"frames_rejected_unknown_api", 1}, {"requests.other.count", 1}});
     expect_broker_healthy();
 }
 
@@ -185,6 +251,7 @@ TEST_F(BadInputTest, UnsupportedVersionOfMetadata)
     raw_kafka_connection &conn = connect_attacker();
     ASSERT_TRUE(conn.send_frame(sl_test::make_request_v1(k_api_metadata, 999, 78, {0, 0, 0, 0})));
     ASSERT_NO_FATAL_FAILURE(expect_closed_or_answered(conn, 78));
+    expect_counted({{"frames_rejected_unknown_api", 1}});
     expect_broker_healthy();
 }
 
@@ -221,6 +288,7 @@ TEST_F(BadInputTest, ApiVersionsUnsupportedVersionAnswersErrorWithVersionList)
             (range.api_key == k_api_versions && range.min_version == 0 && range.max_version >= 0);
     }
     EXPECT_TRUE(lists_api_versions) << "the version list does not include ApiVersions v0";
+    expect_counted({{"errors.UNSUPPORTED_VERSION", 1}});
     // The same connection may go on with a supported version.
     EXPECT_EQ(sl_test::probe_api_versions(conn, 80, 5000), "");
     expect_broker_healthy();
@@ -233,6 +301,7 @@ TEST_F(BadInputTest, MalformedArrayLength)
     ASSERT_TRUE(
         conn.send_frame(sl_test::make_request_v1(k_api_metadata, 1, 81, be32(0x7fffffffu))));
     ASSERT_NO_FATAL_FAILURE(expect_closed_or_answered(conn, 81));
+    expect_counted({{"frames_rejected_malformed", 1}});
     expect_broker_healthy();
 }
 
@@ -248,6 +317,7 @@ TEST_F(BadInputTest, MalformedRecordsLength)
     std::copy(claimed.begin(), claimed.end(), body.begin() + (long)length_at);
     ASSERT_TRUE(conn.send_frame(sl_test::make_request_v1(k_api_produce, 7, 82, body)));
     ASSERT_NO_FATAL_FAILURE(expect_closed_or_answered(conn, 82));
+    expect_counted({{"frames_rejected_malformed", 1}});
     expect_broker_healthy();
 }
 
@@ -283,6 +353,10 @@ TEST_F(BadInputTest, ProduceBatchWithBadCrcGetsCorruptMessage)
     EXPECT_EQ(results[0].topic, topic_);
     EXPECT_EQ(results[0].partition, 0);
     EXPECT_EQ(results[0].error_code, k_error_corrupt_message);
+    stats_totals after = expect_counted({{"errors.CORRUPT_MESSAGE", 1}});
+    EXPECT_EQ(after.get("produce_batches") - before_.get("produce_batches"), 1u)
+        << "only the control batch is appended";
+    EXPECT_EQ(after.get("produce_records") - before_.get("produce_records"), 2u);
 
     expect_broker_healthy(2);
     std::vector<consumed_message> messages;
@@ -363,6 +437,11 @@ TEST_F(BadInputTest, OtherClientsUnaffectedWhileBadInputArrives)
     ASSERT_EQ(producer.flush(30000), 0);
     uint64_t stream_count = produced.load();
     ASSERT_GT(stream_count, 0u);
+    stats_totals after = expect_counted({{"frames_rejected_malformed", 3 * 2},
+                                         {"frames_rejected_too_large", 3},
+                                         {"frames_rejected_unknown_api", 3 * 2}});
+    EXPECT_EQ(after.get("produce_records") - before_.get("produce_records"), stream_count)
+        << "records appended differ from records the producer had acknowledged";
     size_t failures = 0;
     for (const auto &r : producer.reports()) {
         failures += r.error != RD_KAFKA_RESP_ERR_NO_ERROR;

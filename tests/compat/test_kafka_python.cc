@@ -26,7 +26,8 @@ TEST_P(KafkaPythonTest, Scenario)
     broker_options options;
     // The topics the scenarios use (the admin scenario creates and deletes its own).
     options.topics = {{"kp-acks-0", 1},  {"kp-acks-1", 1}, {"kp-acks-all", 1},
-                      {"kp-consume", 2}, {"kp-times", 1},  {"kp-delete-records", 1}};
+                      {"kp-consume", 2}, {"kp-times", 1},  {"kp-delete-records", 1},
+                      {"kp-configs", 1}};
     broker_process broker(options);
     ASSERT_TRUE(broker.Start());
     const std::string python = sl_test::program_from_env("SLUICE_PYTHON", "/usr/bin/python3");
@@ -42,7 +43,7 @@ TEST_P(KafkaPythonTest, Scenario)
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, KafkaPythonTest,
                          ::testing::Values("admin", "produce-acks", "consume", "offsets-for-times",
-                                           "delete-records"),
+                                           "delete-records", "configs"),
                          [](const ::testing::TestParamInfo<const char *> &info) {
                              std::string name = info.param;
                              for (char &c : name) {

@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "md_test_util.h"
@@ -269,6 +270,101 @@ TEST_F(ControllerTest, DeleteTopicAndCreatePartitions)
     EXPECT_EQ(sl_md_topic_config(sl_md_image_topic(image, "t"), "segment.ms"), nullptr);
 }
 
+// AlterConfigs / IncrementalAlterConfigs: one resource changes as a unit.
+TEST_F(ControllerTest, AlterConfigsAllOrNothingReplaceAndListOperations)
+{
+    add_broker(1);
+    ASSERT_EQ(create("t", 1, 1, 3), 0);
+    commit();
+    char err[256];
+    auto req = std::make_unique<sl_controller_alter_configs_request>();
+    auto change = [&](const char *key, uint8_t op, const char *value) {
+        sl_controller_config_change &c = req->changes[req->change_count++];
+        snprintf(c.key, sizeof(c.key), "%s", key);
+        c.op = op;
+        c.has_value = value != nullptr;
+        snprintf(c.value, sizeof(c.value), "%s", value ? value : "");
+    };
+    auto reset = [&](int8_t type, const char *name, bool replace) {
+        *req = sl_controller_alter_configs_request{};
+        req->resource_type = type;
+        snprintf(req->resource_name, sizeof(req->resource_name), "%s", name);
+        req->replace_all = replace;
+    };
+    auto topic_config = [&](const char *key) {
+        const char *v = sl_md_topic_config(sl_md_image_topic(image, "t"), key);
+        return v ? std::string(v) : std::string("<unset>");
+    };
+    reset(SL_MD_RESOURCE_TOPIC, "t", false);
+    change("retention.ms", SL_CONTROLLER_CONFIG_SET, "1000");
+    change("segment.ms", SL_CONTROLLER_CONFIG_SET, "60000");
+    ASSERT_EQ(sl_controller_alter_configs(&batch, req.get(), err, sizeof(err)), 0) << err;
+    commit();
+    EXPECT_EQ(topic_config("retention.ms"), "1000");
+    EXPECT_EQ(topic_config("segment.ms"), "60000");
+
+    // One bad value: nothing of the resource changes, the error names key and value.
+    reset(SL_MD_RESOURCE_TOPIC, "t", false);
+    change("retention.ms", SL_CONTROLLER_CONFIG_SET, "5");
+    change("segment.bytes", SL_CONTROLLER_CONFIG_SET, "banana");
+    EXPECT_EQ(sl_controller_alter_configs(&batch, req.get(), err, sizeof(err)),
+              SL_KAFKA_INVALID_CONFIG);
+    EXPECT_NE(std::string(err).find("segment.bytes"), std::string::npos) << err;
+    EXPECT_NE(std::string(err).find("banana"), std::string::npos) << err;
+    EXPECT_EQ(batch.count, 0u);
+    reset(SL_MD_RESOURCE_TOPIC, "t", false);
+    change("retention.ms", SL_CONTROLLER_CONFIG_SET, "5");
+    change("retention.ms", SL_CONTROLLER_CONFIG_DELETE, nullptr);
+    EXPECT_EQ(sl_controller_alter_configs(&batch, req.get(), err, sizeof(err)),
+              SL_KAFKA_INVALID_REQUEST); // duplicate key
+    reset(SL_MD_RESOURCE_TOPIC, "t", false);
+    change("retention.ms", SL_CONTROLLER_CONFIG_APPEND, "5");
+    EXPECT_EQ(sl_controller_alter_configs(&batch, req.get(), err, sizeof(err)),
+              SL_KAFKA_INVALID_REQUEST); // not a list key
+    reset(SL_MD_RESOURCE_TOPIC, "nope", false);
+    change("retention.ms", SL_CONTROLLER_CONFIG_SET, "5");
+    EXPECT_EQ(sl_controller_alter_configs(&batch, req.get(), err, sizeof(err)),
+              SL_KAFKA_UNKNOWN_TOPIC_OR_PARTITION);
+    EXPECT_EQ(batch.count, 0u);
+
+    // APPEND starts from the default ("delete"), SUBTRACT removes items.
+    reset(SL_MD_RESOURCE_TOPIC, "t", false);
+    change("cleanup.policy", SL_CONTROLLER_CONFIG_APPEND, "compact,delete");
+    ASSERT_EQ(sl_controller_alter_configs(&batch, req.get(), err, sizeof(err)), 0) << err;
+    commit();
+    EXPECT_EQ(topic_config("cleanup.policy"), "delete,compact");
+    reset(SL_MD_RESOURCE_TOPIC, "t", false);
+    change("cleanup.policy", SL_CONTROLLER_CONFIG_SUBTRACT, "delete");
+    ASSERT_EQ(sl_controller_alter_configs(&batch, req.get(), err, sizeof(err)), 0) << err;
+    commit();
+    EXPECT_EQ(topic_config("cleanup.policy"), "compact");
+
+    // AlterConfigs (replace_all): keys not listed lose their override.
+    reset(SL_MD_RESOURCE_TOPIC, "t", true);
+    change("segment.ms", SL_CONTROLLER_CONFIG_SET, "70000");
+    ASSERT_EQ(sl_controller_alter_configs(&batch, req.get(), err, sizeof(err)), 0) << err;
+    commit();
+    EXPECT_EQ(topic_config("segment.ms"), "70000");
+    EXPECT_EQ(topic_config("retention.ms"), "<unset>");
+    EXPECT_EQ(topic_config("cleanup.policy"), "<unset>");
+
+    // Broker resources: only the dynamic keys.
+    reset(SL_MD_RESOURCE_BROKER, "", false);
+    change("log.retention.bytes", SL_CONTROLLER_CONFIG_SET, "1000000");
+    change("log.dirs", SL_CONTROLLER_CONFIG_SET, "/x");
+    EXPECT_EQ(sl_controller_alter_configs(&batch, req.get(), err, sizeof(err)),
+              SL_KAFKA_INVALID_REQUEST);
+    EXPECT_NE(std::string(err).find("'log.dirs' cannot be updated dynamically"), std::string::npos)
+        << err;
+    EXPECT_EQ(batch.count, 0u);
+    reset(SL_MD_RESOURCE_BROKER, "1", true);
+    change("log.retention.bytes", SL_CONTROLLER_CONFIG_SET, "1000000");
+    ASSERT_EQ(sl_controller_alter_configs(&batch, req.get(), err, sizeof(err)), 0) << err;
+    commit();
+    EXPECT_STREQ(sl_md_image_broker_config(image, "1", "log.retention.bytes"), "1000000");
+    EXPECT_EQ(sl_md_image_broker_config(image, "", "log.retention.bytes"), nullptr);
+}
+
 TEST_F(ControllerTest, BrokerRegistrationConflictsAndIdempotence)
 {
     add_broker(1);
@@ -524,8 +620,8 @@ TEST_F(ControllerTest, BrokerConfigsAndUnregistration)
               SL_KAFKA_INVALID_CONFIG);
     EXPECT_EQ(sl_controller_alter_broker_config(&batch, "1", "listeners", "PLAINTEXT://h:1", err,
                                                 sizeof(err)),
-              SL_KAFKA_INVALID_CONFIG);
-    EXPECT_NE(std::string(err).find("is static"), std::string::npos) << err;
+              SL_KAFKA_INVALID_REQUEST);
+    EXPECT_NE(std::string(err).find("cannot be updated dynamically"), std::string::npos) << err;
     EXPECT_EQ(
         sl_controller_alter_broker_config(&batch, "", "log.retention.ms", "-5", err, sizeof(err)),
         SL_KAFKA_INVALID_CONFIG);

@@ -3,6 +3,7 @@
 // side (blocking, in helper threads), and poll the driver on the test thread the way a
 // shard would. Add a driver by adding its ops table to kDrivers at the bottom.
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
 
 #include <sys/mman.h>
 
@@ -1225,6 +1226,58 @@ TEST_P(NetDriver, ArgumentAndLimitErrors)
     close(fd);
     EXPECT_TRUE(s.poll_until([&] { return s.closes == 1; }));
     EXPECT_EQ(sl_net_recv_exact(s.drv, conn, dst, 4), -EBADF);
+}
+
+// ---------------------------------------------------------------------------------
+// A watched fd (the storage engine's io_uring in a shard) ends the idle wait when it
+// becomes readable, again and again; without it the wait runs to its timeout.
+
+TEST_P(NetDriver, WatchedFdEndsTheWait)
+{
+    Shard s;
+    ASSERT_EQ(s.create(ops(), small_config()), 0);
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    ASSERT_GE(efd, 0);
+    auto timed_wait_ms = [&](uint32_t timeout_us) {
+        auto t0 = std::chrono::steady_clock::now();
+        sl_net_wait(s.drv, timeout_us);
+        (void)sl_net_poll(s.drv, 64);
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+            .count();
+    };
+    // Not watched: a readable fd does not matter, the wait lasts its timeout.
+    uint64_t one = 1;
+    ASSERT_EQ(write(efd, &one, sizeof(one)), (ssize_t)sizeof(one));
+    EXPECT_GE(timed_wait_ms(50000), 45.0);
+    uint64_t drained = 0;
+    ASSERT_EQ(read(efd, &drained, sizeof(drained)), (ssize_t)sizeof(drained));
+
+    ASSERT_EQ(sl_net_watch_fd(s.drv, efd), 0);
+    EXPECT_EQ(sl_net_watch_fd(s.drv, -7), -EINVAL);
+    for (int round = 0; round < 3; round++) {
+        // Nothing readable: the full timeout.
+        EXPECT_GE(timed_wait_ms(30000), 25.0) << "round " << round;
+        // Readable from another thread while waiting: woken long before the timeout.
+        std::thread writer([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            EXPECT_EQ(write(efd, &one, sizeof(one)), (ssize_t)sizeof(one));
+        });
+        double waited = timed_wait_ms(5000000);
+        writer.join();
+        EXPECT_LT(waited, 2000.0) << "round " << round << ": the watched fd did not wake the wait";
+        ASSERT_EQ(read(efd, &drained, sizeof(drained)), (ssize_t)sizeof(drained));
+    }
+    // Unwatched again: back to the timeout.
+    ASSERT_EQ(sl_net_watch_fd(s.drv, -1), 0);
+    ASSERT_EQ(write(efd, &one, sizeof(one)), (ssize_t)sizeof(one));
+    EXPECT_GE(timed_wait_ms(50000), 45.0);
+    // Watched at destroy: the pending poll is removed (the Shard's destructor must not hang).
+    ASSERT_EQ(read(efd, &drained, sizeof(drained)), (ssize_t)sizeof(drained));
+    ASSERT_EQ(sl_net_watch_fd(s.drv, efd), 0);
+    timed_wait_ms(1000);
+    sl_net_destroy(s.drv);
+    s.drv = nullptr;
+    close(efd);
 }
 
 const sl_net_driver_ops *const kDrivers[] = {&sl_net_uring_ops};

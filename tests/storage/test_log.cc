@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <map>
+#include <sstream>
 
 #include "tests/storage/storage_fixture.h"
 
@@ -394,6 +396,228 @@ TEST_F(LogTest, OffsetForTimestamp)
     EXPECT_EQ(ts, 5000000 + 20);
 }
 
+// A batch whose records carry the given timestamps (not necessarily ordered): the base
+// timestamp is the smallest, max timestamp the largest, as a producer writes them.
+std::vector<uint8_t> batch_with_timestamps(const std::vector<int64_t> &ts)
+{
+    int64_t base = *std::min_element(ts.begin(), ts.end());
+    int64_t max = *std::max_element(ts.begin(), ts.end());
+    std::vector<std::string> values(ts.size(), "v");
+    batch_options o;
+    o.base_timestamp = base;
+    std::vector<uint8_t> b = make_batch(values, o);
+    b.resize(SL_BATCH_HEADER_BYTES);
+    sl_store_be64(b.data() + SL_BATCH_OFF_MAX_TIMESTAMP, static_cast<uint64_t>(max));
+    for (size_t i = 0; i < ts.size(); i++)
+        put_record(b, ts[i] - base, static_cast<int32_t>(i), "k", "v");
+    seal_batch(b);
+    return b;
+}
+
+TEST_F(LogTest, MaxTimestampIsTheFirstRecordCarryingIt)
+{
+    config.segment_bytes = 16 * 1024;
+    config.max_message_bytes = 8 * 1024;
+    open();
+    int64_t off = -1, ts = -1;
+    EXPECT_EQ(sl_log_max_timestamp(log), -1);            // empty log
+    append(batch_with_timestamps({100, 500, 200}));      // 0..2
+    append(batch_with_timestamps({300, 900, 900, 100})); // 3..6: 900 first at 4
+    append(batch_with_timestamps({50, 60}));             // 7..8
+    EXPECT_EQ(sl_log_max_timestamp(log), 900);
+    ASSERT_EQ(offset_for_time_blocking(st, log, sl_log_max_timestamp(log), &off, &ts),
+              SL_STORAGE_OK);
+    EXPECT_EQ(off, 4);
+    EXPECT_EQ(ts, 900);
+    // Later segments with the same maximum do not move the answer; fill a few segments.
+    for (int i = 0; i < 40; i++)
+        append(make_seeded_batch(i, 4, 200, batch_options{.base_timestamp = 700}));
+    auto late = append(batch_with_timestamps({900, 10}));
+    ASSERT_GT(sl_log_segment_count(log), 2u);
+    EXPECT_EQ(sl_log_max_timestamp(log), 900);
+    reopen(); // the maxima come back from the time indexes
+    EXPECT_EQ(sl_log_max_timestamp(log), 900);
+    ASSERT_EQ(offset_for_time_blocking(st, log, 900, &off, &ts), SL_STORAGE_OK);
+    EXPECT_EQ(off, 4);
+    // Once the first 900 lies below the log start, the later one is the answer.
+    ASSERT_EQ(sl_log_advance_start_offset(log, late.base_offset, nullptr), SL_STORAGE_OK);
+    EXPECT_EQ(sl_log_max_timestamp(log), 900);
+    ASSERT_EQ(offset_for_time_blocking(st, log, 900, &off, &ts), SL_STORAGE_OK);
+    EXPECT_EQ(off, late.base_offset);
+    auto r = append(batch_with_timestamps({400, 1200, 1100}));
+    EXPECT_EQ(sl_log_max_timestamp(log), 1200);
+    ASSERT_EQ(offset_for_time_blocking(st, log, 1200, &off, &ts), SL_STORAGE_OK);
+    EXPECT_EQ(off, r.base_offset + 1);
+    EXPECT_EQ(ts, 1200);
+}
+
+// A topic config altered at runtime reaches the open log: rolls, retention, limits.
+TEST_F(LogTest, SetConfigChangesRollRetentionAndLimitsOfAnOpenLog)
+{
+    config.segment_bytes = 1024 * 1024;
+    config.max_message_bytes = 64 * 1024;
+    open();
+    batch_options old_records;
+    old_records.base_timestamp = now_ms - 3600 * 1000; // an hour old
+    for (int i = 0; i < 8; i++)
+        append(make_seeded_batch(i, 4, 500, old_records));
+    EXPECT_EQ(sl_log_segment_count(log), 1u);
+    sl_log_config next = *sl_log_get_config(log);
+    next.segment_bytes = 16 * 1024; // rolls from the next append on
+    next.max_message_bytes = 8 * 1024;
+    ASSERT_EQ(sl_log_set_config(log, &next), SL_STORAGE_OK);
+    EXPECT_EQ(sl_log_get_config(log)->segment_bytes, 16u * 1024);
+    for (int i = 0; i < 40; i++)
+        append(make_seeded_batch(100 + i, 4, 500, old_records));
+    EXPECT_GT(sl_log_segment_count(log), 4u);
+    // The lower max.message.bytes refuses a batch the old limit took.
+    std::vector<uint8_t> big = make_seeded_batch(999, 4, 3000);
+    sl_log_append_result r{};
+    EXPECT_EQ(sl_log_append(log, big.data(), big.size(), nullptr, 0, 7, now_ms, &r),
+              SL_STORAGE_ERR_BATCH_TOO_LARGE);
+    // An invalid configuration changes nothing.
+    sl_log_config bad = next;
+    bad.max_message_bytes = bad.segment_bytes + 1;
+    EXPECT_EQ(sl_log_set_config(log, &bad), SL_STORAGE_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(sl_log_get_config(log)->max_message_bytes, 8u * 1024);
+    // Retention: the default week keeps everything; a minute deletes the old segments.
+    drain(st);
+    uint32_t segments = sl_log_segment_count(log);
+    sl_log_retention_report rep{};
+    ASSERT_EQ(sl_log_enforce_retention(log, now_ms, &rep), SL_STORAGE_OK);
+    EXPECT_EQ(rep.segments_deleted, 0u);
+    next.retention_ms = 60 * 1000;
+    ASSERT_EQ(sl_log_set_config(log, &next), SL_STORAGE_OK);
+    ASSERT_EQ(sl_log_enforce_retention(log, now_ms, &rep), SL_STORAGE_OK);
+    EXPECT_EQ(rep.segments_deleted, segments - 1); // all but the active one
+    EXPECT_EQ(sl_log_segment_count(log), 1u);
+    EXPECT_GT(sl_log_start_offset(log), 0);
+}
+
+// OffsetForLeaderEpoch's answer from the log's epoch cache.
+::testing::AssertionResult epoch_end(sl_log *log, int32_t asked, int32_t want_epoch,
+                                     int64_t want_offset)
+{
+    int32_t e = -7;
+    int64_t o = -7;
+    bool known = sl_log_end_offset_for_epoch(log, asked, &e, &o);
+    if (want_offset < 0 ? known : (!known || e != want_epoch || o != want_offset))
+        return ::testing::AssertionFailure()
+               << "epoch " << asked << ": got (" << e << ", " << o << ") known=" << known
+               << ", want (" << want_epoch << ", " << want_offset << ")";
+    return ::testing::AssertionSuccess();
+}
+
+std::string read_text(const std::string &path)
+{
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+TEST_F(LogTest, LeaderEpochCacheAnswersEndOffsetsAndSurvivesReopenTruncationAndLoss)
+{
+    config.segment_bytes = 16 * 1024;
+    config.max_message_bytes = 8 * 1024;
+    open();
+    EXPECT_EQ(sl_log_latest_epoch(log), -1);
+    EXPECT_TRUE(epoch_end(log, 0, -1, -1)); // nothing known
+    for (int i = 0; i < 10; i++)
+        append(make_seeded_batch(i, 3, 400), 3); // offsets 0..29
+    for (int i = 0; i < 10; i++)
+        append(make_seeded_batch(10 + i, 3, 400), 5); // 30..59
+    for (int i = 0; i < 10; i++)
+        append(make_seeded_batch(20 + i, 3, 400), 8); // 60..89
+    ASSERT_GE(sl_log_segment_count(log), 3u);
+    auto check_all = [&](const char *when) {
+        SCOPED_TRACE(when);
+        EXPECT_EQ(sl_log_latest_epoch(log), 8);
+        EXPECT_TRUE(epoch_end(log, 8, 8, 90)); // current epoch: the log end
+        EXPECT_TRUE(epoch_end(log, 5, 5, 60));
+        EXPECT_TRUE(epoch_end(log, 7, 5, 60)); // never led: the epoch before it
+        EXPECT_TRUE(epoch_end(log, 4, 3, 30));
+        EXPECT_TRUE(epoch_end(log, 3, 3, 30));
+        EXPECT_TRUE(epoch_end(log, 1, 1, 0)); // older than the log: where it begins
+        EXPECT_TRUE(epoch_end(log, 9, -1, -1));
+        EXPECT_TRUE(epoch_end(log, -1, -1, -1));
+    };
+    check_all("live");
+    reopen();
+    check_all("after a clean reopen");
+    EXPECT_EQ(read_text(std::string(sl_log_path(log)) + "/leader-epoch-checkpoint"),
+              "0\n3\n3 0\n5 30\n8 60\n");
+
+    // Without the checkpoint file the cache is rebuilt from the batch headers.
+    std::string dir = sl_log_path(log);
+    ASSERT_EQ(sl_log_close(log), SL_STORAGE_OK);
+    log = nullptr;
+    ASSERT_EQ(unlink((dir + "/leader-epoch-checkpoint").c_str()), 0);
+    open();
+    check_all("rebuilt");
+
+    // A follower's truncation into epoch 5 forgets epoch 8.
+    drain(st);
+    ASSERT_EQ(sl_log_truncate_to(log, 45), SL_STORAGE_OK);
+    EXPECT_EQ(sl_log_latest_epoch(log), 5);
+    EXPECT_TRUE(epoch_end(log, 5, 5, 45));
+    EXPECT_TRUE(epoch_end(log, 8, -1, -1));
+    append(make_seeded_batch(50, 3, 400), 9); // 45..47
+    EXPECT_TRUE(epoch_end(log, 5, 5, 45));
+    EXPECT_TRUE(epoch_end(log, 9, 9, 48));
+
+    // A new log start moves the first epoch's start; older epochs end there.
+    ASSERT_EQ(sl_log_advance_start_offset(log, 33, nullptr), SL_STORAGE_OK);
+    int32_t epochs[8];
+    int64_t starts[8];
+    ASSERT_EQ(sl_log_leader_epochs(log, epochs, starts, 8), 2u);
+    EXPECT_EQ(epochs[0], 5);
+    EXPECT_EQ(starts[0], 33);
+    EXPECT_TRUE(epoch_end(log, 3, 3, 33));
+}
+
+TEST_F(LogTest, LeaderEpochsAfterACrashComeFromTheRecoveryScan)
+{
+    open();
+    for (int i = 0; i < 4; i++)
+        append(make_seeded_batch(i, 2, 100), 1); // 0..7
+    drain(st);
+    ASSERT_EQ(sl_log_write_checkpoints(log), SL_STORAGE_OK);
+    std::string dir = sl_log_path(log);
+    std::string old_epochs = read_text(dir + "/leader-epoch-checkpoint");
+    std::string old_recovery = read_text(dir + "/recovery-point.checkpoint");
+    append(make_seeded_batch(9, 2, 100), 2); // 8..9, after the last checkpoint
+    ASSERT_EQ(sl_log_close(log), SL_STORAGE_OK);
+    log = nullptr;
+    // As if the process died before writing the checkpoints again.
+    std::ofstream(dir + "/leader-epoch-checkpoint") << old_epochs;
+    std::ofstream(dir + "/recovery-point.checkpoint") << old_recovery;
+    ASSERT_EQ(unlink((dir + "/.clean-shutdown").c_str()), 0);
+    open();
+    EXPECT_FALSE(report.clean_shutdown);
+    EXPECT_GT(report.segments_scanned, 0u);
+    EXPECT_EQ(sl_log_latest_epoch(log), 2);
+    EXPECT_TRUE(epoch_end(log, 1, 1, 8));
+    EXPECT_TRUE(epoch_end(log, 2, 2, 10));
+}
+
+TEST_F(LogTest, LeaderEpochCacheIsBounded)
+{
+    open();
+    for (int32_t e = 0; e < (int32_t)SL_LOG_LEADER_EPOCHS_MAX + 6; e++)
+        append(make_seeded_batch((uint64_t)e, 1, 10), e);
+    int32_t epochs[SL_LOG_LEADER_EPOCHS_MAX + 8];
+    int64_t starts[SL_LOG_LEADER_EPOCHS_MAX + 8];
+    ASSERT_EQ(sl_log_leader_epochs(log, epochs, starts, SL_LOG_LEADER_EPOCHS_MAX + 8),
+              SL_LOG_LEADER_EPOCHS_MAX);
+    EXPECT_EQ(epochs[0], 6); // the oldest were forgotten
+    EXPECT_EQ(starts[0], 6);
+    EXPECT_TRUE(epoch_end(log, 2, 2, 6));
+    reopen();
+    EXPECT_EQ(sl_log_leader_epochs(log, epochs, starts, SL_LOG_LEADER_EPOCHS_MAX + 8),
+              SL_LOG_LEADER_EPOCHS_MAX);
+}
+
 TEST_F(LogTest, ColdReadsGoThroughIoUring)
 {
     config.segment_bytes = 256 * 1024;
@@ -453,6 +677,40 @@ TEST_F(LogTest, PinnedChunksAreNeverReused)
         sl_log_read_release(st, &pins[i]);
     sl_log_read_release(st, &pinned);
     EXPECT_EQ(read_all(st, log, 0), expected_from(0)); // works again once unpinned
+}
+
+// O_DIRECT writes whole pages, so the bytes between the log's end and the end of its page
+// go to disk too: they must be zero even when the tail chunk is memory that held other
+// data before (chunks are recycled through the cache).
+TEST_F(LogTest, PaddingAfterTheEndIsZeroInRecycledChunks)
+{
+    sl_storage_destroy(st);
+    engine_config = small_engine_config(64 * 1024, 8 * 64 * 1024);
+    ASSERT_EQ(sl_storage_create(&engine_config, &st), SL_STORAGE_OK);
+    config.segment_bytes = 64 * 1024 * 1024; // one segment: its file is the whole log
+    config.max_message_bytes = 32 * 1024;
+    open();
+    std::string file = std::string(sl_log_path(log)) + "/00000000000000000000.log";
+    uint64_t end = 0;
+    for (int i = 0; i < 300; i++) {
+        std::vector<uint8_t> batch = make_seeded_batch(1000 + i, 2, 1000 + 37 * (i % 50));
+        append(batch);
+        end += batch.size();
+        if (i % 25 != 24)
+            continue;
+        drain(st);
+        std::ifstream in(file, std::ios::binary);
+        std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                   std::istreambuf_iterator<char>());
+        ASSERT_GE(bytes.size(), end);
+        ASSERT_EQ(std::vector<uint8_t>(bytes.begin(), bytes.begin() + (long)end), expected_from(0));
+        size_t nonzero = 0;
+        for (size_t b = end; b < bytes.size(); b++)
+            nonzero += bytes[b] != 0;
+        ASSERT_EQ(nonzero, 0u) << "padding after the end at " << end << " (file " << bytes.size()
+                               << " bytes, after " << i + 1 << " appends)";
+    }
+    EXPECT_GT(sl_storage_get_stats(st)->cache_evictions, 0u) << "no chunk was recycled";
 }
 
 TEST_F(LogTest, RetentionByBytesAndTime)

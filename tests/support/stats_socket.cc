@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "tests/support/child_process.h"
 
@@ -71,6 +72,207 @@ bool query_stats_socket(const std::string &path, const std::string &request, int
         return false;
     }
     return true;
+}
+
+namespace
+{
+
+// A small recursive-descent reader for the JSON the stats server writes: objects, arrays,
+// strings without escapes that matter here, numbers, true/false/null. Numbers inside
+// the shard objects are added to out under their dotted path.
+class stats_json_reader
+{
+  public:
+    stats_json_reader(const std::string &text, stats_totals *out) : text_(text), out_(out)
+    {
+    }
+
+    bool parse_top(std::string *error)
+    {
+        skip_space();
+        if (!expect('{'))
+            return fail(error, "reply is not a JSON object");
+        bool saw_shards = false;
+        while (true) {
+            skip_space();
+            if (peek() == '}') {
+                pos_++;
+                break;
+            }
+            std::string key;
+            if (!read_string(&key) || !colon())
+                return fail(error, "bad key");
+            if (key == "shards") {
+                saw_shards = true;
+                skip_space();
+                if (!expect('['))
+                    return fail(error, "\"shards\" is not an array");
+                skip_space();
+                if (peek() == ']') {
+                    pos_++;
+                } else {
+                    while (true) {
+                        skip_space();
+                        if (peek() != '{' || !value(""))
+                            return fail(error, "a shard is not an object");
+                        skip_space();
+                        if (peek() == ',') {
+                            pos_++;
+                            continue;
+                        }
+                        if (!expect(']'))
+                            return fail(error, "unterminated shards array");
+                        break;
+                    }
+                }
+            } else if (!skip_value()) {
+                return fail(error, "bad value of " + key);
+            }
+            skip_space();
+            if (peek() == ',') {
+                pos_++;
+                continue;
+            }
+            if (!expect('}'))
+                return fail(error, "unterminated object");
+            break;
+        }
+        if (!saw_shards)
+            return fail(error, "no \"shards\" in the reply");
+        return true;
+    }
+
+  private:
+    char peek() const
+    {
+        return pos_ < text_.size() ? text_[pos_] : '\0';
+    }
+    bool expect(char c)
+    {
+        if (peek() != c)
+            return false;
+        pos_++;
+        return true;
+    }
+    void skip_space()
+    {
+        while (pos_ < text_.size() && isspace((unsigned char)text_[pos_]))
+            pos_++;
+    }
+    bool colon()
+    {
+        skip_space();
+        return expect(':');
+    }
+    bool fail(std::string *error, const std::string &what)
+    {
+        *error = what + " at byte " + std::to_string(pos_) + " of the stats reply";
+        return false;
+    }
+    bool read_string(std::string *s)
+    {
+        skip_space();
+        if (!expect('"'))
+            return false;
+        while (pos_ < text_.size() && text_[pos_] != '"') {
+            if (text_[pos_] == '\\')
+                pos_++;
+            if (pos_ < text_.size())
+                s->push_back(text_[pos_++]);
+        }
+        return expect('"');
+    }
+    // A value at path (empty for a shard object itself); numbers are summed into out_.
+    bool value(const std::string &path)
+    {
+        skip_space();
+        char c = peek();
+        if (c == '{') {
+            pos_++;
+            skip_space();
+            if (expect('}'))
+                return true;
+            while (true) {
+                std::string key;
+                if (!read_string(&key) || !colon())
+                    return false;
+                if (!value(path.empty() ? key : path + "." + key))
+                    return false;
+                skip_space();
+                if (expect(','))
+                    continue;
+                return expect('}');
+            }
+        }
+        if (c == '[' || c == '"' || c == 't' || c == 'f' || c == 'n')
+            return skip_value();
+        size_t start = pos_;
+        while (pos_ < text_.size() && (isdigit((unsigned char)text_[pos_]) || text_[pos_] == '-'))
+            pos_++;
+        if (pos_ == start)
+            return false;
+        long long v = std::stoll(text_.substr(start, pos_ - start));
+        if (v > 0)
+            out_->values[path] += (uint64_t)v;
+        else
+            out_->values.emplace(path, 0);
+        return true;
+    }
+    bool skip_value()
+    {
+        skip_space();
+        char c = peek();
+        if (c == '"') {
+            std::string ignored;
+            return read_string(&ignored);
+        }
+        if (c == '{' || c == '[') {
+            char close = c == '{' ? '}' : ']';
+            pos_++;
+            skip_space();
+            if (expect(close))
+                return true;
+            while (true) {
+                if (c == '{') {
+                    std::string ignored;
+                    if (!read_string(&ignored) || !colon())
+                        return false;
+                }
+                if (!skip_value())
+                    return false;
+                skip_space();
+                if (expect(','))
+                    continue;
+                return expect(close);
+            }
+        }
+        size_t start = pos_;
+        while (pos_ < text_.size() &&
+               (isalnum((unsigned char)text_[pos_]) || text_[pos_] == '-' || text_[pos_] == '.'))
+            pos_++;
+        return pos_ > start;
+    }
+
+    const std::string &text_;
+    stats_totals *out_;
+    size_t pos_ = 0;
+};
+
+} // namespace
+
+bool parse_stats_totals(const std::string &reply, stats_totals *out, std::string *error)
+{
+    out->values.clear();
+    stats_json_reader reader(reply, out);
+    return reader.parse_top(error);
+}
+
+bool read_stats_totals(const std::string &socket_path, stats_totals *out, std::string *error)
+{
+    std::string reply;
+    if (!query_stats_socket(socket_path, "{\"cmd\":\"/stats\"}", 5000, &reply, error))
+        return false;
+    return parse_stats_totals(reply, out, error);
 }
 
 } // namespace sl_test

@@ -1,9 +1,10 @@
-// Client for the broker's stats socket (a Unix stream socket speaking JSON, see
-// docs/architecture.md "Observability"). The reply format is not defined yet, so this
-// helper returns raw text; tests that assert on counters are listed as TODO in
-// docs/testing.md until the format exists.
+// Client for the broker's stats socket (a Unix stream socket speaking JSON, format in
+// docs/stats.md): raw queries, and counters summed over shards for tests that assert
+// exact deltas.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 
 namespace sl_test
@@ -15,5 +16,25 @@ namespace sl_test
 // back; false with *error otherwise. Any thread may call it.
 bool query_stats_socket(const std::string &path, const std::string &request, int timeout_ms,
                         std::string *reply, std::string *error, int idle_ms = 200);
+
+// Counters of one /stats reply, summed over every shard, keyed by their path below the
+// shard object joined with '.': "connections_closed_mid_frame", "requests.Metadata.count",
+// "errors.CORRUPT_MESSAGE", "net.closes_peer". A key absent from the reply reads as 0.
+struct stats_totals {
+    std::map<std::string, uint64_t> values;
+    uint64_t get(const std::string &key) const
+    {
+        auto it = values.find(key);
+        return it == values.end() ? 0 : it->second;
+    }
+};
+
+// Parses a /stats reply into totals. Returns false with *error on text that is not the
+// documented shape (a JSON object with a "shards" array of objects).
+bool parse_stats_totals(const std::string &reply, stats_totals *out, std::string *error);
+
+// Queries socket_path with {"cmd":"/stats"} and parses the reply; false with *error when
+// the socket does not answer or the reply does not parse.
+bool read_stats_totals(const std::string &socket_path, stats_totals *out, std::string *error);
 
 } // namespace sl_test

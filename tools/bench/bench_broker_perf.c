@@ -30,6 +30,7 @@
 
 #include "common/sl_assert.h"
 #include "tools/bench/bench_kafka_client.h"
+#include "tools/bench/bench_limits.h"
 #include "tools/bench/bench_sluiced_process.h"
 
 #define SL_BENCH_RECORD_SIZES_MAX     8
@@ -59,13 +60,6 @@ struct sl_bench_options {
     const char *limits_size;
     bool skip_limits;
     const char *parent_dir;
-};
-
-/* The physical limits from limits.sh; negative when not measured. */
-struct sl_bench_limits {
-    double fio_write_mbps;
-    double fio_fsync_iops;
-    double iperf3_gbps;
 };
 
 /* An in-process librdkafka mock cluster with one broker. */
@@ -131,48 +125,6 @@ static void sl_bench_usage(FILE *out)
             "  --dir DIR               parent of the temp dir (default .; a real file system)\n"
             "  --help\n",
             SL_BENCH_DEFAULT_QUEUE_KBYTES);
-}
-
-/* Parses a size with an optional K, M, G or T (binary) suffix; returns 0 or -1. */
-static int sl_bench_parse_size(const char *text, uint64_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || text[0] == '-') {
-        return -1;
-    }
-    unsigned shift = 0;
-    switch (*end) {
-    case '\0':
-        break;
-    case 'k':
-    case 'K':
-        shift = 10;
-        break;
-    case 'm':
-    case 'M':
-        shift = 20;
-        break;
-    case 'g':
-    case 'G':
-        shift = 30;
-        break;
-    case 't':
-    case 'T':
-        shift = 40;
-        break;
-    default:
-        return -1;
-    }
-    if (*end != '\0' && end[1] != '\0' && !((end[1] == 'B' || end[1] == 'b') && end[2] == '\0')) {
-        return -1;
-    }
-    if (value == 0 || value > (UINT64_MAX >> shift)) {
-        return -1;
-    }
-    *out = (uint64_t)value << shift;
-    return 0;
 }
 
 static int sl_bench_parse_record_sizes(const char *text, struct sl_bench_options *options)
@@ -398,84 +350,6 @@ static void sl_bench_size_label(uint64_t bytes, char *out, size_t out_size)
 static double sl_bench_mib_per_s(uint64_t bytes, double seconds)
 {
     return seconds > 0 ? (double)bytes / (1024.0 * 1024.0) / seconds : 0.0;
-}
-
-/* Reads a "key=value" number out of a RESULT line; returns -1 when absent. */
-static double sl_bench_result_field(const char *line, const char *key)
-{
-    size_t key_length = strlen(key);
-    for (const char *p = strstr(line, key); p != NULL; p = strstr(p + 1, key)) {
-        if ((p == line || p[-1] == ' ') && p[key_length] == '=') {
-            char *end = NULL;
-            double value = strtod(p + key_length + 1, &end);
-            return end == p + key_length + 1 ? -1 : value;
-        }
-    }
-    return -1;
-}
-
-/* Runs `bash limits_path dir size`, echoing its output; returns 0 and fills *limits from the
- * RESULT line, or -1. */
-static int sl_bench_run_limits(const struct sl_bench_options *options, const char *dir,
-                               struct sl_bench_limits *limits)
-{
-    int pipe_fds[2];
-    if (access(options->limits_path, R_OK) != 0) {
-        fprintf(stderr, "bench: limits script %s: %s (use --limits or --skip-limits)\n",
-                options->limits_path, strerror(errno));
-        return -1;
-    }
-    if (pipe(pipe_fds) != 0) {
-        return -1;
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(pipe_fds[0]);
-        close(pipe_fds[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        dup2(pipe_fds[1], STDOUT_FILENO);
-        close(pipe_fds[0]);
-        close(pipe_fds[1]);
-        execlp("bash", "bash", options->limits_path, dir, options->limits_size, (char *)NULL);
-        _exit(127);
-    }
-    close(pipe_fds[1]);
-    FILE *out = fdopen(pipe_fds[0], "r");
-    SL_ASSERT(out != NULL);
-    char line[1024];
-    char result_line[1024] = "";
-    while (fgets(line, sizeof(line), out) != NULL) {
-        printf("  limits: %s", line);
-        if (strncmp(line, "RESULT ", 7) == 0) {
-            snprintf(result_line, sizeof(result_line), "%s", line);
-        }
-    }
-    fclose(out);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (result_line[0] == '\0') {
-        fprintf(stderr, "bench: %s printed no RESULT line\n", options->limits_path);
-        return -1;
-    }
-    /* A complete RESULT line counts even after a non-zero exit: limits.sh's EXIT trap kills the
-     * one-shot iperf3 server, which has usually exited already, and that failed kill becomes
-     * the script's status. */
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "bench: warning: %s exited with status %d after its RESULT line\n",
-                options->limits_path, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    }
-    limits->fio_write_mbps = sl_bench_result_field(result_line, "fio_write_MBps");
-    limits->fio_fsync_iops = sl_bench_result_field(result_line, "fio_fsync_iops");
-    limits->iperf3_gbps = sl_bench_result_field(result_line, "iperf3_loopback_Gbps");
-    if (limits->fio_write_mbps <= 0 || limits->iperf3_gbps <= 0) {
-        fprintf(stderr, "bench: %s RESULT line lacks fio_write_MBps or iperf3_loopback_Gbps\n",
-                options->limits_path);
-        return -1;
-    }
-    return 0;
 }
 
 static int sl_bench_mock_start(struct sl_bench_mock *mock)
@@ -868,7 +742,8 @@ int main(int argc, char **argv)
     struct sl_bench_target target = {.bootstrap = options.bootstrap};
     struct sl_bench_result_line line = {.length = 0};
     snprintf(target.topic_prefix, sizeof(target.topic_prefix), "sluice-perf-%d", (int)getpid());
-    if (!options.skip_limits && sl_bench_run_limits(&options, dir, &limits) != 0) {
+    if (!options.skip_limits &&
+        sl_bench_run_limits(options.limits_path, options.limits_size, dir, &limits) != 0) {
         goto out_dir;
     }
     if (options.sluiced_path != NULL) {
