@@ -274,6 +274,26 @@ static void put_request_body(struct writer *w, const struct sl_md_request *req)
         put_u32(w, (uint32_t)req->add_standby.node_id);
         put_str(w, req->add_standby.address, sizeof(req->add_standby.address));
         return;
+    case SL_MD_REQUEST_ALTER_CONFIGS: {
+        const struct sl_controller_alter_configs_request *a = &req->alter_configs;
+        if (a->change_count > SL_CONTROLLER_TOPIC_CONFIGS_MAX) {
+            w->overflow = true;
+            return;
+        }
+        put_u8(w, (uint8_t)a->resource_type);
+        put_str(w, a->resource_name, sizeof(a->resource_name));
+        put_u8(w, a->replace_all ? 1 : 0);
+        put_u8(w, a->validate_only ? 1 : 0);
+        put_u16(w, (uint16_t)a->change_count);
+        for (uint32_t i = 0; i < a->change_count; i++) {
+            put_str(w, a->changes[i].key, sizeof(a->changes[i].key));
+            put_u8(w, a->changes[i].op);
+            put_u8(w, a->changes[i].has_value ? 1 : 0);
+            put_str(w, a->changes[i].has_value ? a->changes[i].value : "",
+                    sizeof(a->changes[i].value));
+        }
+        return;
+    }
     }
     w->overflow = true; /* not a request type */
 }
@@ -380,6 +400,25 @@ static void get_request_body(struct reader *r, struct sl_md_request *req)
         req->add_standby.node_id = (int32_t)get_u32(r);
         get_str(r, req->add_standby.address, sizeof(req->add_standby.address));
         return;
+    case SL_MD_REQUEST_ALTER_CONFIGS: {
+        struct sl_controller_alter_configs_request *a = &req->alter_configs;
+        a->resource_type = (int8_t)get_u8(r);
+        get_str(r, a->resource_name, sizeof(a->resource_name));
+        a->replace_all = get_bool(r);
+        a->validate_only = get_bool(r);
+        a->change_count = get_u16(r);
+        if (a->change_count > SL_CONTROLLER_TOPIC_CONFIGS_MAX) {
+            r->bad = true;
+            return;
+        }
+        for (uint32_t i = 0; i < a->change_count && !r->bad; i++) {
+            get_str(r, a->changes[i].key, sizeof(a->changes[i].key));
+            a->changes[i].op = get_u8(r);
+            a->changes[i].has_value = get_bool(r);
+            get_str(r, a->changes[i].value, sizeof(a->changes[i].value));
+        }
+        return;
+    }
     }
     r->bad = true; /* unknown type */
 }
