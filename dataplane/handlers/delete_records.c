@@ -5,6 +5,7 @@
  * checkpoints), so one DeleteRecords holds its shard for that long.
  */
 #include "dataplane/codec/kafka_errors.h"
+#include "dataplane/group_host.h"
 #include "dataplane/handlers/handlers.h"
 
 struct delete_op {
@@ -98,6 +99,10 @@ void sl_dp_handle_delete_records(struct sl_shard *s, struct sl_dp_request *r)
                 t ? sl_md_topic_partition(t, pq->partition_index) : NULL;
             if (mp == NULL) {
                 out->error_code = SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            if (sl_dp_is_offsets_topic(t->name)) {
+                out->error_code = SL_KAFKA_ERR_INVALID_TOPIC_EXCEPTION; /* internal topic */
                 continue;
             }
             if (mp->leader != s->opts.node_id) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dataplane/codec/kafka_errors.h"
+#include "dataplane/group_host.h"
 #include "dataplane/handlers/handlers.h"
 
 #define SL_DP_LIST_OFFSETS_EARLIEST       (-2)
@@ -134,6 +135,10 @@ one_partition(struct sl_shard *s, struct sl_dp_request *r, const struct sl_md_to
     const struct sl_md_partition *mp = t ? sl_md_topic_partition(t, pq->partition_index) : NULL;
     if (mp == NULL) {
         out->error_code = SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    if (sl_dp_is_offsets_topic(t->name)) {
+        out->error_code = SL_KAFKA_ERR_INVALID_TOPIC_EXCEPTION; /* the group host's log */
         return;
     }
     if (mp->leader != s->opts.node_id) {

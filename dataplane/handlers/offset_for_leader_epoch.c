@@ -9,6 +9,7 @@
  * UNKNOWN_LEADER_EPOCH.
  */
 #include "dataplane/codec/kafka_errors.h"
+#include "dataplane/group_host.h"
 #include "dataplane/handlers/handlers.h"
 
 struct epoch_lookup {
@@ -66,6 +67,10 @@ one_partition(struct sl_shard *s, struct sl_dp_request *r, const struct sl_md_to
     const struct sl_md_partition *mp = t ? sl_md_topic_partition(t, pq->partition) : NULL;
     if (mp == NULL) {
         out->error_code = SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    if (sl_dp_is_offsets_topic(t->name)) {
+        out->error_code = SL_KAFKA_ERR_INVALID_TOPIC_EXCEPTION; /* the group host's log */
         return;
     }
     if (mp->leader != s->opts.node_id) {
