@@ -504,4 +504,78 @@ TEST(ClusterGroups, CoordinatorIsTheLeaderOfTheGroupsOffsetsPartition)
     EXPECT_TRUE(cluster.StopAll());
 }
 
+// The placement follows the topic's leaders, not the broker list: a broker that was down
+// when the topic was created leads none of its partitions, so after it returns it
+// coordinates no group and every node still names the leaders (the stand-in this rule
+// replaced, brokers round-robin by partition, would give it a third of the groups).
+TEST(ClusterGroups, ABrokerMissingAtCreationCoordinatesNothing)
+{
+    cluster_process cluster(group_cluster_options());
+    ASSERT_TRUE(cluster.Start());
+    const std::vector<int32_t> all = {1, 2, 3};
+    for (int i = 0; i < cluster.size(); i++) {
+        ASSERT_TRUE(cluster.WaitForMetadata(
+            i,
+            [&](const metadata_view &v) -> std::string {
+                return v.broker_ids() == all ? "" : "not every broker registered yet";
+            },
+            k_wait_ms));
+    }
+    std::string why;
+    int32_t controller = cluster.WaitForController(k_wait_ms, &why);
+    ASSERT_GE(controller, 1) << why;
+    int absent = 0;
+    while (cluster.node_id(absent) == controller) {
+        absent++;
+    }
+    const int32_t absent_id = cluster.node_id(absent);
+    const int asked = (absent + 1) % 3;
+    cluster.Kill(absent);
+    std::vector<int32_t> live;
+    for (int32_t id : all) {
+        if (id != absent_id) {
+            live.push_back(id);
+        }
+    }
+    ASSERT_TRUE(cluster.WaitForMetadata(
+        asked,
+        [&](const metadata_view &v) -> std::string {
+            return v.broker_ids() == live ? "" : "the killed broker is not fenced yet";
+        },
+        k_wait_ms));
+    coordinator_answer a = find_coordinator_retrying(cluster.address(asked), "early");
+    ASSERT_EQ(a.error_code, k_err_none);
+    EXPECT_NE(a.node_id, absent_id);
+
+    ASSERT_TRUE(cluster.Restart(absent));
+    for (int i = 0; i < cluster.size(); i++) {
+        ASSERT_TRUE(cluster.WaitForMetadata(
+            i,
+            [&](const metadata_view &v) -> std::string {
+                if (v.broker_ids() != all) {
+                    return "the restarted broker is not listed yet";
+                }
+                return check_offsets_topic(v);
+            },
+            k_wait_ms));
+    }
+    metadata_view view;
+    ASSERT_EQ(sl_test::fetch_metadata(cluster.address(absent), {}, false, 2000, &view), "");
+    std::set<int32_t> coordinators;
+    for (int g = 0; g < 12; g++) {
+        const std::string group = "late-" + std::to_string(g);
+        int32_t leader = leader_of(view, offsets_partition_of(group));
+        ASSERT_NE(leader, absent_id) << group;
+        for (int i = 0; i < cluster.size(); i++) {
+            a = find_coordinator_retrying(cluster.address(i), group);
+            ASSERT_EQ(a.error_code, k_err_none) << group << " via " << cluster.node_id(i);
+            EXPECT_EQ(a.node_id, leader) << group << " via " << cluster.node_id(i);
+        }
+        EXPECT_EQ(heartbeat_error(cluster.address(absent), group), k_err_not_coordinator) << group;
+        coordinators.insert(leader);
+    }
+    EXPECT_EQ(coordinators, std::set<int32_t>(live.begin(), live.end()));
+    EXPECT_TRUE(cluster.StopAll());
+}
+
 } // namespace
