@@ -4,14 +4,14 @@
  *
  * A group lives in the coordinator of its offsets partition (Kafka's hash of the group
  * id), hosted by the shard owning that partition (dataplane/group_host.c) on the broker
- * leading that partition of __consumer_offsets; other brokers answer NOT_COORDINATOR. A request is
- * carried there as a partition op (by reference over the shard rings, or directly when
- * the connection's shard is the owner). The owner calls the coordinator and encodes the
- * response straight into the request's slot (the coordinator's response structs live only
- * during its call or callback); the op then returns home, which marks the response done
- * in connection order. JoinGroup, SyncGroup and OffsetCommit may be answered later (end of
- * the rebalance, durability); the op stays outstanding meanwhile, which keeps the request
- * slot alive even when its connection closes.
+ * leading that partition of __consumer_offsets; other brokers answer NOT_COORDINATOR. A
+ * request is carried there as a partition op (by reference over the shard rings, or
+ * directly when the connection's shard is the owner). The owner calls the coordinator and
+ * encodes the response straight into the request's slot (the coordinator's response
+ * structs live only during its call or callback); the op then returns home, which marks
+ * the response done in connection order. JoinGroup, SyncGroup and OffsetCommit may be
+ * answered later (end of the rebalance, durability); the op stays outstanding meanwhile,
+ * which keeps the request slot alive even when its connection closes.
  *
  * Requests naming several groups (DescribeGroups, DeleteGroups, OffsetFetch v8+) visit
  * the owners one group at a time, and ListGroups visits every shard; each step copies its
