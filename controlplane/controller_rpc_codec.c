@@ -414,6 +414,8 @@ static void get_request_body(struct reader *r, struct sl_md_request *req)
         for (uint32_t i = 0; i < a->change_count && !r->bad; i++) {
             get_str(r, a->changes[i].key, sizeof(a->changes[i].key));
             a->changes[i].op = get_u8(r);
+            if (a->changes[i].op > SL_CONTROLLER_CONFIG_SUBTRACT)
+                r->bad = true;
             a->changes[i].has_value = get_bool(r);
             get_str(r, a->changes[i].value, sizeof(a->changes[i].value));
         }

@@ -296,7 +296,8 @@ void sl_ctrl_rpc_server_adopt(struct sl_ctrl_rpc_server *s, uv_tcp_t *tcp, const
             return;
         }
     }
-    if (c->inflight < s->options.inflight_max) {
+    /* A request answered at once may have started reading already (call_done). */
+    if (!c->reading && c->inflight < s->options.inflight_max) {
         c->reading = uv_read_start((uv_stream_t *)tcp, alloc_read, read_some) == 0;
         if (!c->reading) {
             close_connection(c);

@@ -113,6 +113,27 @@ std::vector<sl_md_request> every_request_type()
     out.push_back(r);
 
     memset(&r, 0, sizeof(r));
+    r.type = SL_MD_REQUEST_ALTER_CONFIGS;
+    r.alter_configs.resource_type = 2; /* topic */
+    snprintf(r.alter_configs.resource_name, sizeof(r.alter_configs.resource_name), "orders");
+    r.alter_configs.replace_all = false;
+    r.alter_configs.validate_only = true;
+    r.alter_configs.change_count = 3;
+    snprintf(r.alter_configs.changes[0].key, sizeof(r.alter_configs.changes[0].key),
+             "retention.ms");
+    r.alter_configs.changes[0].op = SL_CONTROLLER_CONFIG_SET;
+    r.alter_configs.changes[0].has_value = true;
+    snprintf(r.alter_configs.changes[0].value, sizeof(r.alter_configs.changes[0].value), "1000");
+    snprintf(r.alter_configs.changes[1].key, sizeof(r.alter_configs.changes[1].key), "segment.ms");
+    r.alter_configs.changes[1].op = SL_CONTROLLER_CONFIG_DELETE;
+    snprintf(r.alter_configs.changes[2].key, sizeof(r.alter_configs.changes[2].key),
+             "cleanup.policy");
+    r.alter_configs.changes[2].op = SL_CONTROLLER_CONFIG_APPEND;
+    r.alter_configs.changes[2].has_value = true;
+    snprintf(r.alter_configs.changes[2].value, sizeof(r.alter_configs.changes[2].value), "compact");
+    out.push_back(r);
+
+    memset(&r, 0, sizeof(r));
     r.type = SL_MD_REQUEST_ADD_STANDBY;
     r.add_standby.node_id = 9;
     snprintf(r.add_standby.address, sizeof(r.add_standby.address), "127.0.0.1:9999");

@@ -981,6 +981,10 @@ TEST(MetadataLogCluster, LeaderChangeInTheMiddleOfForwarding)
     std::vector<sl_md_log *> &logs = set.logs;
     for (int i = 0; i < 3; i++) {
         sl_md_log_options o = cluster_options(i + 1, ports[i], voters, dirs[i].path);
+        /* The survivors' election can take several election timeouts on a loaded machine
+         * under the sanitizers; what is tested is that every request ends with a definite
+         * answer, not how fast, so the forwarding deadline is generous here. */
+        o.request_timeout_ms = 20000;
         char err[512] = "";
         ASSERT_EQ(sl_md_log_open(&o, &logs[i], err, sizeof(err)), 0) << err;
         ASSERT_EQ(sl_md_log_start(logs[i]), 0);
@@ -1126,6 +1130,20 @@ TEST_F(MetadataLogTest, GarbageOnTheControllerListenerClosesThatConnectionOnly)
     EXPECT_EQ(result.error_code, 0) << result.error_message;
     EXPECT_GT(result.applied_index, 0u);
 
+    // A first frame shorter than a raft preamble arrives with the bytes the listener reads
+    // to tell raft from RPC, and is answered at once; the connection keeps serving.
+    RawConnection quick(port);
+    sl_md_request rebalance;
+    memset(&rebalance, 0, sizeof(rebalance));
+    rebalance.type = SL_MD_REQUEST_REBALANCE_LEADERS;
+    for (uint32_t id = 21; id <= 23; id++) {
+        ASSERT_TRUE(quick.send_all(request_frame(rebalance, id)));
+        answer = quick.read_frame();
+        ASSERT_EQ(sl_ctrl_rpc_decode_response(answer.data(), answer.size(), &result), 0)
+            << "request " << id;
+        EXPECT_EQ(result.error_code, 0);
+    }
+
     RawConnection bad_format(port);
     std::vector<uint8_t> frame = request_frame(create, 12);
     frame[5] = 9; // format 9
@@ -1159,5 +1177,5 @@ TEST_F(MetadataLogTest, GarbageOnTheControllerListenerClosesThatConnectionOnly)
     sl_md_log_get_rpc_stats(log, &stats);
     EXPECT_EQ(stats.bad_frames, 2u);
     EXPECT_EQ(stats.bad_handshakes, 2u);
-    EXPECT_EQ(stats.requests_served, 2u);
+    EXPECT_EQ(stats.requests_served, 5u);
 }

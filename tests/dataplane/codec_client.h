@@ -83,6 +83,19 @@ class codec_client
         return ::testing::AssertionSuccess();
     }
 
+    // call() for tests that only need the typed answer: nullptr, and a test failure naming
+    // the API and what went wrong, when there is none.
+    template <typename Resp> Resp *call_or_fail(int16_t api_key, int16_t version, const void *body)
+    {
+        void *response = nullptr;
+        ::testing::AssertionResult ok = call(api_key, version, body, &response);
+        if (!ok) {
+            ADD_FAILURE() << "api " << api_key << " v" << version << ": " << ok.message();
+            return nullptr;
+        }
+        return static_cast<Resp *>(response);
+    }
+
     raw_kafka_connection &connection()
     {
         return conn_;

@@ -15,6 +15,7 @@
 
 #include "dataplane/codec/codec.h"
 #include "dataplane/codec/kafka_errors.h"
+#include "tests/dataplane/codec_client.h"
 #include "tests/storage/batch_builder.h"
 #include "tests/support/broker_process.h"
 #include "tests/support/raw_kafka_client.h"
@@ -32,70 +33,6 @@ sl_codec_slice null_slice()
 {
     return sl_codec_slice{nullptr, -1};
 }
-std::string str(sl_codec_slice s)
-{
-    return s.len <= 0 ? std::string() : std::string(reinterpret_cast<const char *>(s.ptr), s.len);
-}
-
-// One connection; call() encodes a typed request body and decodes the typed response
-// (valid until the next call).
-class codec_client
-{
-  public:
-    ::testing::AssertionResult connect(const std::string &bootstrap)
-    {
-        std::string err;
-        if (!conn_.connect_to(bootstrap, 5000, &err))
-            return ::testing::AssertionFailure() << "connect " << bootstrap << ": " << err;
-        return ::testing::AssertionSuccess();
-    }
-
-    template <typename Resp> Resp *call(int16_t api_key, int16_t version, const void *body)
-    {
-        std::vector<uint8_t> out(1 << 20);
-        sl_codec_encoder e;
-        sl_codec_encoder_init(&e, out.data(), out.size(), nullptr, 0);
-        sl_codec_request_header h{};
-        h.api_key = api_key;
-        h.api_version = version;
-        h.correlation_id = ++correlation_;
-        h.client_id = S("test-admin-apis");
-        EXPECT_EQ(sl_codec_encode_request(&e, &h, body), 0) << "encode api " << api_key;
-        out.resize(e.pos);
-        if (!conn_.send_raw(out)) {
-            ADD_FAILURE() << "send failed";
-            return nullptr;
-        }
-        frame_.clear();
-        read_status rs = conn_.read_frame(&frame_, 10000);
-        if (rs != read_status::ok) {
-            ADD_FAILURE() << "api " << api_key << " v" << version
-                          << ": no response: " << read_status_name(rs);
-            return nullptr;
-        }
-        sl_codec_arena_init(&arena_, mem_.data(), mem_.size());
-        sl_codec_limits limits{100000, 1 << 24};
-        sl_codec_response_header rh;
-        void *resp = nullptr;
-        size_t at = 0;
-        int rc = sl_codec_decode_response(frame_.data(), frame_.size(), api_key, version, &arena_,
-                                          &limits, &rh, &resp, &at);
-        if (rc != 0 || rh.correlation_id != correlation_) {
-            ADD_FAILURE() << "api " << api_key << " v" << version << ": bad response (rc " << rc
-                          << " at " << at << ")";
-            return nullptr;
-        }
-        return static_cast<Resp *>(resp);
-    }
-
-  private:
-    raw_kafka_connection conn_;
-    int32_t correlation_ = 0;
-    std::vector<uint8_t> frame_;
-    std::vector<uint8_t> mem_ = std::vector<uint8_t>(4 << 20);
-    sl_codec_arena arena_;
-};
-
 // A batch whose records carry the given timestamps in this order.
 std::vector<uint8_t> batch_with_timestamps(const std::vector<int64_t> &ts)
 {
@@ -157,7 +94,7 @@ class AdminApisTest : public ::testing::Test
         // to place replicas on (INVALID_REPLICATION_FACTOR) or no controller yet.
         int16_t code = -100;
         for (int attempt = 0; attempt < 100; attempt++) {
-            auto *resp = client->call<sl_codec_create_topics_response>(19, 5, &req);
+            auto *resp = client->call_or_fail<sl_codec_create_topics_response>(19, 5, &req);
             if (resp == nullptr || resp->topics_count != 1)
                 return -100;
             code = resp->topics[0].error_code;
@@ -186,7 +123,7 @@ class AdminApisTest : public ::testing::Test
         req.topic_data = &td;
         req.topic_data_count = 1;
         for (int attempt = 0; attempt < 100; attempt++) {
-            auto *resp = client->call<sl_codec_produce_response>(0, 8, &req);
+            auto *resp = client->call_or_fail<sl_codec_produce_response>(0, 8, &req);
             if (resp == nullptr)
                 return -1;
             int16_t code = resp->responses[0].partition_responses[0].error_code;
@@ -228,7 +165,7 @@ class AdminApisTest : public ::testing::Test
         req.topics_count = 1;
         req.timeout_ms = 1000;
         offset_answer a;
-        auto *resp = client->call<sl_codec_list_offsets_response>(2, version, &req);
+        auto *resp = client->call_or_fail<sl_codec_list_offsets_response>(2, version, &req);
         if (resp == nullptr || resp->topics_count != 1 || resp->topics[0].partitions_count != 1)
             return a;
         const auto &r = resp->topics[0].partitions[0];
@@ -270,13 +207,14 @@ class AdminApisTest : public ::testing::Test
             req.resources = &res;
             req.resources_count = 1;
             req.validate_only = validate_only;
-            auto *resp = client->call<sl_codec_incremental_alter_configs_response>(44, 1, &req);
+            auto *resp =
+                client->call_or_fail<sl_codec_incremental_alter_configs_response>(44, 1, &req);
             if (resp == nullptr || resp->responses_count != 1)
                 return out;
             EXPECT_EQ(resp->responses[0].resource_type, type);
-            EXPECT_EQ(str(resp->responses[0].resource_name), name);
+            EXPECT_EQ(string_of(resp->responses[0].resource_name), name);
             out.error = resp->responses[0].error_code;
-            out.message = str(resp->responses[0].error_message);
+            out.message = string_of(resp->responses[0].error_message);
             return out;
         }
         std::vector<sl_codec_alter_configs_request_alterable_config> cfgs(ops.size());
@@ -293,11 +231,11 @@ class AdminApisTest : public ::testing::Test
         req.resources = &res;
         req.resources_count = 1;
         req.validate_only = validate_only;
-        auto *resp = client->call<sl_codec_alter_configs_response>(33, 1, &req);
+        auto *resp = client->call_or_fail<sl_codec_alter_configs_response>(33, 1, &req);
         if (resp == nullptr || resp->responses_count != 1)
             return out;
         out.error = resp->responses[0].error_code;
-        out.message = str(resp->responses[0].error_message);
+        out.message = string_of(resp->responses[0].error_message);
         return out;
     }
 
@@ -320,7 +258,7 @@ class AdminApisTest : public ::testing::Test
         req.resources = &res;
         req.resources_count = 1;
         described out;
-        auto *resp = client->call<sl_codec_describe_configs_response>(32, 3, &req);
+        auto *resp = client->call_or_fail<sl_codec_describe_configs_response>(32, 3, &req);
         if (resp == nullptr || resp->results_count != 1)
             return out;
         out.error = resp->results[0].error_code;
@@ -328,7 +266,7 @@ class AdminApisTest : public ::testing::Test
             return out;
         const auto &c = resp->results[0].configs[0];
         if (c.value.len >= 0)
-            out.value = str(c.value);
+            out.value = string_of(c.value);
         out.source = c.config_source;
         out.read_only = c.read_only;
         return out;
@@ -355,10 +293,11 @@ class AdminApisTest : public ::testing::Test
         req.topics = &t;
         req.topics_count = 1;
         epoch_answer a;
-        auto *resp = client->call<sl_codec_offset_for_leader_epoch_response>(23, version, &req);
+        auto *resp =
+            client->call_or_fail<sl_codec_offset_for_leader_epoch_response>(23, version, &req);
         if (resp == nullptr || resp->topics_count != 1 || resp->topics[0].partitions_count != 1)
             return a;
-        EXPECT_EQ(str(resp->topics[0].topic), topic);
+        EXPECT_EQ(string_of(resp->topics[0].topic), topic);
         const auto &r = resp->topics[0].partitions[0];
         EXPECT_EQ(r.partition, partition);
         a.error = r.error_code;
@@ -372,7 +311,7 @@ class AdminApisTest : public ::testing::Test
         sl_codec_api_versions_request req{};
         req.client_software_name = S("t");
         req.client_software_version = S("1");
-        auto *resp = client->call<sl_codec_api_versions_response>(18, 3, &req);
+        auto *resp = client->call_or_fail<sl_codec_api_versions_response>(18, 3, &req);
         if (resp == nullptr)
             return -1;
         for (int32_t i = 0; i < resp->api_keys_count; i++)
