@@ -55,10 +55,14 @@ cluster_options fast_options(int voters, int standbys)
     o.voters = voters;
     o.standbys = standbys;
     o.properties = {
-        {"controller.quorum.election.timeout.ms", "800"},
-        {"controlplane.quorum.heartbeat.ms", "80"},
-        {"broker.session.timeout.ms", "2000"},
-        {"broker.heartbeat.interval.ms", "250"},
+        // Shorter than the defaults (1000 / 100 / 9000 / 2000 ms) but with room for a
+        // loaded 2-core machine: there heartbeats were seen delayed by over 2 s while
+        // topics were being created, and a lapsed session moves every partition created
+        // meanwhile onto the brokers left.
+        {"controller.quorum.election.timeout.ms", "1000"},
+        {"controlplane.quorum.heartbeat.ms", "100"},
+        {"broker.session.timeout.ms", "5000"},
+        {"broker.heartbeat.interval.ms", "500"},
         {"auto.create.topics.enable", "true"},
         {"group.initial.rebalance.delay.ms", "0"},
     };
@@ -341,6 +345,10 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
     constexpr int k_partitions = 6;
     std::vector<std::string> topics;
     for (int i = 0; i < cluster.size(); i++) {
+        // Placement uses the unfenced brokers: create only while all three are.
+        ASSERT_TRUE(cluster.WaitForMetadata(
+            i, [&](const metadata_view &v) { return check_brokers(v, all_ids(3)); },
+            k_propagate_ms));
         std::string raw_topic = "raw-via-" + std::to_string(cluster.node_id(i));
         int16_t code = -1;
         std::string message;
@@ -446,6 +454,27 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
         EXPECT_TRUE(res.node_endpoints.empty());
     }
 
+    // Fetch v12 from a non-leader names the leader and its epoch; from the leader it
+    // returns the record produced above.
+    for (const auto &kv : leaders_of(first, topic)) {
+        int32_t partition = kv.second[0];
+        int other = cluster.index_of(kv.first) == 0 ? 1 : 0;
+        sl_test::fetch_v12_result res;
+        ASSERT_EQ(sl_test::fetch_v12_raw(cluster.address(other), topic, partition, 0, 5000, &res),
+                  "");
+        EXPECT_EQ(res.error_code, k_err_not_leader_or_follower);
+        EXPECT_EQ(res.current_leader, kv.first);
+        EXPECT_EQ(res.current_leader_epoch,
+                  first.topic(topic)->partitions[(size_t)partition].leader_epoch);
+        ASSERT_EQ(sl_test::fetch_v12_raw(cluster.address(cluster.index_of(kv.first)), topic,
+                                         partition, 0, 5000, &res),
+                  "");
+        EXPECT_EQ(res.error_code, k_err_none);
+        EXPECT_EQ(res.current_leader, -1);
+        EXPECT_GE(res.high_watermark, 1);
+        EXPECT_GT(res.records_bytes, 0);
+    }
+
     // librdkafka bootstrapped from one broker routes each partition to its leader.
     const std::string client_topic = topics[1];
     produce_all(cluster.address(2), client_topic, k_partitions, 600);
@@ -519,6 +548,8 @@ TEST(ClusterProcesses, KillingTheActiveControllerFailsOverAndTheNodeCatchesUp)
     constexpr int k_partitions = 6;
     constexpr int k_records = 300;
     const std::string before = "before-kill";
+    ASSERT_TRUE(cluster.WaitForMetadata(
+        0, [&](const metadata_view &v) { return check_brokers(v, all_ids(3)); }, k_propagate_ms));
     ASSERT_EQ(sl_test::create_topics(cluster.address(0), {{before, k_partitions}}, k_admin_ms), "");
     wait_topic_everywhere(cluster, before, k_partitions);
     produce_all(cluster.bootstrap(), before, k_partitions, k_records);
@@ -633,6 +664,8 @@ TEST(ClusterProcesses, StandbysHostPartitionsAndSurviveAControllerKill)
     const std::string topic = "spread";
     int16_t code = -1;
     std::string message;
+    ASSERT_TRUE(cluster.WaitForMetadata(
+        0, [&](const metadata_view &v) { return check_brokers(v, all_ids(5)); }, k_propagate_ms));
     ASSERT_EQ(sl_test::create_topic_raw(cluster.address(0), topic, k_partitions, 1, k_admin_ms,
                                         &code, &message),
               "");

@@ -73,7 +73,7 @@ std::string cluster_process::voters_value() const
         p["node.id"] = std::to_string(node_id(i));
         p["controller.quorum.voters"] = voters_value();
         // Five brokers share two cores and the memory of one test machine.
-        p["storage.cache.bytes"] = "33554432";
+        p["storage.cache.bytes"] = "67108864"; // 64 one-MiB chunks: one per open partition
         p["memory.hugepages"] = "off";
         p["offsets.topic.num.partitions"] = "5";
         if (is_voter(i)) {

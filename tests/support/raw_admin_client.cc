@@ -418,6 +418,89 @@ std::string produce_v10_raw(const std::string &host_port, const std::string &top
     return "";
 }
 
+std::string fetch_v12_raw(const std::string &host_port, const std::string &topic, int32_t partition,
+                          int64_t fetch_offset, int timeout_ms, fetch_v12_result *out)
+{
+    kafka_writer w;
+    w.int16(1); // Fetch
+    w.int16(12);
+    const int32_t correlation_id = 0x5c12;
+    w.int32(correlation_id);
+    w.string("sluice-raw-test");
+    w.unsigned_varint(0); // header tags
+    w.int32(-1);          // replica_id: a consumer
+    w.int32(0);           // max_wait_ms
+    w.int32(1);           // min_bytes
+    w.int32(1 << 20);     // max_bytes
+    w.int8(0);            // isolation_level
+    w.int32(0);           // session_id
+    w.int32(-1);          // session_epoch: full fetch, no session
+    w.unsigned_varint(2); // one topic
+    compact_string_out(w, topic);
+    w.unsigned_varint(2); // one partition
+    w.int32(partition);
+    w.int32(-1); // current_leader_epoch
+    w.int64(fetch_offset);
+    w.int32(-1);               // last_fetched_epoch
+    w.int64(-1);               // log_start_offset
+    w.int32(1 << 20);          // partition_max_bytes
+    w.unsigned_varint(0);      // partition tags
+    w.unsigned_varint(0);      // topic tags
+    w.unsigned_varint(1);      // forgotten_topics_data: empty
+    compact_string_out(w, ""); // rack_id
+    w.unsigned_varint(0);      // body tags
+    raw_kafka_connection conn;
+    std::string error;
+    if (!conn.connect_to(host_port, timeout_ms, &error)) {
+        return "connect " + host_port + ": " + error;
+    }
+    if (!conn.send_frame(w.data())) {
+        return "send to " + host_port + " failed";
+    }
+    std::vector<uint8_t> payload;
+    read_status st = conn.read_frame(&payload, timeout_ms);
+    if (st != read_status::ok) {
+        return std::string("reading the answer of ") + host_port + ": " + read_status_name(st);
+    }
+    flexible_reader r(payload);
+    bool ok = (int32_t)r.fixed(4) == correlation_id;
+    r.skip_tags(); // response header v1
+    *out = fetch_v12_result();
+    r.fixed(4);                 // throttle_time_ms
+    ok = ok && r.fixed(2) == 0; // top-level error_code
+    r.fixed(4);                 // session_id
+    ok = ok && r.compact_count() == 1 && r.compact_string() == topic && r.compact_count() == 1;
+    ok = ok && (int32_t)r.fixed(4) == partition;
+    out->error_code = (int16_t)r.fixed(2);
+    out->high_watermark = (int64_t)r.fixed(8);
+    r.fixed(8); // last_stable_offset
+    r.fixed(8); // log_start_offset
+    int32_t aborted = r.compact_count();
+    r.skip(aborted > 0 ? (size_t)aborted * 16 : 0);
+    r.fixed(4); // preferred_read_replica
+    uint32_t records = r.uvarint();
+    out->records_bytes = (int32_t)records - 1;
+    r.skip(records > 0 ? records - 1 : 0);
+    for (uint32_t tags = r.uvarint(), i = 0; ok && !r.failed() && i < tags; i++) {
+        uint32_t tag = r.uvarint();
+        uint32_t size = r.uvarint();
+        if (tag == 1) { // current_leader
+            size_t start = r.pos();
+            out->current_leader = (int32_t)r.fixed(4);
+            out->current_leader_epoch = (int32_t)r.fixed(4);
+            r.skip(size - (r.pos() - start));
+        } else {
+            r.skip(size);
+        }
+    }
+    r.skip_tags(); // topic tags
+    r.skip_tags(); // body tags
+    if (!ok || r.failed() || r.remaining() != 0) {
+        return "malformed Fetch v12 answer from " + host_port;
+    }
+    return "";
+}
+
 std::string find_group_coordinator_raw(const std::string &host_port, const std::string &group,
                                        int timeout_ms, int16_t *error_code, int32_t *node_id)
 {

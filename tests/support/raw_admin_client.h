@@ -70,6 +70,20 @@ std::string create_topic_raw(const std::string &host_port, const std::string &na
 std::string delete_topic_raw(const std::string &host_port, const std::string &name, int timeout_ms,
                              int16_t *error_code);
 
+// What a Fetch v12 (flexible) answer says about one partition.
+struct fetch_v12_result {
+    int16_t error_code = -1;
+    int64_t high_watermark = -1;
+    int32_t current_leader = -1; // tagged current_leader (-1: absent)
+    int32_t current_leader_epoch = -1;
+    int32_t records_bytes = -1; // -1: null
+};
+
+// Sends Fetch v12 (no session, max_wait_ms 0) for topic-partition from fetch_offset to
+// host_port and parses the flexible answer. Returns "" and fills *out, or what went wrong.
+std::string fetch_v12_raw(const std::string &host_port, const std::string &topic, int32_t partition,
+                          int64_t fetch_offset, int timeout_ms, fetch_v12_result *out);
+
 // Sends FindCoordinator v1 (key type 0: a consumer group) to host_port. Returns "" and
 // sets *error_code and *node_id from the answer, or what went wrong on the wire.
 std::string find_group_coordinator_raw(const std::string &host_port, const std::string &group,
