@@ -7,7 +7,7 @@
 // restart of the coordinator do (COORDINATOR_NOT_AVAILABLE once fenced, the committed
 // offsets back after the restart).
 //
-// Timeouts are shortened by overrides (broker session 2 s) so the test takes seconds;
+// Timeouts are shortened by overrides (broker session 5 s) so the test takes seconds;
 // every wait polls a condition with a deadline.
 #include <gtest/gtest.h>
 
@@ -52,10 +52,12 @@ cluster_options group_cluster_options()
     cluster_options o;
     o.voters = 3;
     o.properties = {
-        {"controller.quorum.election.timeout.ms", "800"},
-        {"controlplane.quorum.heartbeat.ms", "80"},
-        {"broker.session.timeout.ms", "2000"},
-        {"broker.heartbeat.interval.ms", "250"},
+        // The cluster tests' timings (tests/controlplane/test_cluster_processes.cc): short,
+        // with room for heartbeats delayed on a loaded 2-core machine.
+        {"controller.quorum.election.timeout.ms", "1000"},
+        {"controlplane.quorum.heartbeat.ms", "100"},
+        {"broker.session.timeout.ms", "5000"},
+        {"broker.heartbeat.interval.ms", "500"},
         {"group.initial.rebalance.delay.ms", "0"},
         {"offsets.topic.num.partitions", std::to_string(k_offsets_partitions)},
     };
