@@ -267,7 +267,7 @@ int16_t raw_produce_error(const std::string &host_port, const std::string &topic
         return -1;
     }
     std::vector<uint8_t> payload;
-    if (conn.read_frame(&payload, 5000) != sl_test::read_status::ok) {
+    if (conn.read_frame(&payload, 15000) != sl_test::read_status::ok) {
         ADD_FAILURE() << "no Produce answer from " << host_port;
         return -1;
     }
@@ -505,6 +505,41 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
         EXPECT_NE(first.broker(coordinator), nullptr) << group;
     }
     EXPECT_EQ(consume_with_group(cluster.address(0), client_topic, "g-one", 600), "");
+
+    // Replication factor 3 works as before replication exists: every broker holds a log
+    // of every partition, the leader alone serves (followers do not fetch yet).
+    {
+        const std::string rf3 = "rf-three";
+        int16_t code = -1;
+        std::string message;
+        ASSERT_EQ(
+            sl_test::create_topic_raw(cluster.address(1), rf3, 3, 3, k_admin_ms, &code, &message),
+            "");
+        ASSERT_EQ(code, k_err_none) << message;
+        for (int i = 0; i < cluster.size(); i++) {
+            ASSERT_TRUE(cluster.WaitForMetadata(
+                i,
+                [&](const metadata_view &v) -> std::string {
+                    const metadata_topic *t = v.topic(rf3);
+                    if (t == nullptr || t->partitions.size() != 3) {
+                        return rf3 + " not listed with 3 partitions";
+                    }
+                    for (const auto &p : t->partitions) {
+                        if (p.replicas.size() != 3 || p.isr.size() != 3 || p.leader < 0) {
+                            return rf3 + "-" + std::to_string(p.partition) + ": replicas " +
+                                   ids_text(p.replicas) + " isr " + ids_text(p.isr);
+                        }
+                    }
+                    return partition_dirs(cluster.node(i).data_dir(), rf3) ==
+                                   std::set<int32_t>{0, 1, 2}
+                               ? ""
+                               : rf3 + ": not every partition has a log here";
+                },
+                k_propagate_ms));
+        }
+        produce_all(cluster.bootstrap(), rf3, 3, 30);
+        consume_all(cluster.bootstrap(), rf3, 3, 30);
+    }
 
     // Auto-creation through a broker that is not the controller.
     int other = cluster.index_of(controller) == 0 ? 1 : 0;

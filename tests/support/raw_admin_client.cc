@@ -17,6 +17,8 @@ constexpr int16_t k_api_create_topics = 19;
 constexpr int16_t k_api_delete_topics = 20;
 // Larger than any sane array in a test cluster's answer: a corrupt count fails fast.
 constexpr int32_t k_array_max = 100000;
+// Extra wait for an answer beyond the request's own timeout.
+constexpr int k_answer_margin_ms = 10000;
 
 // Sends one request and reads its answer; checks the correlation id. "" on success.
 std::string round_trip(const std::string &host_port, int16_t api_key, int16_t version,
@@ -283,8 +285,8 @@ std::string create_topic_raw(const std::string &host_port, const std::string &na
     std::vector<uint8_t> payload;
     // The answer may wait for the controller: allow a little more than the request's own
     // timeout on the socket.
-    std::string error =
-        round_trip(host_port, k_api_create_topics, 4, w.data(), timeout_ms + 5000, &payload);
+    std::string error = round_trip(host_port, k_api_create_topics, 4, w.data(),
+                                   timeout_ms + k_answer_margin_ms, &payload);
     if (!error.empty()) {
         return error;
     }
@@ -314,8 +316,8 @@ std::string delete_topic_raw(const std::string &host_port, const std::string &na
     w.string(name);
     w.int32(timeout_ms);
     std::vector<uint8_t> payload;
-    std::string error =
-        round_trip(host_port, k_api_delete_topics, 1, w.data(), timeout_ms + 5000, &payload);
+    std::string error = round_trip(host_port, k_api_delete_topics, 1, w.data(),
+                                   timeout_ms + k_answer_margin_ms, &payload);
     if (!error.empty()) {
         return error;
     }
@@ -363,7 +365,9 @@ std::string produce_v10_raw(const std::string &host_port, const std::string &top
         return "send to " + host_port + " failed";
     }
     std::vector<uint8_t> payload;
-    read_status st = conn.read_frame(&payload, timeout_ms);
+    // The broker answers within timeout_ms (or says REQUEST_TIMED_OUT then): wait longer
+    // so a loaded machine's late answer is still read.
+    read_status st = conn.read_frame(&payload, timeout_ms + k_answer_margin_ms);
     if (st != read_status::ok) {
         return std::string("reading the answer of ") + host_port + ": " + read_status_name(st);
     }
@@ -458,7 +462,9 @@ std::string fetch_v12_raw(const std::string &host_port, const std::string &topic
         return "send to " + host_port + " failed";
     }
     std::vector<uint8_t> payload;
-    read_status st = conn.read_frame(&payload, timeout_ms);
+    // The broker answers within timeout_ms (or says REQUEST_TIMED_OUT then): wait longer
+    // so a loaded machine's late answer is still read.
+    read_status st = conn.read_frame(&payload, timeout_ms + k_answer_margin_ms);
     if (st != read_status::ok) {
         return std::string("reading the answer of ") + host_port + ": " + read_status_name(st);
     }
