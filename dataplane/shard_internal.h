@@ -10,6 +10,7 @@
 
 #include "controlplane/metadata_log.h"
 #include "dataplane/codec/codec.h"
+#include "dataplane/codec/kafka_errors.h"
 #include "dataplane/dp_stats.h"
 #include "dataplane/fetch_sessions.h"
 #include "dataplane/frame_cache.h"
@@ -335,6 +336,41 @@ static inline uint32_t sl_dp_owner(const struct sl_shard *s, const struct sl_md_
                                    int32_t partition)
 {
     return sl_dp_partition_shard(topic_id, partition, s->opts.shard_count);
+}
+/* Home side: fills op's routing for partition (topic_id, partition) of request r with
+ * its run/done callbacks. Returns true when this shard owns the partition (the caller
+ * may run it in place), false when it must go to its owner with sl_dp_op_send. */
+static inline bool sl_dp_op_init(struct sl_shard *s, struct sl_dp_part_op *op,
+                                 struct sl_dp_request *r, const struct sl_md_uuid *topic_id,
+                                 int32_t partition,
+                                 void (*run)(struct sl_shard *, struct sl_dp_part_op *),
+                                 void (*done)(struct sl_shard *, struct sl_dp_part_op *))
+{
+    op->req = r;
+    op->home = s->opts.shard_id;
+    op->owner = sl_dp_owner(s, topic_id, partition);
+    op->run = run;
+    op->done = done;
+    return op->owner == op->home;
+}
+/* The partition of t (NULL: unknown topic) that this broker leads, or NULL with
+ * *error_code set: UNKNOWN_TOPIC_OR_PARTITION, or NOT_LEADER_OR_FOLLOWER when another
+ * broker (or none) leads it. */
+static inline const struct sl_md_partition *sl_dp_led_partition(const struct sl_shard *s,
+                                                                const struct sl_md_topic *t,
+                                                                int32_t partition,
+                                                                int16_t *error_code)
+{
+    const struct sl_md_partition *mp = t ? sl_md_topic_partition(t, partition) : NULL;
+    if (mp == NULL) {
+        *error_code = SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return NULL;
+    }
+    if (mp->leader != s->opts.node_id) {
+        *error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
+        return NULL;
+    }
+    return mp;
 }
 /* Home side: sends op to its owner; op->req->pending_ops is incremented. */
 void sl_dp_op_send(struct sl_shard *s, struct sl_dp_part_op *op);

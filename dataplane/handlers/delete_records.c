@@ -95,18 +95,10 @@ void sl_dp_handle_delete_records(struct sl_shard *s, struct sl_dp_request *r)
             sl_codec_delete_records_response_delete_records_partition_result_init(out);
             out->partition_index = pq->partition_index;
             out->low_watermark = -1;
-            const struct sl_md_partition *mp =
-                t ? sl_md_topic_partition(t, pq->partition_index) : NULL;
-            if (mp == NULL) {
-                out->error_code = SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+            if (sl_dp_led_partition(s, t, pq->partition_index, &out->error_code) == NULL)
                 continue;
-            }
             if (sl_dp_is_offsets_topic(t->name)) {
                 out->error_code = SL_KAFKA_ERR_INVALID_TOPIC_EXCEPTION; /* internal topic */
-                continue;
-            }
-            if (mp->leader != s->opts.node_id) {
-                out->error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
                 continue;
             }
             struct delete_op *d = sl_dp_alloc(r, 1, sizeof(*d));
@@ -114,16 +106,13 @@ void sl_dp_handle_delete_records(struct sl_shard *s, struct sl_dp_request *r)
                 out->error_code = SL_KAFKA_ERR_UNKNOWN_SERVER_ERROR;
                 continue;
             }
-            d->op.req = r;
-            d->op.owner = sl_dp_owner(s, &t->topic_id, pq->partition_index);
-            d->op.home = s->opts.shard_id;
-            d->op.run = delete_run;
-            d->op.done = delete_done;
+            bool local = sl_dp_op_init(s, &d->op, r, &t->topic_id, pq->partition_index, delete_run,
+                                       delete_done);
             d->topic_id = t->topic_id;
             d->partition = pq->partition_index;
             d->offset = pq->offset;
             d->out = out;
-            if (d->op.owner != s->opts.shard_id) {
+            if (!local) {
                 sl_dp_op_send(s, &d->op);
             } else {
                 delete_run(s, &d->op);

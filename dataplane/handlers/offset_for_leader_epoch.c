@@ -64,17 +64,11 @@ one_partition(struct sl_shard *s, struct sl_dp_request *r, const struct sl_md_to
     out->partition = pq->partition;
     out->leader_epoch = -1;
     out->end_offset = -1;
-    const struct sl_md_partition *mp = t ? sl_md_topic_partition(t, pq->partition) : NULL;
-    if (mp == NULL) {
-        out->error_code = SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    const struct sl_md_partition *mp = sl_dp_led_partition(s, t, pq->partition, &out->error_code);
+    if (mp == NULL)
         return;
-    }
     if (sl_dp_is_offsets_topic(t->name)) {
         out->error_code = SL_KAFKA_ERR_INVALID_TOPIC_EXCEPTION; /* the group host's log */
-        return;
-    }
-    if (mp->leader != s->opts.node_id) {
-        out->error_code = SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
         return;
     }
     if (pq->current_leader_epoch >= 0 && pq->current_leader_epoch < mp->leader_epoch) {
@@ -90,16 +84,12 @@ one_partition(struct sl_shard *s, struct sl_dp_request *r, const struct sl_md_to
         out->error_code = SL_KAFKA_ERR_UNKNOWN_SERVER_ERROR;
         return;
     }
-    lk->op.req = r;
-    lk->op.home = s->opts.shard_id;
-    lk->op.owner = sl_dp_owner(s, &t->topic_id, pq->partition);
-    lk->op.run = lookup_run;
-    lk->op.done = lookup_done;
+    bool local = sl_dp_op_init(s, &lk->op, r, &t->topic_id, pq->partition, lookup_run, lookup_done);
     lk->topic_id = t->topic_id;
     lk->partition = pq->partition;
     lk->leader_epoch = pq->leader_epoch;
     lk->out = out;
-    if (lk->op.owner != s->opts.shard_id) {
+    if (!local) {
         sl_dp_op_send(s, &lk->op);
         return;
     }
