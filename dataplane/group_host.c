@@ -60,15 +60,57 @@ static struct sl_dp_group_part *part_find(struct sl_shard *s, int32_t offsets_pa
 
 int32_t sl_dp_group_coordinator_node(const struct sl_shard *s, int32_t offsets_partition)
 {
-    /* Every broker computes the same answer from the same image: the registered brokers
-     * (fenced ones included, so a broker's death does not move the groups of the others)
-     * sorted by id, taken round-robin by offsets partition. A stand-in for Kafka's rule
-     * (the leader of the group's __consumer_offsets partition) until that topic lives in
-     * the metadata image and is replicated; see docs/groups.md. */
+    /* Kafka's rule: the leader of the group's partition of __consumer_offsets. With
+     * replication factor 1 that is the one broker holding the partition's log, which the
+     * group host keeps under the same name. */
     const struct sl_md_image *img = s->image;
-    if (img == NULL || img->broker_count == 0 || offsets_partition < 0)
+    const struct sl_md_topic *t = img != NULL ? sl_md_image_topic(img, SL_DP_OFFSETS_TOPIC) : NULL;
+    const struct sl_md_partition *mp =
+        t != NULL ? sl_md_topic_partition(t, offsets_partition) : NULL;
+    if (mp == NULL || mp->leader == SL_MD_NO_LEADER)
         return -1;
-    return img->brokers[(uint32_t)offsets_partition % img->broker_count].broker_id;
+    const struct sl_md_broker *b = sl_md_image_broker(img, mp->leader);
+    if (b == NULL || b->fenced)
+        return -1;
+    return mp->leader;
+}
+
+void sl_dp_group_create_offsets_topic(struct sl_shard *s)
+{
+    for (uint32_t i = 0; i < s->opts.md_requests_max; i++) {
+        const struct sl_dp_md_slot *slot = &s->md_slots[i];
+        if (slot->used && slot->owner == NULL && slot->req.type == SL_MD_REQUEST_CREATE_TOPIC &&
+            sl_dp_is_offsets_topic(slot->req.create_topic.name))
+            return; /* already asked */
+    }
+    struct sl_dp_md_slot *slot = sl_dp_md_slot_get(s, NULL);
+    if (slot == NULL)
+        return;
+    const struct sl_config *cfg = s->opts.config;
+    struct sl_controller_create_topic_request *ct = &slot->req.create_topic;
+    slot->req.type = SL_MD_REQUEST_CREATE_TOPIC;
+    snprintf(ct->name, sizeof(ct->name), "%s", SL_DP_OFFSETS_TOPIC);
+    ct->num_partitions = (int32_t)sl_config_int(cfg, SL_CONFIG_OFFSETS_TOPIC_NUM_PARTITIONS);
+    /* offsets.topic.replication.factor is clamped to 1: partition data is not replicated
+     * yet, so a leader moved to another replica would find no offsets there (see
+     * docs/groups.md, "Placement in a cluster"). */
+    ct->replication_factor = 1;
+    char segment_bytes[24];
+    snprintf(segment_bytes, sizeof(segment_bytes), "%" PRId64,
+             sl_config_int(cfg, SL_CONFIG_OFFSETS_TOPIC_SEGMENT_BYTES));
+    const char *configs[][2] = {{"cleanup.policy", "compact"}, {"segment.bytes", segment_bytes}};
+    ct->config_count = 0;
+    for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++) {
+        char why[256];
+        if (sl_topic_config_validate(configs[i][0], configs[i][1], why, sizeof(why)) != 0)
+            continue; /* not in the topic-config table: the broker config still applies */
+        snprintf(ct->configs[ct->config_count].key, sizeof(ct->configs[0].key), "%s",
+                 configs[i][0]);
+        snprintf(ct->configs[ct->config_count].value, sizeof(ct->configs[0].value), "%s",
+                 configs[i][1]);
+        ct->config_count++;
+    }
+    sl_dp_md_submit(s, slot);
 }
 
 struct sl_group_coordinator *sl_dp_group_coordinator(struct sl_shard *s, int32_t offsets_partition)

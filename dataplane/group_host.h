@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dataplane/codec/codec.h"
 #include "dataplane/groups/group_coordinator.h"
@@ -21,8 +22,15 @@
 
 struct sl_shard;
 
-/* Name of the internal log (directories <log.dirs>/__consumer_offsets-<n>). */
+/* Name of the internal topic (directories <log.dirs>/__consumer_offsets-<n>). */
 #define SL_DP_OFFSETS_TOPIC "__consumer_offsets"
+
+/* Whether `name` is the internal offsets topic: its logs belong to the group host, not to
+ * the partition machinery, and clients cannot produce to, read or delete it. */
+static inline bool sl_dp_is_offsets_topic(const char *name)
+{
+    return strcmp(name, SL_DP_OFFSETS_TOPIC) == 0;
+}
 /* Batches appended but not yet reported persisted, per offsets partition. */
 #define SL_DP_GROUP_INFLIGHT_MAX 64u
 
@@ -81,8 +89,16 @@ int32_t sl_dp_group_partition(const struct sl_shard *s, struct sl_codec_slice gr
 uint32_t sl_dp_group_owner(const struct sl_shard *s, int32_t offsets_partition);
 
 /* The broker coordinating the groups of an offsets partition according to the shard's
- * current image, or -1 when no broker is registered. Shard thread. */
+ * current image: the leader of that partition of __consumer_offsets. -1 when the topic
+ * does not exist (yet), the partition has no leader, or its leader is fenced or
+ * unregistered. Shard thread. */
 int32_t sl_dp_group_coordinator_node(const struct sl_shard *s, int32_t offsets_partition);
+
+/* Asks the controller to create __consumer_offsets (offsets.topic.num.partitions
+ * partitions, replication factor 1, compacted), Kafka's lazy creation on the first
+ * FindCoordinator. Fire and forget: at most one such request per shard is in flight; a
+ * full controller queue or a failure is retried by the next call. Shard thread. */
+void sl_dp_group_create_offsets_topic(struct sl_shard *s);
 
 /* The coordinator of an offsets partition if this broker coordinates it, this shard hosts
  * it and it serves, else NULL. */

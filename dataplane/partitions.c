@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/sl_assert.h"
+#include "dataplane/group_host.h"
 #include "dataplane/shard_internal.h"
 
 /* Log opens plus closes per reconcile pass: each may block the shard on the file system
@@ -297,6 +298,8 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
     s->reconcile_more = false;
     for (uint32_t ti = 0; ti < img->topic_count; ti++) {
         const struct sl_md_topic *t = img->topics_by_name[ti];
+        if (sl_dp_is_offsets_topic(t->name))
+            continue; /* its logs are the group host's (dataplane/group_host.c) */
         for (uint32_t pi = 0; pi < t->partition_count; pi++) {
             const struct sl_md_partition *mp = &t->partitions[pi];
             if (!is_replica(mp, s->opts.node_id) ||

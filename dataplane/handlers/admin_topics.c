@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dataplane/codec/kafka_errors.h"
+#include "dataplane/group_host.h"
 #include "dataplane/handlers/handlers.h"
 
 struct admin_state {
@@ -89,6 +90,12 @@ void sl_dp_handle_create_topics(struct sl_shard *s, struct sl_dp_request *r)
         } else if (sl_md_image_topic(s->image, name) != NULL) {
             code = SL_KAFKA_ERR_TOPIC_ALREADY_EXISTS;
             snprintf(why, sizeof(why), "Topic '%.200s' already exists.", name);
+        } else if (sl_dp_is_offsets_topic(name)) {
+            /* The brokers create it (FindCoordinator) with the partition count the group
+             * placement hashes over; Kafka refuses its own metadata topic the same way. */
+            code = SL_KAFKA_ERR_INVALID_REQUEST;
+            snprintf(why, sizeof(why), "Creation of internal topic %s is prohibited.",
+                     SL_DP_OFFSETS_TOPIC);
         } else if (tq->assignments_count > 0) {
             code = SL_KAFKA_ERR_INVALID_REQUEST;
             snprintf(why, sizeof(why), "manual replica assignment is not supported");
@@ -183,6 +190,12 @@ void sl_dp_handle_delete_topics(struct sl_shard *s, struct sl_dp_request *r)
             else
                 sl_dp_uuid_to_codec(&t->topic_id, &out->topic_id);
         }
+        if (code == 0 && sl_dp_is_offsets_topic(t->name)) {
+            /* The groups' state: deleting it would lose every committed offset. */
+            code = SL_KAFKA_ERR_INVALID_REQUEST;
+            out->error_message = copy_message(r, "Deletion of internal topic " SL_DP_OFFSETS_TOPIC
+                                                 " is prohibited.");
+        }
         if (code == 0) {
             struct sl_dp_md_slot *slot = sl_dp_md_slot_get(s, r);
             if (slot == NULL) {
@@ -225,6 +238,8 @@ void sl_dp_handle_create_partitions(struct sl_shard *s, struct sl_dp_request *r)
         int16_t code = 0;
         if (t == NULL)
             code = SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        else if (sl_dp_is_offsets_topic(t->name))
+            code = SL_KAFKA_ERR_INVALID_REQUEST; /* groups are placed by its partition count */
         else if (tq->assignments_count > 0)
             code = SL_KAFKA_ERR_INVALID_REQUEST;
         else if (tq->count <= (int32_t)t->partition_count)

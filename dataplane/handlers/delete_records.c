@@ -5,6 +5,7 @@
  * checkpoints), so one DeleteRecords holds its shard for that long.
  */
 #include "dataplane/codec/kafka_errors.h"
+#include "dataplane/group_host.h"
 #include "dataplane/handlers/handlers.h"
 
 struct delete_op {
@@ -96,6 +97,10 @@ void sl_dp_handle_delete_records(struct sl_shard *s, struct sl_dp_request *r)
             out->low_watermark = -1;
             if (sl_dp_led_partition(s, t, pq->partition_index, &out->error_code) == NULL)
                 continue;
+            if (sl_dp_is_offsets_topic(t->name)) {
+                out->error_code = SL_KAFKA_ERR_INVALID_TOPIC_EXCEPTION; /* internal topic */
+                continue;
+            }
             struct delete_op *d = sl_dp_alloc(r, 1, sizeof(*d));
             if (d == NULL) {
                 out->error_code = SL_KAFKA_ERR_UNKNOWN_SERVER_ERROR;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "dataplane/codec/kafka_errors.h"
+#include "dataplane/group_host.h"
 #include "dataplane/handlers/handlers.h"
 
 /* A read of a partition owned by another shard; runs there, slices come back. */
@@ -232,6 +233,11 @@ static void attempt(struct sl_shard *s, struct sl_dp_request *r)
             const struct sl_md_partition *mp = sl_md_topic_partition(t, fp->partition);
             if (mp == NULL) {
                 out->error_code = SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            if (sl_dp_is_offsets_topic(t->name)) {
+                /* Its records are the group host's log, not served to clients. */
+                out->error_code = SL_KAFKA_ERR_INVALID_TOPIC_EXCEPTION;
                 continue;
             }
             if (mp->leader != s->opts.node_id) {

@@ -3,14 +3,15 @@
  * ListGroups (16), DeleteGroups (42), OffsetDelete (47).
  *
  * A group lives in the coordinator of its offsets partition (Kafka's hash of the group
- * id), hosted by the shard owning that partition (dataplane/group_host.c). A request is
- * carried there as a partition op (by reference over the shard rings, or directly when
- * the connection's shard is the owner). The owner calls the coordinator and encodes the
- * response straight into the request's slot (the coordinator's response structs live only
- * during its call or callback); the op then returns home, which marks the response done
- * in connection order. JoinGroup, SyncGroup and OffsetCommit may be answered later (end of
- * the rebalance, durability); the op stays outstanding meanwhile, which keeps the request
- * slot alive even when its connection closes.
+ * id), hosted by the shard owning that partition (dataplane/group_host.c) on the broker
+ * leading that partition of __consumer_offsets; other brokers answer NOT_COORDINATOR. A
+ * request is carried there as a partition op (by reference over the shard rings, or
+ * directly when the connection's shard is the owner). The owner calls the coordinator and
+ * encodes the response straight into the request's slot (the coordinator's response
+ * structs live only during its call or callback); the op then returns home, which marks
+ * the response done in connection order. JoinGroup, SyncGroup and OffsetCommit may be
+ * answered later (end of the rebalance, durability); the op stays outstanding meanwhile,
+ * which keeps the request slot alive even when its connection closes.
  *
  * Requests naming several groups (DescribeGroups, DeleteGroups, OffsetFetch v8+) visit
  * the owners one group at a time, and ListGroups visits every shard; each step copies its
@@ -403,6 +404,13 @@ static void coordinator_of(struct sl_shard *s, int8_t key_type, struct sl_codec_
     *port = -1;
     if (key_type != SL_DP_COORDINATOR_KEY_GROUP) {
         /* Transactions (and share groups) are not served. */
+        *error = SL_KAFKA_ERR_COORDINATOR_NOT_AVAILABLE;
+        return;
+    }
+    if (sl_md_image_topic(s->image, SL_DP_OFFSETS_TOPIC) == NULL) {
+        /* Kafka's lazy creation: the client asks again (COORDINATOR_NOT_AVAILABLE is
+         * retriable) and finds the leaders once the topic reached this broker's image. */
+        sl_dp_group_create_offsets_topic(s);
         *error = SL_KAFKA_ERR_COORDINATOR_NOT_AVAILABLE;
         return;
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dataplane/codec/kafka_errors.h"
+#include "dataplane/group_host.h"
 #include "dataplane/handlers/handlers.h"
 
 #define SL_DP_LIST_OFFSETS_EARLIEST       (-2)
@@ -135,6 +136,10 @@ one_partition(struct sl_shard *s, struct sl_dp_request *r, const struct sl_md_to
         sl_dp_led_partition(s, t, pq->partition_index, &out->error_code);
     if (mp == NULL)
         return;
+    if (sl_dp_is_offsets_topic(t->name)) {
+        out->error_code = SL_KAFKA_ERR_INVALID_TOPIC_EXCEPTION; /* the group host's log */
+        return;
+    }
     out->leader_epoch = mp->leader_epoch;
     struct lookup *lk = sl_dp_alloc(r, 1, sizeof(*lk));
     if (lk == NULL) {

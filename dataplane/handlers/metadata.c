@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dataplane/codec/kafka_errors.h"
+#include "dataplane/group_host.h"
 #include "dataplane/handlers/handlers.h"
 
 #define SL_DP_CLUSTER_ID "sluice"
@@ -21,6 +22,10 @@ const struct sl_md_listener *sl_dp_broker_listener(const struct sl_md_broker *b)
 
 static void auto_create(struct sl_shard *s, const char *name)
 {
+    if (sl_dp_is_offsets_topic(name)) {
+        sl_dp_group_create_offsets_topic(s); /* with its own partitions and configs */
+        return;
+    }
     for (uint32_t i = 0; i < s->opts.md_requests_max; i++) {
         const struct sl_dp_md_slot *slot = &s->md_slots[i];
         if (slot->used && slot->owner == NULL && slot->req.type == SL_MD_REQUEST_CREATE_TOPIC &&
@@ -44,7 +49,7 @@ static bool fill_topic(struct sl_shard *s, struct sl_dp_request *r,
     out->error_code = 0;
     out->name = sl_dp_cstr(t->name);
     sl_dp_uuid_to_codec(&t->topic_id, &out->topic_id);
-    out->is_internal = strcmp(t->name, "__consumer_offsets") == 0;
+    out->is_internal = sl_dp_is_offsets_topic(t->name);
     out->partitions = sl_dp_alloc(r, t->partition_count, sizeof(*out->partitions));
     if (out->partitions == NULL && t->partition_count > 0)
         return false;

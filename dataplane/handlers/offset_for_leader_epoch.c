@@ -9,6 +9,7 @@
  * UNKNOWN_LEADER_EPOCH.
  */
 #include "dataplane/codec/kafka_errors.h"
+#include "dataplane/group_host.h"
 #include "dataplane/handlers/handlers.h"
 
 struct epoch_lookup {
@@ -66,6 +67,10 @@ one_partition(struct sl_shard *s, struct sl_dp_request *r, const struct sl_md_to
     const struct sl_md_partition *mp = sl_dp_led_partition(s, t, pq->partition, &out->error_code);
     if (mp == NULL)
         return;
+    if (sl_dp_is_offsets_topic(t->name)) {
+        out->error_code = SL_KAFKA_ERR_INVALID_TOPIC_EXCEPTION; /* the group host's log */
+        return;
+    }
     if (pq->current_leader_epoch >= 0 && pq->current_leader_epoch < mp->leader_epoch) {
         out->error_code = SL_KAFKA_ERR_FENCED_LEADER_EPOCH; /* the caller is behind */
         return;

@@ -12,6 +12,7 @@
 
 #include "common/sl_bytes.h"
 #include "dataplane/codec/kafka_errors.h"
+#include "dataplane/group_host.h"
 #include "dataplane/handlers/handlers.h"
 #include "storage/batch.h"
 
@@ -327,6 +328,8 @@ static int16_t produce_partition(struct sl_shard *s, struct sl_dp_request *r, in
     const struct sl_md_partition *mp = sl_md_topic_partition(t, pd->index);
     if (mp == NULL)
         return SL_KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    if (sl_dp_is_offsets_topic(t->name))
+        return SL_KAFKA_ERR_INVALID_TOPIC_EXCEPTION; /* Kafka: no appends to internal topics */
     if (mp->leader != s->opts.node_id) {
         /* v10+ clients learn the leader without a Metadata round trip. */
         out->current_leader.leader_id = mp->leader;

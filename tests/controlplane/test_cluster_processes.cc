@@ -9,6 +9,7 @@
 // Timeouts are shortened by overrides (election ~0.8-1.6 s, broker session 2 s) so each
 // test takes seconds; every wait is a poll on a condition with a deadline.
 #include <dirent.h>
+#include <unistd.h>
 #include <gtest/gtest.h>
 
 #include <librdkafka/rdkafka.h>
@@ -41,6 +42,7 @@ using sl_test::rdkafka_producer;
 constexpr int16_t k_err_none = 0;
 constexpr int16_t k_err_leader_not_available = 5;
 constexpr int16_t k_err_not_leader_or_follower = 6;
+constexpr int16_t k_err_coordinator_not_available = 15;
 
 // Bounds of the waits below (a loaded 2-core machine runs five brokers plus clients).
 constexpr int k_propagate_ms = 20000;
@@ -485,9 +487,15 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
         for (int i = 0; i < cluster.size(); i++) {
             int16_t code = -1;
             int32_t node = -1;
-            ASSERT_EQ(
-                sl_test::find_group_coordinator_raw(cluster.address(i), group, 2000, &code, &node),
-                "");
+            // The first FindCoordinator creates __consumer_offsets (COORDINATOR_NOT_AVAILABLE
+            // until its leaders reach this broker), as in Kafka: ask again like clients do.
+            long long deadline_ms = sl_test::monotonic_ms() + k_propagate_ms;
+            do {
+                ASSERT_EQ(sl_test::find_group_coordinator_raw(cluster.address(i), group, 2000,
+                                                              &code, &node),
+                          "");
+            } while (code == k_err_coordinator_not_available && usleep(20000) == 0 &&
+                     sl_test::monotonic_ms() < deadline_ms);
             ASSERT_EQ(code, k_err_none);
             if (i == 0) {
                 coordinator = node;
