@@ -202,44 +202,12 @@ void consume_all(const std::string &bootstrap, const std::string &topic, int par
 std::string consume_with_group(const std::string &bootstrap, const std::string &topic,
                                const std::string &group, int count)
 {
-    std::string error;
-    rd_kafka_conf_t *conf = sl_test::make_conf({{"bootstrap.servers", bootstrap},
-                                                {"group.id", group},
-                                                {"auto.offset.reset", "earliest"},
-                                                {"enable.auto.commit", "true"},
-                                                {"auto.commit.interval.ms", "100"}},
-                                               &error);
-    if (conf == nullptr) {
-        return error;
-    }
-    char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    if (rk == nullptr) {
-        rd_kafka_conf_destroy(conf);
-        return errstr;
-    }
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *subscription = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(subscription, topic.c_str(), RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, subscription);
-    rd_kafka_topic_partition_list_destroy(subscription);
     std::set<std::string> seen;
-    long long deadline_ms = sl_test::monotonic_ms() + k_admin_ms;
-    while (err == RD_KAFKA_RESP_ERR_NO_ERROR && (int)seen.size() < count &&
-           sl_test::monotonic_ms() < deadline_ms) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (m == nullptr) {
-            continue;
-        }
-        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            seen.insert(std::string((const char *)m->payload, m->len));
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return std::string("subscribe: ") + rd_kafka_err2str(err);
+    std::string error = sl_test::consume_group(
+        bootstrap, topic, group, count, k_admin_ms, false,
+        {{"enable.auto.commit", "true"}, {"auto.commit.interval.ms", "100"}}, &seen);
+    if (!error.empty()) {
+        return error;
     }
     for (int i = 0; i < count; i++) {
         if (seen.count(value_of(topic, i)) == 0) {

@@ -260,55 +260,8 @@ void produce_values(const std::string &bootstrap, const std::string &topic, int 
 std::string consume_and_commit(const std::string &bootstrap, const std::string &topic,
                                const std::string &group, int count, std::set<std::string> *seen)
 {
-    std::string error;
-    rd_kafka_conf_t *conf = sl_test::make_conf({{"bootstrap.servers", bootstrap},
-                                                {"group.id", group},
-                                                {"auto.offset.reset", "earliest"},
-                                                {"enable.auto.commit", "false"}},
-                                               &error);
-    if (conf == nullptr) {
-        return error;
-    }
-    char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    if (rk == nullptr) {
-        rd_kafka_conf_destroy(conf);
-        return errstr;
-    }
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, topic.c_str(), RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, sub);
-    rd_kafka_topic_partition_list_destroy(sub);
-    long long deadline_ms = sl_test::monotonic_ms() + 30000;
-    std::string result;
-    while (err == RD_KAFKA_RESP_ERR_NO_ERROR && (int)seen->size() < count &&
-           sl_test::monotonic_ms() < deadline_ms) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (m == nullptr) {
-            continue;
-        }
-        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            std::string v((const char *)m->payload, m->len);
-            if (!seen->insert(v).second) {
-                result = "read twice: " + v;
-            }
-        }
-        rd_kafka_message_destroy(m);
-    }
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        result = std::string("subscribe: ") + rd_kafka_err2str(err);
-    } else if ((int)seen->size() < count) {
-        result = "read " + std::to_string(seen->size()) + " of " + std::to_string(count);
-    } else {
-        err = rd_kafka_commit(rk, nullptr, 0);
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            result = std::string("commit: ") + rd_kafka_err2str(err);
-        }
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return result;
+    return sl_test::consume_group(bootstrap, topic, group, count, 30000, true,
+                                  {{"enable.auto.commit", "false"}}, seen);
 }
 
 // The committed offsets of group for topic's partitions 0..2 (via bootstrap), or an

@@ -305,4 +305,62 @@ std::string consume_partitions(const std::string &bootstrap, const std::string &
     return error;
 }
 
+std::string consume_group(const std::string &bootstrap, const std::string &topic,
+                          const std::string &group, int count, int timeout_ms, bool commit_sync,
+                          const std::map<std::string, std::string> &properties,
+                          std::set<std::string> *seen)
+{
+    std::map<std::string, std::string> props = {
+        {"bootstrap.servers", bootstrap}, {"group.id", group}, {"auto.offset.reset", "earliest"}};
+    for (const auto &kv : properties) {
+        props[kv.first] = kv.second;
+    }
+    std::string error;
+    rd_kafka_conf_t *conf = make_conf(props, &error);
+    if (conf == nullptr) {
+        return error;
+    }
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (rk == nullptr) {
+        rd_kafka_conf_destroy(conf);
+        return errstr;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *subscription = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(subscription, topic.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, subscription);
+    rd_kafka_topic_partition_list_destroy(subscription);
+    long long deadline_ms = monotonic_ms() + timeout_ms;
+    std::string result;
+    while (err == RD_KAFKA_RESP_ERR_NO_ERROR && (int)seen->size() < count &&
+           monotonic_ms() < deadline_ms) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (m == nullptr) {
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            std::string v((const char *)m->payload, m->len);
+            if (!seen->insert(v).second) {
+                result = "read twice: " + v;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        result = std::string("subscribe: ") + rd_kafka_err2str(err);
+    } else if ((int)seen->size() < count) {
+        result = "group " + group + " read " + std::to_string(seen->size()) + " of " +
+                 std::to_string(count) + " values";
+    } else if (commit_sync) {
+        err = rd_kafka_commit(rk, nullptr, 0);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            result = std::string("commit: ") + rd_kafka_err2str(err);
+        }
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return result;
+}
+
 } // namespace sl_test

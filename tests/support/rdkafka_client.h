@@ -10,6 +10,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -100,5 +101,16 @@ std::string consume_partitions(const std::string &bootstrap, const std::string &
                                int partition_count, int64_t start_offset, size_t min_messages,
                                int timeout_ms, std::vector<consumed_message> *out,
                                const std::map<std::string, std::string> &properties = {});
+
+// Reads topic as a member of consumer group `group` (librdkafka high-level consumer:
+// FindCoordinator, JoinGroup, SyncGroup, OffsetFetch) until `count` distinct values
+// arrived or timeout_ms passed; with commit_sync, then commits its positions
+// synchronously. properties add to or override bootstrap.servers, group.id and
+// auto.offset.reset=earliest. Values read go to *seen. Returns "" on success, else what
+// went wrong (subscribe or commit error, a value read twice, too few values).
+std::string consume_group(const std::string &bootstrap, const std::string &topic,
+                          const std::string &group, int count, int timeout_ms, bool commit_sync,
+                          const std::map<std::string, std::string> &properties,
+                          std::set<std::string> *seen);
 
 } // namespace sl_test
