@@ -37,7 +37,7 @@ void sl_shard_options_default(struct sl_shard_options *o, const struct sl_config
     o->tx_bytes = 16 * 1024;
     o->response_bytes_max = 16 * 1024 * 1024;
     o->frame_memory_max = (uint64_t)frame_max + 64ull * 1024 * 1024;
-    o->frame_cache_bytes_max = 32ull * 1024 * 1024;
+    o->frame_cache_bytes_max = 64ull * 1024 * 1024;
     o->partitions_max = 8192;
     o->md_requests_max = 64;
     o->delete_queue_max = 64;

@@ -144,6 +144,7 @@ static void write_shard(FILE *out, const struct sl_dp_stats *st)
     X(rx_bufs_delivered)       \
     X(rx_exact_bytes)          \
     X(rx_exact_copied_bytes)   \
+    X(rx_head_probes)          \
     X(rx_buf_exhausted)        \
     X(rx_backpressure_pauses)  \
     X(tx_bytes)                \

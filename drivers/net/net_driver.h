@@ -125,6 +125,7 @@ struct sl_net_counters {
     uint64_t rx_bufs_delivered;
     uint64_t rx_exact_bytes;         /* bytes received straight into recv_exact buffers */
     uint64_t rx_exact_copied_bytes;  /* bytes copied into recv_exact buffers from the pool */
+    uint64_t rx_head_probes;         /* multishot recvs capped at one buffer after a recv_exact */
     uint64_t rx_buf_exhausted;       /* receive paused: the shared pool was empty */
     uint64_t rx_backpressure_pauses; /* receive paused: the connection held its bound */
     uint64_t tx_bytes;

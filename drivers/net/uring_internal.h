@@ -79,7 +79,9 @@ struct sl_uring_conn {
     /* receive */
     bool recv_armed;
     bool recv_cancel_sent;
-    bool rx_paused; /* on the driver's paused stack */
+    bool recv_probe;    /* the armed multishot recv is capped at one buffer */
+    bool rx_probe_next; /* arm the next one that way (a recv_exact just finished) */
+    bool rx_paused;     /* on the driver's paused stack */
     uint32_t recv_seq;
     uint32_t rx_held; /* pool buffers lent to the dataplane */
     bool exact_active;

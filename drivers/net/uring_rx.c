@@ -12,7 +12,9 @@
  * overtake each other. recv_exact cancels the multishot recv; completions that were
  * already on their way are copied into the exact buffer (in CQE order, which is stream
  * order); once the multishot recv has ended, a plain recv (MSG_WAITALL) fills the rest
- * in place. Bytes after the exact range go back to on_recv.
+ * in place. Bytes after the exact range go back to on_recv. The first multishot recv
+ * after a recv_exact is capped at one buffer (a head probe), so that a following large
+ * frame's body is not pulled into pool buffers before the dataplane asks for it.
  */
 #include <errno.h>
 #include <string.h>
@@ -161,13 +163,25 @@ static void arm_multishot(struct sl_uring_driver *d, struct sl_uring_conn *c)
     io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = SL_URING_BUF_GROUP;
+    c->recv_probe = false;
     if (d->recv_cap_supported) {
         /* Newer kernels end a multishot recv after this many bytes (the field is named
          * optlen in their uapi header, file_index in liburing 2.3's). Full buffers then
          * stop exactly at the per-connection bound instead of racing a cancel. */
         SL_ASSERT(c->rx_held < d->cfg.rx_bufs_per_conn_max);
         sqe->file_index = (d->cfg.rx_bufs_per_conn_max - c->rx_held) * d->cfg.rx_buf_size_bytes;
+        if (c->rx_probe_next) {
+            /* After a large frame the next one is likely large too, and its bytes are
+             * already queued in the socket: an uncapped recv would pull up to the whole
+             * per-connection bound into pool buffers, to be copied into the recv_exact
+             * buffer afterwards. One buffer shows the next frame's head; the body then
+             * arrives in place. */
+            sqe->file_index = d->cfg.rx_buf_size_bytes;
+            c->recv_probe = true;
+            d->counters.rx_head_probes++;
+        }
     }
+    c->rx_probe_next = false;
     c->recv_armed = true;
     c->recv_cancel_sent = false;
     c->ops_inflight++;
@@ -229,6 +243,7 @@ static void exact_complete(struct sl_uring_driver *d, struct sl_uring_conn *c)
     uint32_t len = c->exact_len_bytes;
     c->exact_active = false;
     c->exact_dst = NULL;
+    c->rx_probe_next = true;
     if (d->cb.on_recv_exact_done != NULL)
         d->cb.on_recv_exact_done(d->cb.ctx, sl_uring_handle(d, c), dst, len);
 }
@@ -378,10 +393,13 @@ int sl_uring_recv_exact(struct sl_net_driver *drv, struct sl_net_conn conn, void
     c->exact_dst = dst;
     c->exact_len_bytes = len_bytes;
     c->exact_done_bytes = 0;
-    if (c->recv_armed)
-        cancel_multishot(d, c); /* the rest follows when the multishot recv ends */
-    else if (!c->exact_op_inflight)
+    /* A probe ends by itself after one buffer (two if the first came short): no cancel. */
+    if (c->recv_armed) {
+        if (!c->recv_probe)
+            cancel_multishot(d, c); /* the rest follows when the multishot recv ends */
+    } else if (!c->exact_op_inflight) {
         submit_exact(d, c);
+    }
     return 0;
 }
 

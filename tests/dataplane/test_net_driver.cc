@@ -567,6 +567,113 @@ TEST_P(NetDriver, RecvExactInterleavedWithMultishot)
 }
 
 // ---------------------------------------------------------------------------------
+// A producer pipelining large frames: every frame after the first is already queued in
+// the socket when the previous recv_exact ends. Its body must arrive in place, not be
+// pulled into pool buffers first and copied (the head probe); without the probe each
+// frame would come almost entirely by copy.
+
+TEST_P(NetDriver, PipelinedLargeFramesArriveInPlace)
+{
+    sl_net_config cfg = small_config();
+    cfg.rx_buf_size_bytes = 16384;
+    cfg.rx_buf_count = 256;
+    cfg.rx_bufs_per_conn_max = 64; // an uncapped recv may take 1 MiB at once
+    Shard s;
+    ASSERT_EQ(s.create(ops(), cfg), 0);
+    sl_net_info info;
+    sl_net_info_get(s.drv, &info);
+    uint16_t port = 0;
+    ASSERT_EQ(listen_loopback(s, 0, &port), 0);
+
+    constexpr uint32_t kFrames = 16;
+    constexpr uint32_t kBody = (1u << 20) - 100;
+    struct Asm {
+        uint8_t hdr[4];
+        uint32_t hdr_have = 0;
+        std::vector<uint8_t> body;
+        uint32_t body_have = 0;
+        uint32_t frames = 0;
+        uint32_t bad = 0;
+    } a;
+    a.body.resize(kBody);
+    sl_net_conn conn{};
+    auto finish = [&] {
+        if (check_pattern(a.frames, 0, a.body.data(), kBody) != kBody)
+            a.bad++;
+        a.frames++;
+        a.hdr_have = 0;
+        a.body_have = 0;
+    };
+    s.on_accept = [&](sl_net_conn c, uint32_t) { conn = c; };
+    s.on_recv_exact_done = [&](sl_net_conn, void *, uint32_t) { finish(); };
+    s.on_recv = [&](sl_net_conn c, const sl_net_rxbuf *b) {
+        const uint8_t *p = b->data;
+        uint32_t left = b->len_bytes;
+        while (left > 0) {
+            if (a.hdr_have < 4) {
+                uint32_t n = std::min(left, 4 - a.hdr_have);
+                memcpy(a.hdr + a.hdr_have, p, n);
+                a.hdr_have += n;
+                p += n;
+                left -= n;
+                continue;
+            }
+            uint32_t n = std::min(left, kBody - a.body_have);
+            memcpy(a.body.data() + a.body_have, p, n);
+            a.body_have += n;
+            p += n;
+            left -= n;
+            if (a.body_have == kBody)
+                finish();
+        }
+        if (a.hdr_have == 4 && a.body_have < kBody) {
+            ASSERT_EQ(sl_net_recv_exact(s.drv, c, a.body.data() + a.body_have, kBody - a.body_have),
+                      0);
+        }
+        sl_net_rx_release(s.drv, b->buf_id);
+    };
+
+    std::atomic<bool> peer_done{false};
+    std::thread peer([&] {
+        int fd = sl_test::peer_connect(port);
+        if (fd >= 0) {
+            std::vector<uint8_t> all;
+            for (uint32_t i = 0; i < kFrames; i++) {
+                uint8_t h[4] = {(uint8_t)(kBody >> 24), (uint8_t)(kBody >> 16),
+                                (uint8_t)(kBody >> 8), (uint8_t)kBody};
+                all.insert(all.end(), h, h + 4);
+                size_t at = all.size();
+                all.resize(at + kBody);
+                fill_pattern(i, 0, all.data() + at, kBody);
+            }
+            (void)sl_test::write_all(fd, all.data(), all.size());
+            char c;
+            (void)recv(fd, &c, 1, 0);
+            close(fd);
+        }
+        peer_done = true;
+    });
+    EXPECT_TRUE(s.poll_until([&] { return a.frames == kFrames || a.bad > 0; }));
+    EXPECT_EQ(a.frames, kFrames);
+    EXPECT_EQ(a.bad, 0u);
+    EXPECT_EQ(sl_net_close(s.drv, conn), 0);
+    EXPECT_TRUE(s.poll_until([&] { return peer_done.load() && s.closes == 1; }));
+    peer.join();
+    const sl_net_counters &k = s.counters();
+    RecordProperty("rx_exact_copied_bytes", std::to_string(k.rx_exact_copied_bytes));
+    RecordProperty("rx_head_probes", std::to_string(k.rx_head_probes));
+    if (!info.rx_bound_exact) {
+        EXPECT_EQ(k.rx_head_probes, 0u); // no byte cap: nothing to probe with
+        return;
+    }
+    EXPECT_GE(k.rx_head_probes, kFrames - 1);
+    // The first frame may come wholly by copy; every later one at most two buffers.
+    uint64_t bound = (uint64_t)cfg.rx_bufs_per_conn_max * cfg.rx_buf_size_bytes +
+                     (uint64_t)(kFrames - 1) * 2 * cfg.rx_buf_size_bytes;
+    EXPECT_LE(k.rx_exact_copied_bytes, bound);
+}
+
+// ---------------------------------------------------------------------------------
 // The peer goes away while 8 MiB is queued: the connection closes once, every segment
 // is released exactly once, the unsent ones with an error.
 
