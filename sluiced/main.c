@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -38,6 +39,8 @@ struct shard_thread {
     pthread_t thread;
     bool started;
     int cpu;
+    int nice;
+    uint32_t index;
     int rc;
     char err[256];
 };
@@ -69,6 +72,11 @@ static void usage(FILE *out)
 static void *shard_main(void *arg)
 {
     struct shard_thread *t = arg;
+    /* Set by the thread itself: a nice value belongs to one thread (its tid). */
+    if (t->nice != 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), t->nice) != 0)
+        fprintf(stderr,
+                "sluiced: shard %u: cannot apply dataplane.nice=%d (%s); running at nice 0\n",
+                t->index, t->nice, strerror(errno));
     t->rc = sl_shard_run(t->shard, t->err, sizeof(t->err));
     if (t->rc != 0)
         fprintf(stderr, "sluiced: %s\n", t->err);
@@ -378,6 +386,10 @@ int main(int argc, char **argv)
             threads[k++].cpu = cpu;
     }
     for (uint32_t i = 0; i < shard_count; i++) {
+        threads[i].nice = (int)sl_config_int(&cfg, SL_CONFIG_DATAPLANE_NICE);
+        threads[i].index = i;
+    }
+    for (uint32_t i = 0; i < shard_count; i++) {
         if (pthread_create(&threads[i].thread, NULL, shard_main, &threads[i]) != 0) {
             fprintf(stderr, "sluiced: cannot start shard %u\n", i);
             goto stop_shards;
@@ -410,8 +422,9 @@ int main(int argc, char **argv)
             node_id, listener.name, listener.host, sl_shard_port(shards[0]), advertised.host,
             advertised.port, (long long)(now_ms() - process_started_ms));
     fprintf(stderr, "sluiced: data dir %s\n", log_dir);
-    fprintf(stderr, "sluiced: %u dataplane shard(s) on CPU list %s\n", shard_count,
-            sl_config_string(&cfg, SL_CONFIG_DATAPLANE_CORES));
+    fprintf(stderr, "sluiced: %u dataplane shard(s) on CPU list %s, nice %d\n", shard_count,
+            sl_config_string(&cfg, SL_CONFIG_DATAPLANE_CORES),
+            (int)sl_config_int(&cfg, SL_CONFIG_DATAPLANE_NICE));
     fprintf(stderr, "sluiced: hugepages %s\n", sl_shard_hugepages(shards[0]) ? "yes" : "no");
     if (stats.fd >= 0)
         fprintf(stderr, "sluiced: stats socket %s\n", stats.path);

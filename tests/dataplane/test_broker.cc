@@ -18,6 +18,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -425,15 +428,60 @@ std::string sorted_lines(const std::string &text)
 }
 
 // Two shards: every request touches partitions of both, so produce, fetch and list
-// offsets cross the shard rings.
+// offsets cross the shard rings. Their threads run at dataplane.nice.
 class BrokerTwoShards : public Broker
 {
   protected:
     std::string extra_properties() override
     {
-        return "dataplane.cores=0-1\nnum.partitions=16\n";
+        return "dataplane.cores=0-1\nnum.partitions=16\ndataplane.nice=-5\n";
     }
 };
+
+// Nice value (field 19 of /proc/<pid>/task/<tid>/stat) of every thread whose name starts
+// with prefix, by thread name.
+static std::map<std::string, int> thread_nice(pid_t pid, const std::string &prefix)
+{
+    std::map<std::string, int> out;
+    std::string listing = run("ls /proc/" + std::to_string(pid) + "/task");
+    std::istringstream tids(listing);
+    std::string tid;
+    while (tids >> tid) {
+        std::string base = "/proc/" + std::to_string(pid) + "/task/" + tid;
+        std::ifstream comm_file(base + "/comm");
+        std::string comm;
+        std::getline(comm_file, comm);
+        if (comm.rfind(prefix, 0) != 0)
+            continue;
+        std::ifstream stat_file(base + "/stat");
+        std::string stat((std::istreambuf_iterator<char>(stat_file)), {});
+        size_t close_paren = stat.rfind(')');
+        if (close_paren == std::string::npos)
+            continue;
+        std::istringstream fields(stat.substr(close_paren + 2)); // field 3 on
+        std::string f;
+        for (int i = 3; i <= 19 && fields >> f; i++) {
+            if (i == 19)
+                out[comm] = atoi(f.c_str());
+        }
+    }
+    return out;
+}
+
+TEST_F(BrokerTwoShards, ShardThreadsRunAtTheConfiguredNice)
+{
+    std::map<std::string, int> shards = thread_nice(pid, "sluice-shard");
+    ASSERT_EQ(shards.size(), 2u) << run("cat '" + dir + "/sluiced.log'");
+    for (auto &kv : shards)
+        EXPECT_EQ(kv.second, -5) << kv.first;
+    // Only the shards: the main (control-plane) thread keeps the process's nice value.
+    std::map<std::string, int> main_thread = thread_nice(pid, "sluiced");
+    ASSERT_FALSE(main_thread.empty());
+    for (auto &kv : main_thread)
+        EXPECT_EQ(kv.second, 0) << kv.first;
+    EXPECT_NE(run("cat '" + dir + "/sluiced.log'").find("on CPU list 0-1, nice -5"),
+              std::string::npos);
+}
 
 TEST_F(BrokerTwoShards, PartitionsOfBothShardsRoundTripAndSurviveRestart)
 {
