@@ -124,6 +124,8 @@
       "CPU list of the dataplane shards, one pinned thread per CPU (e.g. 1-3 or 1,3,5).") \
     X(DATAPLANE_NICE, "dataplane.nice", INT, "0", -20, 19, "", \
       "Nice value of the dataplane shard threads; below 0 (needs CAP_SYS_NICE) they preempt other processes on their cores, which shortens the produce latency tail when clients share the broker's cores.") \
+    X(DATAPLANE_CONNECTION_INFLIGHT_MAX, "dataplane.connection.inflight.max", INT, "64", 1, 256, "", \
+      "Requests a shard works on at once per client connection (answered in order); at the bound it stops reading the connection. An acks=1 produce is in flight until its O_DIRECT write completes, so a producer pipelining 1 MiB requests needs a few dozen.") \
     X(DATAPLANE_URING_QUEUE_DEPTH, "dataplane.uring.queue.depth", INT, "256", 8, 32768, "", \
       "Submission queue entries of each shard's io_uring instance.") \
     X(CONTROLPLANE_CORE, "controlplane.core", INT, "0", -1, 4095, "", \

@@ -17,7 +17,7 @@
 
 #define SL_DP_FRAME_CACHE_MIN_CLASS_SHIFT 16 /* 64 KiB: below it, plain aligned_alloc */
 #define SL_DP_FRAME_CACHE_CLASSES         16 /* 64 KiB .. 2 GiB */
-#define SL_DP_FRAME_CACHE_PER_CLASS       32
+#define SL_DP_FRAME_CACHE_PER_CLASS       64
 
 struct sl_dp_frame_cache {
     uint64_t retained_bytes_max;

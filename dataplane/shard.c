@@ -32,12 +32,13 @@ void sl_shard_options_default(struct sl_shard_options *o, const struct sl_config
 {
     int64_t frame_max = sl_config_int(cfg, SL_CONFIG_SOCKET_REQUEST_MAX_BYTES);
     o->requests_max = 256;
-    o->inflight_per_conn_max = 16;
+    o->inflight_per_conn_max =
+        (uint32_t)sl_config_int(cfg, SL_CONFIG_DATAPLANE_CONNECTION_INFLIGHT_MAX);
     o->arena_bytes = 256 * 1024;
     o->tx_bytes = 16 * 1024;
     o->response_bytes_max = 16 * 1024 * 1024;
     o->frame_memory_max = (uint64_t)frame_max + 64ull * 1024 * 1024;
-    o->frame_cache_bytes_max = 64ull * 1024 * 1024;
+    o->frame_cache_bytes_max = 128ull * 1024 * 1024;
     o->partitions_max = 8192;
     o->md_requests_max = 64;
     o->delete_queue_max = 64;
