@@ -108,6 +108,43 @@ bool api_versions_answered(uint16_t port)
     return ok && hdr[7] == 7;
 }
 
+static int64_t stat_value(const std::string &json, const std::string &key)
+{
+    size_t at = json.find("\"" + key + "\":");
+    return at == std::string::npos ? -1 : atoll(json.c_str() + at + key.size() + 3);
+}
+
+static void pipeline_produces(uint16_t port, const std::string &topic, int count,
+                              int64_t first_offset)
+{
+    sl_test::raw_kafka_connection conn;
+    std::string error;
+    ASSERT_TRUE(conn.connect_to("127.0.0.1:" + std::to_string(port), 5000, &error)) << error;
+    std::vector<uint8_t> all;
+    for (int i = 0; i < count; i++) {
+        std::vector<uint8_t> batch = sl_test::build_record_batch(
+            {{"k" + std::to_string(i), std::string(60000, 'v')}}, 1700000000000 + i);
+        std::vector<uint8_t> frame = sl_test::make_request_v1(
+            0, 7, 100 + i, sl_test::make_produce_v7_body(topic, 0, 1, 5000, batch));
+        uint8_t size[4] = {(uint8_t)(frame.size() >> 24), (uint8_t)(frame.size() >> 16),
+                           (uint8_t)(frame.size() >> 8), (uint8_t)frame.size()};
+        all.insert(all.end(), size, size + 4);
+        all.insert(all.end(), frame.begin(), frame.end());
+    }
+    ASSERT_TRUE(conn.send_raw(all)); // every frame at once: all are queued when parsing starts
+    for (int i = 0; i < count; i++) {
+        std::vector<uint8_t> payload;
+        ASSERT_EQ(conn.read_frame(&payload, 15000), sl_test::read_status::ok) << "answer " << i;
+        int32_t correlation_id = 0;
+        std::vector<sl_test::produce_partition_result> results;
+        ASSERT_TRUE(sl_test::parse_produce_v7_response(payload, &correlation_id, &results));
+        EXPECT_EQ(correlation_id, 100 + i);
+        ASSERT_EQ(results.size(), 1u);
+        EXPECT_EQ(results[0].error_code, 0);
+        EXPECT_EQ(results[0].base_offset, first_offset + i);
+    }
+}
+
 class Broker : public ::testing::Test
 {
   protected:
@@ -228,6 +265,16 @@ class Broker : public ::testing::Test
                    dir +
                    "/stats.sock');s.sendall(b'{\\\"cmd\\\":\\\"/stats\\\"}');"
                    "print(s.makefile().read())\"");
+    }
+    // backpressure_inflight added by 20 pipelined produces sent at once on one connection
+    // (each answered in order, without error).
+    int64_t inflight_backpressure_of_pipelined_produces()
+    {
+        kcat("-P -t pipelined -p 0", "created\n"); // offset 0
+        int64_t before = stat_value(stats_json(), "backpressure_inflight");
+        EXPECT_GE(before, 0);
+        pipeline_produces(port, "pipelined", 20, 1);
+        return stat_value(stats_json(), "backpressure_inflight") - before;
     }
     std::string dir;
     uint16_t port = 0, cport = 0;
@@ -516,50 +563,9 @@ TEST_F(BrokerTwoShards, PartitionsOfBothShardsRoundTripAndSurviveRestart)
 // Requests in flight per connection: a pipelining client gets answers in order either
 // way, but at dataplane.connection.inflight.max the shard stops parsing that connection
 // until an answer leaves (counted). Produce acks=1 stays in flight until its write ends.
-static int64_t stat_value(const std::string &json, const std::string &key)
-{
-    size_t at = json.find("\"" + key + "\":");
-    return at == std::string::npos ? -1 : atoll(json.c_str() + at + key.size() + 3);
-}
-
-static void pipeline_produces(uint16_t port, const std::string &topic, int count,
-                              int64_t first_offset)
-{
-    sl_test::raw_kafka_connection conn;
-    std::string error;
-    ASSERT_TRUE(conn.connect_to("127.0.0.1:" + std::to_string(port), 5000, &error)) << error;
-    std::vector<uint8_t> all;
-    for (int i = 0; i < count; i++) {
-        std::vector<uint8_t> batch = sl_test::build_record_batch(
-            {{"k" + std::to_string(i), std::string(60000, 'v')}}, 1700000000000 + i);
-        std::vector<uint8_t> frame = sl_test::make_request_v1(
-            0, 7, 100 + i, sl_test::make_produce_v7_body(topic, 0, 1, 5000, batch));
-        uint8_t size[4] = {(uint8_t)(frame.size() >> 24), (uint8_t)(frame.size() >> 16),
-                           (uint8_t)(frame.size() >> 8), (uint8_t)frame.size()};
-        all.insert(all.end(), size, size + 4);
-        all.insert(all.end(), frame.begin(), frame.end());
-    }
-    ASSERT_TRUE(conn.send_raw(all)); // every frame at once: all are queued when parsing starts
-    for (int i = 0; i < count; i++) {
-        std::vector<uint8_t> payload;
-        ASSERT_EQ(conn.read_frame(&payload, 15000), sl_test::read_status::ok) << "answer " << i;
-        int32_t correlation_id = 0;
-        std::vector<sl_test::produce_partition_result> results;
-        ASSERT_TRUE(sl_test::parse_produce_v7_response(payload, &correlation_id, &results));
-        EXPECT_EQ(correlation_id, 100 + i);
-        ASSERT_EQ(results.size(), 1u);
-        EXPECT_EQ(results[0].error_code, 0);
-        EXPECT_EQ(results[0].base_offset, first_offset + i);
-    }
-}
-
 TEST_F(Broker, TwentyPipelinedProducesStayWithinTheDefaultInflightBound)
 {
-    kcat("-P -t pipelined -p 0", "created\n"); // offset 0
-    int64_t before = stat_value(stats_json(), "backpressure_inflight");
-    ASSERT_GE(before, 0);
-    pipeline_produces(port, "pipelined", 20, 1);
-    EXPECT_EQ(stat_value(stats_json(), "backpressure_inflight"), before);
+    EXPECT_EQ(inflight_backpressure_of_pipelined_produces(), 0);
 }
 
 class BrokerOneRequestPerConnection : public Broker
@@ -573,11 +579,7 @@ class BrokerOneRequestPerConnection : public Broker
 
 TEST_F(BrokerOneRequestPerConnection, PipelinedProducesWaitForTheBoundAndAreAnsweredInOrder)
 {
-    kcat("-P -t pipelined -p 0", "created\n"); // offset 0
-    int64_t before = stat_value(stats_json(), "backpressure_inflight");
-    ASSERT_GE(before, 0);
-    pipeline_produces(port, "pipelined", 20, 1);
-    EXPECT_GT(stat_value(stats_json(), "backpressure_inflight"), before);
+    EXPECT_GT(inflight_backpressure_of_pipelined_produces(), 0);
 }
 
 // flush.messages=1: acknowledged means fdatasynced, so kill -9 loses nothing acknowledged.

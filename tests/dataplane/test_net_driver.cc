@@ -421,6 +421,59 @@ TEST_P(NetDriver, ZeroCopyIsInUseWhereSupported)
 }
 
 // ---------------------------------------------------------------------------------
+// The dataplane side of the length-prefixed frame tests: assembles 4-byte big-endian size
+// + body frames from on_recv buffers; a body can be completed by recv_exact.
+struct FrameAssembler {
+    uint8_t hdr[4];
+    uint32_t hdr_have = 0;
+    uint32_t body_len = 0;
+    std::vector<uint8_t> body;
+    uint32_t body_have = 0;
+    bool in_exact = false;
+    size_t frames = 0;
+    size_t bad = 0;
+    size_t exact_frames = 0;
+
+    // Takes a receive buffer's bytes; on_frame() runs for every frame completed in it.
+    template <typename OnFrame> void take(const uint8_t *p, uint32_t left, OnFrame on_frame)
+    {
+        while (left > 0) {
+            if (hdr_have < 4) {
+                uint32_t n = std::min(left, 4 - hdr_have);
+                memcpy(hdr + hdr_have, p, n);
+                hdr_have += n;
+                p += n;
+                left -= n;
+                if (hdr_have == 4) {
+                    body_len = (uint32_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
+                    body.assign(body_len, 0);
+                }
+                continue;
+            }
+            uint32_t n = std::min(left, body_len - body_have);
+            memcpy(body.data() + body_have, p, n);
+            body_have += n;
+            p += n;
+            left -= n;
+            if (body_have == body_len)
+                on_frame();
+        }
+    }
+    // A body of at least min_len bytes is partly here: the rest should come in place.
+    bool wants_exact(uint32_t min_len) const
+    {
+        return hdr_have == 4 && body_len >= min_len && body_have < body_len;
+    }
+    // Starts the next frame.
+    void next()
+    {
+        frames++;
+        hdr_have = 0;
+        body_have = 0;
+    }
+};
+
+// ---------------------------------------------------------------------------------
 // Length-prefixed frames: small bodies assembled from pool buffers, large bodies read
 // with recv_exact straight into a caller buffer, interleaved on one stream.
 
@@ -455,26 +508,13 @@ TEST_P(NetDriver, RecvExactInterleavedWithMultishot)
     }
     constexpr uint32_t kExactMin = 4096;
 
-    // Dataplane side: a frame assembler working from on_recv buffers.
-    struct Asm {
-        uint8_t hdr[4];
-        uint32_t hdr_have = 0;
-        uint32_t body_len = 0;
-        std::vector<uint8_t> body;
-        uint32_t body_have = 0;
-        bool in_exact = false;
-        size_t frames = 0;
-        size_t bad = 0;
-        size_t exact_frames = 0;
-    } a;
+    FrameAssembler a;
     sl_net_conn conn{};
     auto finish_frame = [&] {
         if (a.frames >= sizes.size() || a.body_len != sizes[a.frames] ||
             check_pattern((uint32_t)a.frames, 0, a.body.data(), a.body_len) != a.body_len)
             a.bad++;
-        a.frames++;
-        a.hdr_have = 0;
-        a.body_have = 0;
+        a.next();
     };
     s.on_accept = [&](sl_net_conn c, uint32_t) { conn = c; };
     s.on_recv_exact_done = [&](sl_net_conn, void *dst, uint32_t len) {
@@ -486,32 +526,9 @@ TEST_P(NetDriver, RecvExactInterleavedWithMultishot)
     };
     s.on_recv = [&](sl_net_conn c, const sl_net_rxbuf *b) {
         EXPECT_FALSE(a.in_exact) << "on_recv while recv_exact pending";
-        const uint8_t *p = b->data;
-        uint32_t left = b->len_bytes;
-        while (left > 0) {
-            if (a.hdr_have < 4) {
-                uint32_t n = std::min(left, 4 - a.hdr_have);
-                memcpy(a.hdr + a.hdr_have, p, n);
-                a.hdr_have += n;
-                p += n;
-                left -= n;
-                if (a.hdr_have == 4) {
-                    a.body_len =
-                        (uint32_t)a.hdr[0] << 24 | a.hdr[1] << 16 | a.hdr[2] << 8 | a.hdr[3];
-                    a.body.assign(a.body_len, 0);
-                }
-                continue;
-            }
-            uint32_t n = std::min(left, a.body_len - a.body_have);
-            memcpy(a.body.data() + a.body_have, p, n);
-            a.body_have += n;
-            p += n;
-            left -= n;
-            if (a.body_have == a.body_len)
-                finish_frame();
-        }
+        a.take(b->data, b->len_bytes, finish_frame);
         // This buffer is used up; a large body still missing comes in place.
-        if (a.hdr_have == 4 && a.body_len >= kExactMin && a.body_have < a.body_len) {
+        if (a.wants_exact(kExactMin)) {
             a.in_exact = true;
             ASSERT_EQ(
                 sl_net_recv_exact(s.drv, c, a.body.data() + a.body_have, a.body_len - a.body_have),
@@ -587,46 +604,19 @@ TEST_P(NetDriver, PipelinedLargeFramesArriveInPlace)
 
     constexpr uint32_t kFrames = 16;
     constexpr uint32_t kBody = (1u << 20) - 100;
-    struct Asm {
-        uint8_t hdr[4];
-        uint32_t hdr_have = 0;
-        std::vector<uint8_t> body;
-        uint32_t body_have = 0;
-        uint32_t frames = 0;
-        uint32_t bad = 0;
-    } a;
-    a.body.resize(kBody);
+    FrameAssembler a;
     sl_net_conn conn{};
     auto finish = [&] {
-        if (check_pattern(a.frames, 0, a.body.data(), kBody) != kBody)
+        if (a.body_len != kBody ||
+            check_pattern((uint32_t)a.frames, 0, a.body.data(), kBody) != kBody)
             a.bad++;
-        a.frames++;
-        a.hdr_have = 0;
-        a.body_have = 0;
+        a.next();
     };
     s.on_accept = [&](sl_net_conn c, uint32_t) { conn = c; };
     s.on_recv_exact_done = [&](sl_net_conn, void *, uint32_t) { finish(); };
     s.on_recv = [&](sl_net_conn c, const sl_net_rxbuf *b) {
-        const uint8_t *p = b->data;
-        uint32_t left = b->len_bytes;
-        while (left > 0) {
-            if (a.hdr_have < 4) {
-                uint32_t n = std::min(left, 4 - a.hdr_have);
-                memcpy(a.hdr + a.hdr_have, p, n);
-                a.hdr_have += n;
-                p += n;
-                left -= n;
-                continue;
-            }
-            uint32_t n = std::min(left, kBody - a.body_have);
-            memcpy(a.body.data() + a.body_have, p, n);
-            a.body_have += n;
-            p += n;
-            left -= n;
-            if (a.body_have == kBody)
-                finish();
-        }
-        if (a.hdr_have == 4 && a.body_have < kBody) {
+        a.take(b->data, b->len_bytes, finish);
+        if (a.wants_exact(1)) {
             ASSERT_EQ(sl_net_recv_exact(s.drv, c, a.body.data() + a.body_have, kBody - a.body_have),
                       0);
         }
