@@ -35,6 +35,8 @@ constexpr size_t k_log_tail_bytes = 8000;
 // Each readiness probe may take this long before the next try.
 constexpr int k_probe_timeout_ms = 1000;
 constexpr int k_probe_interval_ms = 50;
+// Starts on freshly picked ports when the first ones were taken meanwhile.
+constexpr int k_start_attempts = 3;
 
 std::string env_or_empty(const char *name)
 {
@@ -169,11 +171,32 @@ std::string broker_process::properties_text() const
 
 ::testing::AssertionResult broker_process::Start()
 {
-    ::testing::AssertionResult spawned = Spawn();
-    if (!spawned) {
-        return spawned;
+    // The ports are picked free and released before sluiced binds them (seconds later
+    // under sanitizers), so another process can take one meanwhile: start again on new
+    // ports when the broker says so, instead of failing the test.
+    for (int attempt = 1;; attempt++) {
+        ::testing::AssertionResult spawned = Spawn();
+        if (!spawned) {
+            return spawned;
+        }
+        ::testing::AssertionResult ready = WaitReady();
+        if (ready || attempt == k_start_attempts || !port_was_taken()) {
+            return ready;
+        }
+        fprintf(stderr, "harness: sluiced could not bind port %d or %d (attempt %d): new ports\n",
+                kafka_port_, controller_port_, attempt);
+        child_.reset();
+        remove_tree(dir_);
+        dir_.clear();
+        start_count_ = 0;
+        topics_created_ = false;
     }
-    return WaitReady();
+}
+
+bool broker_process::port_was_taken()
+{
+    return !mock_ && options_.kafka_port <= 0 && options_.controller_port == 0 && child_ &&
+           !child_->running() && log_text().find("ddress already in use") != std::string::npos;
 }
 
 ::testing::AssertionResult broker_process::WaitReady()

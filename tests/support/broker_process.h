@@ -119,6 +119,8 @@ class broker_process
     ::testing::AssertionResult create_topics();
     std::string properties_text() const;
     ::testing::AssertionResult fail_with_log(const std::string &what) const;
+    // The started broker exited because one of the picked ports was in use.
+    bool port_was_taken();
 
     broker_options options_;
     bool mock_ = false;

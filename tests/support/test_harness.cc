@@ -171,6 +171,40 @@ TEST_F(BrokerProcessRealMode, SilentBrokerTimesOutWithLogAndIsKilled)
     sl_test::remove_tree(dir);
 }
 
+// A picked port taken before the broker binds it: Start tries again on new ports (and a
+// new dir) instead of failing; the stand-in refuses its first start the way sluiced does.
+TEST_F(BrokerProcessRealMode, PortTakenAtStartIsRetriedOnNewPorts)
+{
+    std::string state = sl_test::make_temp_dir("sl-harness");
+    ASSERT_FALSE(state.empty());
+    std::string script = state + "/port-taken-once.sh";
+    ASSERT_TRUE(sl_test::write_file(
+        script, "#!/bin/sh\n"
+                "if [ ! -e '" +
+                    state +
+                    "/first' ]; then\n"
+                    "  echo \"$1\" > '" +
+                    state +
+                    "/first'\n"
+                    "  echo 'sluiced: cannot listen on 127.0.0.1: Address already in use' >&2\n"
+                    "  exit 1\n"
+                    "fi\n"
+                    "exec /usr/bin/python3 " SL_FAKE_BROKER_PATH " \"$@\"\n"));
+    ASSERT_EQ(chmod(script.c_str(), 0755), 0);
+    scoped_env sluiced("SLUICED", script.c_str());
+    {
+        broker_process broker;
+        ASSERT_TRUE(broker.Start());
+        EXPECT_EQ(sl_test::probe_api_versions_fresh(broker.bootstrap(), 2000), "");
+        std::string first_properties = sl_test::read_file(state + "/first");
+        ASSERT_FALSE(first_properties.empty()) << "the first start did not run";
+        EXPECT_EQ(first_properties.find(broker.dir()), std::string::npos)
+            << "the retry must use a new dir: " << first_properties;
+        ASSERT_TRUE(broker.Stop());
+    }
+    sl_test::remove_tree(state);
+}
+
 TEST_F(BrokerProcessRealMode, StartStopRestartKillWithStandInBroker)
 {
     scoped_env sluiced("SLUICED", SL_FAKE_BROKER_PATH);
