@@ -414,7 +414,7 @@ int main(int argc, char **argv)
     }
     const char *stats_path = sl_config_string(&cfg, SL_CONFIG_STATS_SOCKET);
     if (stats_path != NULL && sl_stats_server_open(&stats, stats_path, shards, shard_count, node_id,
-                                                   err, sizeof(err)) != 0)
+                                                   md, err, sizeof(err)) != 0)
         fprintf(stderr, "sluiced: %s (continuing without stats)\n", err);
 
     fprintf(stderr,

@@ -14,10 +14,12 @@
 #include "dataplane/codec/kafka_errors.h"
 
 int sl_stats_server_open(struct sl_stats_server *srv, const char *path, struct sl_shard **shards,
-                         uint32_t shard_count, int32_t node_id, char *err, size_t err_size)
+                         uint32_t shard_count, int32_t node_id, const struct sl_md_log *md_log,
+                         char *err, size_t err_size)
 {
     memset(srv, 0, sizeof(*srv));
     srv->fd = -1;
+    srv->md_log = md_log;
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(addr.sun_path)) {
         snprintf(err, err_size, "stats.socket '%s' is longer than %zu bytes", path,
@@ -202,6 +204,31 @@ static void write_driver_and_storage(FILE *out, const struct sl_shard *shard)
     }
 }
 
+#define SL_STATS_RPC_FIELDS(X)                                                                     \
+    X(raft_connections)                                                                            \
+    X(rpc_connections)                                                                             \
+    X(refused_connections)                                                                         \
+    X(bad_handshakes)                                                                              \
+    X(bad_frames)                                                                                  \
+    X(requests_served)                                                                             \
+    X(requests_forwarded)                                                                          \
+    X(forward_retries)                                                                             \
+    X(forward_timeouts)
+
+static void write_controller_rpc(FILE *out, const struct sl_md_log *log)
+{
+    struct sl_md_log_rpc_stats r;
+    sl_md_log_get_rpc_stats(log, &r);
+    const char *sep = "";
+    fprintf(out, ",\"controller_rpc\":{");
+#define SL_STATS_RPC_OUT(name)                                                                     \
+    fprintf(out, "%s\"" #name "\":%llu", sep, (unsigned long long)r.name);                         \
+    sep = ",";
+    SL_STATS_RPC_FIELDS(SL_STATS_RPC_OUT)
+#undef SL_STATS_RPC_OUT
+    fprintf(out, "}");
+}
+
 static void write_stats(struct sl_stats_server *srv, FILE *out)
 {
     fprintf(out, "{\"node_id\":%d,\"shards\":[", srv->node_id);
@@ -211,7 +238,10 @@ static void write_stats(struct sl_stats_server *srv, FILE *out)
         write_driver_and_storage(out, srv->shards[i]);
         fprintf(out, "}");
     }
-    fprintf(out, "]}\n");
+    fprintf(out, "]");
+    if (srv->md_log != NULL)
+        write_controller_rpc(out, srv->md_log);
+    fprintf(out, "}\n");
 }
 
 void sl_stats_server_serve_one(struct sl_stats_server *srv)
