@@ -271,7 +271,13 @@ class Broker : public ::testing::Test
     int64_t inflight_backpressure_of_pipelined_produces()
     {
         kcat("-P -t pipelined -p 0", "created\n"); // offset 0
-        int64_t before = stat_value(stats_json(), "backpressure_inflight");
+        // The stats socket opens once every shard serves: possibly after the first answer.
+        int64_t before = -1;
+        for (int i = 0; i < 200 && before < 0; i++) {
+            before = stat_value(stats_json(), "backpressure_inflight");
+            if (before < 0)
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
         EXPECT_GE(before, 0);
         pipeline_produces(port, "pipelined", 20, 1);
         return stat_value(stats_json(), "backpressure_inflight") - before;
