@@ -182,6 +182,9 @@ void sl_segment_note_batch(struct sl_log *log, struct sl_segment *segment,
                            const struct sl_batch_info *info, uint32_t position);
 void sl_segment_finish_time_index(struct sl_segment *segment);
 int sl_segment_save_indexes(struct sl_log *log, struct sl_segment *segment);
+/* Puts the partial last chunk of the segment (the append target) in the cache as DIRTY;
+ * nothing when the segment ends on a chunk boundary (empty ones too). 0, -ENOBUFS or
+ * -errno. Blocking read. */
 int sl_segment_load_tail(struct sl_log *log, struct sl_segment *segment);
 void sl_segment_delete_files(struct sl_log *log, struct sl_segment *segment);
 

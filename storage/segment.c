@@ -177,26 +177,28 @@ int sl_segment_load_tail(struct sl_log *log, struct sl_segment *segment)
     struct sl_storage *st = log->storage;
     uint32_t chunk_bytes = st->config.chunk_bytes;
     uint32_t chunk_index = segment->size_bytes / chunk_bytes;
+    /* An empty segment (or one that ends on a chunk boundary) has no bytes to keep: the
+     * first append takes a chunk (reserve_chunks). So the many logs that never see a
+     * record (most __consumer_offsets partitions) hold no pool memory. */
+    if (segment->size_bytes % chunk_bytes == 0)
+        return 0;
     struct sl_cache_entry *e =
         sl_cache_insert(&st->cache, segment->id, chunk_index, SL_CACHE_DIRTY);
     if (e == NULL)
         return -ENOBUFS;
-    memset(e->chunk, 0, chunk_bytes);
     uint32_t chunk_start = chunk_index * chunk_bytes;
     uint32_t want = segment->size_bytes - chunk_start;
-    if (want > 0) {
-        /* The fd may be O_DIRECT: read whole pages into the aligned chunk. */
-        size_t got = 0;
-        int rc = pread_full(segment->fd, e->chunk, SL_ALIGN_UP(want, SL_MEM_PAGE_BYTES),
-                            chunk_start, &got);
-        if (rc == 0 && got < want)
-            rc = -EIO;
-        if (rc != 0) {
-            sl_cache_remove(&st->cache, e);
-            return rc;
-        }
-        memset(e->chunk + want, 0, chunk_bytes - want);
+    /* The fd may be O_DIRECT: read whole pages into the aligned chunk. */
+    size_t got = 0;
+    int rc =
+        pread_full(segment->fd, e->chunk, SL_ALIGN_UP(want, SL_MEM_PAGE_BYTES), chunk_start, &got);
+    if (rc == 0 && got < want)
+        rc = -EIO;
+    if (rc != 0) {
+        sl_cache_remove(&st->cache, e);
+        return rc;
     }
+    memset(e->chunk + want, 0, chunk_bytes - want); /* padding of the next O_DIRECT write */
     e->valid_bytes = want;
     return 0;
 }

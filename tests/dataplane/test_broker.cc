@@ -266,18 +266,25 @@ class Broker : public ::testing::Test
                    "/stats.sock');s.sendall(b'{\\\"cmd\\\":\\\"/stats\\\"}');"
                    "print(s.makefile().read())\"");
     }
+    // The stats socket opens once every shard serves, possibly after the first answer:
+    // the first reply that carries the storage counters (up to 10 s).
+    std::string stats_json_when_up()
+    {
+        std::string json;
+        for (int i = 0; i < 200; i++) {
+            json = stats_json();
+            if (json.find("\"chunks_free\"") != std::string::npos)
+                break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return json;
+    }
     // backpressure_inflight added by 20 pipelined produces sent at once on one connection
     // (each answered in order, without error).
     int64_t inflight_backpressure_of_pipelined_produces()
     {
         kcat("-P -t pipelined -p 0", "created\n"); // offset 0
-        // The stats socket opens once every shard serves: possibly after the first answer.
-        int64_t before = -1;
-        for (int i = 0; i < 200 && before < 0; i++) {
-            before = stat_value(stats_json(), "backpressure_inflight");
-            if (before < 0)
-                std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
+        int64_t before = stat_value(stats_json_when_up(), "backpressure_inflight");
         EXPECT_GE(before, 0);
         pipeline_produces(port, "pipelined", 20, 1);
         return stat_value(stats_json(), "backpressure_inflight") - before;
@@ -291,6 +298,16 @@ TEST_F(Broker, KcatListsTheBroker)
 {
     std::string out = kcat("-L");
     EXPECT_NE(out.find("broker 1 at 127.0.0.1:" + std::to_string(port)), std::string::npos) << out;
+}
+
+// The 50 __consumer_offsets logs every broker opens hold no records, so they hold no
+// storage chunks: the whole cache is there for data.
+TEST_F(Broker, AFreshBrokerKeepsItsWholeCacheFree)
+{
+    std::string stats = stats_json_when_up();
+    int64_t total = stat_value(stats, "chunks_total");
+    ASSERT_GT(total, 0) << stats;
+    EXPECT_EQ(stat_value(stats, "chunks_free"), total) << stats;
 }
 
 TEST_F(Broker, ProduceConsumeRoundTripWithKeysHeadersAndCodecs)

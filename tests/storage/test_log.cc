@@ -639,6 +639,24 @@ TEST_F(LogTest, ColdReadsGoThroughIoUring)
     EXPECT_EQ(read_all(st, log, 0), expected_from(0));
 }
 
+// Most logs of a broker never see a record (the __consumer_offsets partitions): an empty
+// log takes no pool chunk until its first append, so the cache keeps them for data.
+TEST_F(LogTest, AnEmptyLogHoldsNoChunkUntilItsFirstAppend)
+{
+    uint32_t free_before = sl_storage_get_stats(st)->chunks_free;
+    open();
+    EXPECT_EQ(sl_storage_get_stats(st)->chunks_free, free_before);
+    reopen(); // still empty after a clean close
+    EXPECT_EQ(sl_storage_get_stats(st)->chunks_free, free_before);
+    append(make_seeded_batch(1, 2, 100));
+    EXPECT_EQ(sl_storage_get_stats(st)->chunks_free, free_before - 1);
+    drain(st);
+    reopen(); // the partial tail chunk comes back as the append target
+    append(make_seeded_batch(2, 3, 100));
+    drain(st);
+    EXPECT_EQ(read_all(st, log, 0), expected_from(0));
+}
+
 TEST_F(LogTest, PinnedChunksAreNeverReused)
 {
     // A tiny cache: 8 chunks of 64 KiB. Data: ~1.2 MiB, so reads must evict.
