@@ -98,15 +98,20 @@ void sl_stats_server_close(struct sl_stats_server *srv)
     X(loop_idle_waits)
 /* clang-format on */
 
+/* One "name":value member of a JSON object; *sep is "" before the first. */
+static void write_u64(FILE *out, const char **sep, const char *name, uint64_t value)
+{
+    fprintf(out, "%s\"%s\":%llu", *sep, name, (unsigned long long)value);
+    *sep = ",";
+}
+
 static void write_shard(FILE *out, const struct sl_dp_stats *st)
 {
     /* A snapshot copy first, so one shard's numbers come from (nearly) one moment. */
     struct sl_dp_stats s;
     memcpy(&s, st, sizeof(s));
     const char *sep = "";
-#define SL_STATS_FIELD_OUT(name)                                                                   \
-    fprintf(out, "%s\"" #name "\":%llu", sep, (unsigned long long)s.name);                         \
-    sep = ",";
+#define SL_STATS_FIELD_OUT(name) write_u64(out, &sep, #name, s.name);
     SL_STATS_FIELDS(SL_STATS_FIELD_OUT)
 #undef SL_STATS_FIELD_OUT
     fprintf(out, ",\"requests\":{");
@@ -183,9 +188,7 @@ static void write_driver_and_storage(FILE *out, const struct sl_shard *shard)
         memcpy(&n, nc, sizeof(n));
         const char *sep = "";
         fprintf(out, ",\"net\":{");
-#define SL_STATS_NET_OUT(name)                                                                     \
-    fprintf(out, "%s\"" #name "\":%llu", sep, (unsigned long long)n.name);                         \
-    sep = ",";
+#define SL_STATS_NET_OUT(name) write_u64(out, &sep, #name, n.name);
         SL_STATS_NET_FIELDS(SL_STATS_NET_OUT)
 #undef SL_STATS_NET_OUT
         fprintf(out, "}");
@@ -221,9 +224,7 @@ static void write_controller_rpc(FILE *out, const struct sl_md_log *log)
     sl_md_log_get_rpc_stats(log, &r);
     const char *sep = "";
     fprintf(out, ",\"controller_rpc\":{");
-#define SL_STATS_RPC_OUT(name)                                                                     \
-    fprintf(out, "%s\"" #name "\":%llu", sep, (unsigned long long)r.name);                         \
-    sep = ",";
+#define SL_STATS_RPC_OUT(name) write_u64(out, &sep, #name, r.name);
     SL_STATS_RPC_FIELDS(SL_STATS_RPC_OUT)
 #undef SL_STATS_RPC_OUT
     fprintf(out, "}");
