@@ -274,25 +274,6 @@ std::set<int32_t> partition_dirs(const std::string &data_dir, const std::string 
 }
 
 // Waits until every running node lists exactly `ids` and agrees on a controller.
-// A counter of the "controller_rpc" object in the /stats reply of node index; -1 when
-// the object or the key is missing.
-int64_t controller_rpc_counter(cluster_process &cluster, int index, const std::string &key)
-{
-    std::string reply, error;
-    if (!sl_test::query_stats_socket(cluster.node(index).stats_socket(), "{\"cmd\":\"/stats\"}",
-                                     5000, &reply, &error)) {
-        ADD_FAILURE() << "stats socket of node " << cluster.node_id(index) << ": " << error;
-        return -1;
-    }
-    size_t object = reply.find("\"controller_rpc\":{");
-    if (object == std::string::npos)
-        return -1;
-    size_t at = reply.find("\"" + key + "\":", object);
-    if (at == std::string::npos || reply.find('}', object) < at)
-        return -1;
-    return atoll(reply.c_str() + at + key.size() + 3);
-}
-
 int32_t wait_cluster_formed(cluster_process &cluster, const std::vector<int32_t> &ids)
 {
     for (int i = 0; i < cluster.size(); i++) {
@@ -358,13 +339,18 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
     // The stats socket shows the controller RPC: each of the other two brokers forwarded
     // its two CreateTopics (and its heartbeats) to the active controller, which served them.
     for (int i = 0; i < cluster.size(); i++) {
+        sl_test::stats_totals stats;
+        std::string error;
+        ASSERT_TRUE(sl_test::read_stats_totals(cluster.node(i).stats_socket(), &stats, &error))
+            << "node " << cluster.node_id(i) << ": " << error;
         if (cluster.node_id(i) == controller) {
-            EXPECT_GE(controller_rpc_counter(cluster, i, "requests_served"), 4);
-            EXPECT_GE(controller_rpc_counter(cluster, i, "rpc_connections"), 2);
+            EXPECT_GE(stats.get("controller_rpc.requests_served"), 4u);
+            EXPECT_GE(stats.get("controller_rpc.rpc_connections"), 2u);
         } else {
-            EXPECT_GE(controller_rpc_counter(cluster, i, "requests_forwarded"), 2);
+            EXPECT_GE(stats.get("controller_rpc.requests_forwarded"), 2u);
         }
-        EXPECT_EQ(controller_rpc_counter(cluster, i, "bad_frames"), 0);
+        EXPECT_TRUE(stats.has("controller_rpc.bad_frames"));
+        EXPECT_EQ(stats.get("controller_rpc.bad_frames"), 0u);
     }
 
     // kcat -L through each broker lists the three brokers and a topic with its leaders.

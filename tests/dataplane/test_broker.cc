@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "tests/support/raw_kafka_client.h"
+#include "tests/support/stats_socket.h"
 
 namespace
 {
@@ -106,12 +107,6 @@ bool api_versions_answered(uint16_t port)
     ok = ok && recv(fd, hdr, sizeof(hdr), MSG_WAITALL) == 8;
     close(fd);
     return ok && hdr[7] == 7;
-}
-
-static int64_t stat_value(const std::string &json, const std::string &key)
-{
-    size_t at = json.find("\"" + key + "\":");
-    return at == std::string::npos ? -1 : atoll(json.c_str() + at + key.size() + 3);
 }
 
 static void pipeline_produces(uint16_t port, const std::string &topic, int count,
@@ -266,28 +261,30 @@ class Broker : public ::testing::Test
                    "/stats.sock');s.sendall(b'{\\\"cmd\\\":\\\"/stats\\\"}');"
                    "print(s.makefile().read())\"");
     }
-    // The stats socket opens once every shard serves, possibly after the first answer:
-    // the first reply that carries the storage counters (up to 10 s).
-    std::string stats_json_when_up()
+    // Counters summed over the shards (tests/support/stats_socket.h). The socket opens once
+    // every shard serves, possibly after the first answer: tried for up to 10 s.
+    sl_test::stats_totals stats()
     {
-        std::string json;
+        sl_test::stats_totals totals;
+        std::string error;
         for (int i = 0; i < 200; i++) {
-            json = stats_json();
-            if (json.find("\"chunks_free\"") != std::string::npos)
-                break;
+            if (sl_test::read_stats_totals(dir + "/stats.sock", &totals, &error))
+                return totals;
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
-        return json;
+        ADD_FAILURE() << "stats socket: " << error;
+        return totals;
     }
     // backpressure_inflight added by 20 pipelined produces sent at once on one connection
     // (each answered in order, without error).
     int64_t inflight_backpressure_of_pipelined_produces()
     {
         kcat("-P -t pipelined -p 0", "created\n"); // offset 0
-        int64_t before = stat_value(stats_json_when_up(), "backpressure_inflight");
-        EXPECT_GE(before, 0);
+        sl_test::stats_totals before = stats();
+        EXPECT_TRUE(before.has("backpressure_inflight"));
         pipeline_produces(port, "pipelined", 20, 1);
-        return stat_value(stats_json(), "backpressure_inflight") - before;
+        return (int64_t)(stats().get("backpressure_inflight") -
+                         before.get("backpressure_inflight"));
     }
     std::string dir;
     uint16_t port = 0, cport = 0;
@@ -304,10 +301,9 @@ TEST_F(Broker, KcatListsTheBroker)
 // storage chunks: the whole cache is there for data.
 TEST_F(Broker, AFreshBrokerKeepsItsWholeCacheFree)
 {
-    std::string stats = stats_json_when_up();
-    int64_t total = stat_value(stats, "chunks_total");
-    ASSERT_GT(total, 0) << stats;
-    EXPECT_EQ(stat_value(stats, "chunks_free"), total) << stats;
+    sl_test::stats_totals totals = stats();
+    ASSERT_GT(totals.get("storage.chunks_total"), 0u);
+    EXPECT_EQ(totals.get("storage.chunks_free"), totals.get("storage.chunks_total"));
 }
 
 TEST_F(Broker, ProduceConsumeRoundTripWithKeysHeadersAndCodecs)

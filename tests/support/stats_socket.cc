@@ -125,8 +125,12 @@ class stats_json_reader
                         break;
                     }
                 }
-            } else if (!skip_value()) {
-                return fail(error, "bad value of " + key);
+            } else {
+                // Node-wide objects (controller_rpc) under their own name.
+                skip_space();
+                bool ok = peek() == '{' ? value(key) : skip_value();
+                if (!ok)
+                    return fail(error, "bad value of " + key);
             }
             skip_space();
             if (peek() == ',') {

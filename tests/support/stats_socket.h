@@ -19,13 +19,18 @@ bool query_stats_socket(const std::string &path, const std::string &request, int
 
 // Counters of one /stats reply, summed over every shard, keyed by their path below the
 // shard object joined with '.': "connections_closed_mid_frame", "requests.Metadata.count",
-// "errors.CORRUPT_MESSAGE", "net.closes_peer". A key absent from the reply reads as 0.
+// "errors.CORRUPT_MESSAGE", "net.closes_peer"; node-wide objects next to "shards" by their
+// full path: "controller_rpc.requests_served". A key absent from the reply reads as 0.
 struct stats_totals {
     std::map<std::string, uint64_t> values;
     uint64_t get(const std::string &key) const
     {
         auto it = values.find(key);
         return it == values.end() ? 0 : it->second;
+    }
+    bool has(const std::string &key) const
+    {
+        return values.count(key) != 0;
     }
 };
 

@@ -358,6 +358,28 @@ TEST(RawKafka, BuiltRecordBatchIsConsistent)
 }
 
 // A throwaway Unix-socket server: reads one line, answers, and closes (or stays open).
+// The /stats shape of docs/stats.md: shard counters summed over shards, node-wide objects
+// under their own name, other top-level values skipped.
+TEST(StatsSocket, ParsesShardSumsAndNodeWideObjects)
+{
+    const std::string reply =
+        "{\"node_id\":3,\"shards\":[{\"shard\":0,\"frames_zero_copy\":2,\"net\":{\"rx_bytes\":10},"
+        "\"storage\":{\"direct_io\":true,\"chunks_free\":7}},{\"shard\":1,\"frames_zero_copy\":5,"
+        "\"net\":{\"rx_bytes\":1}}],\"controller_rpc\":{\"requests_served\":4,\"bad_frames\":0}}\n";
+    sl_test::stats_totals t;
+    std::string error;
+    ASSERT_TRUE(sl_test::parse_stats_totals(reply, &t, &error)) << error;
+    EXPECT_EQ(t.get("frames_zero_copy"), 7u);
+    EXPECT_EQ(t.get("net.rx_bytes"), 11u);
+    EXPECT_EQ(t.get("storage.chunks_free"), 7u);
+    EXPECT_EQ(t.get("controller_rpc.requests_served"), 4u);
+    EXPECT_TRUE(t.has("controller_rpc.bad_frames"));
+    EXPECT_EQ(t.get("controller_rpc.bad_frames"), 0u);
+    EXPECT_FALSE(t.has("node_id"));
+    EXPECT_FALSE(t.has("controller_rpc.forward_timeouts"));
+    EXPECT_FALSE(sl_test::parse_stats_totals("{\"node_id\":3}", &t, &error));
+}
+
 TEST(StatsSocket, SendsRequestLineAndReturnsReply)
 {
     std::string dir = sl_test::make_temp_dir("sl-stats");
