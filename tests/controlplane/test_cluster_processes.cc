@@ -33,8 +33,10 @@ namespace
 {
 
 using sl_test::cluster_options;
+using sl_test::check_brokers;
 using sl_test::cluster_process;
 using sl_test::consumed_message;
+using sl_test::ids_text;
 using sl_test::metadata_partition;
 using sl_test::metadata_topic;
 using sl_test::metadata_view;
@@ -68,32 +70,6 @@ cluster_options fast_options(int voters, int standbys)
         {"group.initial.rebalance.delay.ms", "0"},
     };
     return o;
-}
-
-std::string ids_text(const std::vector<int32_t> &ids)
-{
-    std::ostringstream out;
-    out << "[";
-    for (size_t i = 0; i < ids.size(); i++) {
-        out << (i ? "," : "") << ids[i];
-    }
-    out << "]";
-    return out.str();
-}
-
-// "" when view lists exactly the brokers `ids`.
-std::string check_brokers(const metadata_view &view, const std::vector<int32_t> &ids)
-{
-    if (view.broker_ids() != ids) {
-        return "brokers " + ids_text(view.broker_ids()) + ", want " + ids_text(ids);
-    }
-    for (const auto &b : view.brokers) {
-        if (b.host != "127.0.0.1" || b.port <= 0) {
-            return "broker " + std::to_string(b.node_id) + " has address " + b.host + ":" +
-                   std::to_string(b.port);
-        }
-    }
-    return "";
 }
 
 // "" when topic has `partitions` partitions, each with replication factor 1 and a live
@@ -276,15 +252,8 @@ std::set<int32_t> partition_dirs(const std::string &data_dir, const std::string 
 // Waits until every running node lists exactly `ids` and agrees on a controller.
 int32_t wait_cluster_formed(cluster_process &cluster, const std::vector<int32_t> &ids)
 {
-    for (int i = 0; i < cluster.size(); i++) {
-        if (!cluster.running(i)) {
-            continue;
-        }
-        EXPECT_TRUE(cluster.WaitForMetadata(
-            i, [&](const metadata_view &v) { return check_brokers(v, ids); }, k_propagate_ms));
-    }
     std::string why;
-    int32_t controller = cluster.WaitForController(k_propagate_ms, &why);
+    int32_t controller = cluster.WaitFormed(ids, k_propagate_ms, &why);
     EXPECT_GE(controller, 1) << why;
     return controller;
 }

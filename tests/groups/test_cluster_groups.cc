@@ -304,17 +304,8 @@ TEST(ClusterGroups, CoordinatorIsTheLeaderOfTheGroupsOffsetsPartition)
 {
     cluster_process cluster(group_cluster_options());
     ASSERT_TRUE(cluster.Start());
-    const std::vector<int32_t> all = {1, 2, 3};
-    for (int i = 0; i < cluster.size(); i++) {
-        ASSERT_TRUE(cluster.WaitForMetadata(
-            i,
-            [&](const metadata_view &v) -> std::string {
-                return v.broker_ids() == all ? "" : "not every broker registered yet";
-            },
-            k_wait_ms));
-    }
     std::string why;
-    int32_t controller = cluster.WaitForController(k_wait_ms, &why);
+    int32_t controller = cluster.WaitFormed({1, 2, 3}, k_wait_ms, &why);
     ASSERT_GE(controller, 1) << why;
 
     // Users cannot create the internal topic; the first FindCoordinator creates it and
@@ -468,16 +459,8 @@ TEST(ClusterGroups, ABrokerMissingAtCreationCoordinatesNothing)
     cluster_process cluster(group_cluster_options());
     ASSERT_TRUE(cluster.Start());
     const std::vector<int32_t> all = {1, 2, 3};
-    for (int i = 0; i < cluster.size(); i++) {
-        ASSERT_TRUE(cluster.WaitForMetadata(
-            i,
-            [&](const metadata_view &v) -> std::string {
-                return v.broker_ids() == all ? "" : "not every broker registered yet";
-            },
-            k_wait_ms));
-    }
     std::string why;
-    int32_t controller = cluster.WaitForController(k_wait_ms, &why);
+    int32_t controller = cluster.WaitFormed(all, k_wait_ms, &why);
     ASSERT_GE(controller, 1) << why;
     int absent = 0;
     while (cluster.node_id(absent) == controller) {

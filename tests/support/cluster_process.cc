@@ -18,8 +18,50 @@ constexpr int k_request_timeout_ms = 2000;
 
 } // namespace
 
+std::string ids_text(const std::vector<int32_t> &ids)
+{
+    std::ostringstream out;
+    out << "[";
+    for (size_t i = 0; i < ids.size(); i++) {
+        out << (i ? "," : "") << ids[i];
+    }
+    out << "]";
+    return out.str();
+}
+
+std::string check_brokers(const metadata_view &view, const std::vector<int32_t> &ids)
+{
+    if (view.broker_ids() != ids) {
+        return "brokers " + ids_text(view.broker_ids()) + ", want " + ids_text(ids);
+    }
+    for (const auto &b : view.brokers) {
+        if (b.host != "127.0.0.1" || b.port <= 0) {
+            return "broker " + std::to_string(b.node_id) + " has address " + b.host + ":" +
+                   std::to_string(b.port);
+        }
+    }
+    return "";
+}
+
 cluster_process::cluster_process(cluster_options options) : options_(std::move(options))
 {
+}
+
+int32_t cluster_process::WaitFormed(const std::vector<int32_t> &ids, int timeout_ms,
+                                    std::string *why)
+{
+    for (int i = 0; i < size(); i++) {
+        if (!running(i)) {
+            continue;
+        }
+        ::testing::AssertionResult listed = WaitForMetadata(
+            i, [&](const metadata_view &v) { return check_brokers(v, ids); }, timeout_ms);
+        if (!listed) {
+            *why = listed.message();
+            return -1;
+        }
+    }
+    return WaitForController(timeout_ms, why);
 }
 
 std::string cluster_process::address(int index) const

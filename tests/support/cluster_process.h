@@ -31,6 +31,13 @@ struct cluster_options {
     int start_timeout_ms = 60000;
 };
 
+// "[1,2,3]".
+std::string ids_text(const std::vector<int32_t> &ids);
+
+// "" when view lists exactly the brokers `ids`, each on 127.0.0.1 with a port; else what
+// differs.
+std::string check_brokers(const metadata_view &view, const std::vector<int32_t> &ids);
+
 class cluster_process
 {
   public:
@@ -90,6 +97,11 @@ class cluster_process
     // Waits until every running node's Metadata names the same controller, a running voter
     // other than not_node, and returns its id; -1 after timeout_ms (*why says what was seen).
     int32_t WaitForController(int timeout_ms, std::string *why, int32_t not_node = -1);
+
+    // Waits until every running node's Metadata lists exactly the brokers `ids` (each on
+    // 127.0.0.1 with a port), then for the controller they agree on (WaitForController).
+    // Returns its id, or -1 with *why saying what was seen; each wait has timeout_ms.
+    int32_t WaitFormed(const std::vector<int32_t> &ids, int timeout_ms, std::string *why);
 
     // Polls node index's Metadata (all topics, no auto-creation) until check returns ""
     // (success) or timeout_ms passes; the failure carries check's last complaint.
