@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/codec/kafka_errors.h"
 #include "tests/support/child_process.h"
 #include "tests/support/cluster_process.h"
 #include "tests/support/compat_env.h"
@@ -32,8 +33,8 @@
 namespace
 {
 
-using sl_test::cluster_options;
 using sl_test::check_brokers;
+using sl_test::cluster_options;
 using sl_test::cluster_process;
 using sl_test::consumed_message;
 using sl_test::ids_text;
@@ -41,11 +42,6 @@ using sl_test::metadata_partition;
 using sl_test::metadata_topic;
 using sl_test::metadata_view;
 using sl_test::rdkafka_producer;
-
-constexpr int16_t k_err_none = 0;
-constexpr int16_t k_err_leader_not_available = 5;
-constexpr int16_t k_err_not_leader_or_follower = 6;
-constexpr int16_t k_err_coordinator_not_available = 15;
 
 // Bounds of the waits below (a loaded 2-core machine runs five brokers plus clients).
 constexpr int k_propagate_ms = 20000;
@@ -80,13 +76,13 @@ std::string check_topic_led(const metadata_view &view, const std::string &topic,
     if (t == nullptr) {
         return "topic " + topic + " not listed";
     }
-    if (t->error_code != k_err_none || (int)t->partitions.size() != partitions) {
+    if (t->error_code != SL_KAFKA_ERR_NONE || (int)t->partitions.size() != partitions) {
         return "topic " + topic + ": error " + std::to_string(t->error_code) + ", " +
                std::to_string(t->partitions.size()) + " partitions";
     }
     for (const metadata_partition &p : t->partitions) {
         std::string where = topic + "-" + std::to_string(p.partition);
-        if (p.error_code != k_err_none || p.leader < 0) {
+        if (p.error_code != SL_KAFKA_ERR_NONE || p.leader < 0) {
             return where + ": error " + std::to_string(p.error_code) + ", leader " +
                    std::to_string(p.leader);
         }
@@ -293,7 +289,7 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
         ASSERT_EQ(sl_test::create_topic_raw(cluster.address(i), raw_topic, k_partitions, 1,
                                             k_admin_ms, &code, &message),
                   "");
-        ASSERT_EQ(code, k_err_none) << message;
+        ASSERT_EQ(code, SL_KAFKA_ERR_NONE) << message;
         topics.push_back(raw_topic);
         std::string rdk_topic = "rdk-via-" + std::to_string(cluster.node_id(i));
         ASSERT_EQ(
@@ -364,9 +360,10 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
         for (int i = 0; i < cluster.size(); i++) {
             int16_t code = raw_produce_error(cluster.address(i), topic, partition);
             if (cluster.node_id(i) == kv.first) {
-                EXPECT_EQ(code, k_err_none) << "leader " << kv.first << " partition " << partition;
+                EXPECT_EQ(code, SL_KAFKA_ERR_NONE)
+                    << "leader " << kv.first << " partition " << partition;
             } else {
-                EXPECT_EQ(code, k_err_not_leader_or_follower)
+                EXPECT_EQ(code, SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER)
                     << "node " << cluster.node_id(i) << " partition " << partition;
             }
         }
@@ -391,7 +388,7 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
                       cluster.address(other), topic, partition,
                       sl_test::build_record_batch({{"k", "v10"}}, 1700000000000), 5000, &res),
                   "");
-        EXPECT_EQ(res.error_code, k_err_not_leader_or_follower);
+        EXPECT_EQ(res.error_code, SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER);
         EXPECT_EQ(res.current_leader, kv.first);
         const metadata_topic *mt = first.topic(topic);
         ASSERT_NE(mt, nullptr);
@@ -404,7 +401,7 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
                       cluster.address(cluster.index_of(kv.first)), topic, partition,
                       sl_test::build_record_batch({{"k", "v10"}}, 1700000000000), 5000, &res),
                   "");
-        EXPECT_EQ(res.error_code, k_err_none);
+        EXPECT_EQ(res.error_code, SL_KAFKA_ERR_NONE);
         EXPECT_EQ(res.current_leader, -1);
         EXPECT_TRUE(res.node_endpoints.empty());
     }
@@ -417,14 +414,14 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
         sl_test::fetch_v12_result res;
         ASSERT_EQ(sl_test::fetch_v12_raw(cluster.address(other), topic, partition, 0, 5000, &res),
                   "");
-        EXPECT_EQ(res.error_code, k_err_not_leader_or_follower);
+        EXPECT_EQ(res.error_code, SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER);
         EXPECT_EQ(res.current_leader, kv.first);
         EXPECT_EQ(res.current_leader_epoch,
                   first.topic(topic)->partitions[(size_t)partition].leader_epoch);
         ASSERT_EQ(sl_test::fetch_v12_raw(cluster.address(cluster.index_of(kv.first)), topic,
                                          partition, 0, 5000, &res),
                   "");
-        EXPECT_EQ(res.error_code, k_err_none);
+        EXPECT_EQ(res.error_code, SL_KAFKA_ERR_NONE);
         EXPECT_EQ(res.current_leader, -1);
         EXPECT_GE(res.high_watermark, 1);
         EXPECT_GT(res.records_bytes, 0);
@@ -449,9 +446,9 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
                 ASSERT_EQ(sl_test::find_group_coordinator_raw(cluster.address(i), group, 2000,
                                                               &code, &node),
                           "");
-            } while (code == k_err_coordinator_not_available && usleep(20000) == 0 &&
+            } while (code == SL_KAFKA_ERR_COORDINATOR_NOT_AVAILABLE && usleep(20000) == 0 &&
                      sl_test::monotonic_ms() < deadline_ms);
-            ASSERT_EQ(code, k_err_none);
+            ASSERT_EQ(code, SL_KAFKA_ERR_NONE);
             if (i == 0) {
                 coordinator = node;
             }
@@ -470,7 +467,7 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
         ASSERT_EQ(
             sl_test::create_topic_raw(cluster.address(1), rf3, 3, 3, k_admin_ms, &code, &message),
             "");
-        ASSERT_EQ(code, k_err_none) << message;
+        ASSERT_EQ(code, SL_KAFKA_ERR_NONE) << message;
         for (int i = 0; i < cluster.size(); i++) {
             ASSERT_TRUE(cluster.WaitForMetadata(
                 i,
@@ -509,7 +506,7 @@ TEST(ClusterProcesses, ThreeVotersServeTopicsCreatedThroughAnyBroker)
     int16_t deleted = -1;
     ASSERT_EQ(sl_test::delete_topic_raw(cluster.address(2), client_topic, k_admin_ms, &deleted),
               "");
-    ASSERT_EQ(deleted, k_err_none);
+    ASSERT_EQ(deleted, SL_KAFKA_ERR_NONE);
     for (int i = 0; i < cluster.size(); i++) {
         ASSERT_TRUE(cluster.WaitForMetadata(
             i,
@@ -582,8 +579,9 @@ TEST(ClusterProcesses, KillingTheActiveControllerFailsOverAndTheNodeCatchesUp)
                 for (const auto &p : t->partitions) {
                     bool orphan =
                         std::count(dead_partitions.begin(), dead_partitions.end(), p.partition) > 0;
-                    if (orphan && (p.leader != -1 || p.error_code != k_err_leader_not_available ||
-                                   p.offline != std::vector<int32_t>{controller}))
+                    if (orphan &&
+                        (p.leader != -1 || p.error_code != SL_KAFKA_ERR_LEADER_NOT_AVAILABLE ||
+                         p.offline != std::vector<int32_t>{controller}))
                         return "partition " + std::to_string(p.partition) +
                                " of the dead node: leader " + std::to_string(p.leader) + " error " +
                                std::to_string(p.error_code) + " offline " + ids_text(p.offline);
@@ -599,7 +597,7 @@ TEST(ClusterProcesses, KillingTheActiveControllerFailsOverAndTheNodeCatchesUp)
     }
     EXPECT_EQ(
         raw_produce_error(cluster.address(cluster.index_of(next)), before, dead_partitions[0]),
-        k_err_not_leader_or_follower);
+        SL_KAFKA_ERR_NOT_LEADER_OR_FOLLOWER);
 
     // Topic creation keeps working, through the new controller and through a follower.
     const std::string after = "after-kill";
@@ -610,7 +608,7 @@ TEST(ClusterProcesses, KillingTheActiveControllerFailsOverAndTheNodeCatchesUp)
         ASSERT_EQ(sl_test::create_topic_raw(cluster.address(cluster.index_of(via)), name, 4, 1,
                                             k_admin_ms, &code, &message),
                   "");
-        ASSERT_EQ(code, k_err_none) << "via node " << via << ": " << message;
+        ASSERT_EQ(code, SL_KAFKA_ERR_NONE) << "via node " << via << ": " << message;
         wait_topic_everywhere(cluster, name, 4);
     }
 
@@ -659,7 +657,7 @@ TEST(ClusterProcesses, StandbysHostPartitionsAndSurviveAControllerKill)
     ASSERT_EQ(sl_test::create_topic_raw(cluster.address(0), topic, k_partitions, 1, k_admin_ms,
                                         &code, &message),
               "");
-    ASSERT_EQ(code, k_err_none) << message;
+    ASSERT_EQ(code, SL_KAFKA_ERR_NONE) << message;
     wait_topic_everywhere(cluster, topic, k_partitions);
     metadata_view view;
     ASSERT_EQ(sl_test::fetch_metadata(cluster.address(standby), {}, false, 2000, &view), "");
@@ -692,7 +690,7 @@ TEST(ClusterProcesses, StandbysHostPartitionsAndSurviveAControllerKill)
     ASSERT_EQ(sl_test::create_topic_raw(cluster.address(standby), after, 3, 1, k_admin_ms, &code,
                                         &message),
               "");
-    ASSERT_EQ(code, k_err_none) << message;
+    ASSERT_EQ(code, SL_KAFKA_ERR_NONE) << message;
     for (int i = 0; i < cluster.size(); i++) {
         if (!cluster.running(i)) {
             continue;

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "dataplane/codec/kafka_errors.h"
 #include "tests/support/child_process.h"
 #include "tests/support/cluster_process.h"
 #include "tests/support/raw_admin_client.h"
@@ -34,14 +35,6 @@ using sl_test::cluster_process;
 using sl_test::metadata_partition;
 using sl_test::metadata_topic;
 using sl_test::metadata_view;
-
-constexpr int16_t k_err_none = 0;
-constexpr int16_t k_err_coordinator_not_available = 15;
-constexpr int16_t k_err_not_coordinator = 16;
-constexpr int16_t k_err_invalid_topic = 17;
-constexpr int16_t k_err_unknown_member_id = 25;
-constexpr int16_t k_err_topic_already_exists = 36;
-constexpr int16_t k_err_invalid_request = 42;
 
 constexpr int k_offsets_partitions = 12;
 constexpr int k_wait_ms = 20000;
@@ -191,7 +184,7 @@ coordinator_answer find_coordinator_retrying(const std::string &host_port, const
 {
     long long deadline_ms = sl_test::monotonic_ms() + k_wait_ms;
     coordinator_answer a = find_coordinator(host_port, group);
-    while (a.error_code == k_err_coordinator_not_available &&
+    while (a.error_code == SL_KAFKA_ERR_COORDINATOR_NOT_AVAILABLE &&
            sl_test::monotonic_ms() < deadline_ms) {
         pause_ms(50);
         a = find_coordinator(host_port, group);
@@ -213,7 +206,7 @@ std::string check_offsets_topic(const metadata_view &view)
         return k_offsets_topic + " has " + std::to_string(t->partitions.size()) + " partitions";
     }
     for (const metadata_partition &p : t->partitions) {
-        if (p.error_code != k_err_none || p.leader < 0 || view.broker(p.leader) == nullptr ||
+        if (p.error_code != SL_KAFKA_ERR_NONE || p.leader < 0 || view.broker(p.leader) == nullptr ||
             p.replicas != std::vector<int32_t>{p.leader}) {
             return "partition " + std::to_string(p.partition) + " has leader " +
                    std::to_string(p.leader);
@@ -315,12 +308,12 @@ TEST(ClusterGroups, CoordinatorIsTheLeaderOfTheGroupsOffsetsPartition)
     ASSERT_EQ(
         sl_test::create_topic_raw(cluster.address(0), k_offsets_topic, 3, 1, 5000, &code, &message),
         "");
-    EXPECT_EQ(code, k_err_invalid_request) << message;
+    EXPECT_EQ(code, SL_KAFKA_ERR_INVALID_REQUEST) << message;
     metadata_view view;
     ASSERT_EQ(sl_test::fetch_metadata(cluster.address(1), {}, false, 2000, &view), "");
     ASSERT_EQ(view.topic(k_offsets_topic), nullptr) << "created before any FindCoordinator";
     EXPECT_EQ(find_coordinator(cluster.address(1), "first").error_code,
-              k_err_coordinator_not_available);
+              SL_KAFKA_ERR_COORDINATOR_NOT_AVAILABLE);
     for (int i = 0; i < cluster.size(); i++) {
         ASSERT_TRUE(cluster.WaitForMetadata(i, check_offsets_topic, k_wait_ms));
     }
@@ -337,12 +330,12 @@ TEST(ClusterGroups, CoordinatorIsTheLeaderOfTheGroupsOffsetsPartition)
         ASSERT_GE(leader, 1) << group;
         for (int i = 0; i < cluster.size(); i++) {
             coordinator_answer a = find_coordinator_retrying(cluster.address(i), group);
-            ASSERT_EQ(a.error_code, k_err_none) << group << " via " << cluster.node_id(i);
+            ASSERT_EQ(a.error_code, SL_KAFKA_ERR_NONE) << group << " via " << cluster.node_id(i);
             EXPECT_EQ(a.node_id, leader) << group << " via " << cluster.node_id(i);
             EXPECT_EQ(a.endpoint, cluster.address(cluster.index_of(leader))) << group;
-            EXPECT_EQ(heartbeat_error(cluster.address(i), group), cluster.node_id(i) == leader
-                                                                      ? k_err_unknown_member_id
-                                                                      : k_err_not_coordinator)
+            EXPECT_EQ(heartbeat_error(cluster.address(i), group),
+                      cluster.node_id(i) == leader ? SL_KAFKA_ERR_UNKNOWN_MEMBER_ID
+                                                   : SL_KAFKA_ERR_NOT_COORDINATOR)
                 << group << " on " << cluster.node_id(i);
         }
         coordinators.insert(leader);
@@ -353,13 +346,13 @@ TEST(ClusterGroups, CoordinatorIsTheLeaderOfTheGroupsOffsetsPartition)
     // The internal topic is not for clients' records, nor for deletion.
     int32_t p0_leader = leader_of(view, 0);
     EXPECT_EQ(produce_error(cluster.address(cluster.index_of(p0_leader)), k_offsets_topic, 0),
-              k_err_invalid_topic);
+              SL_KAFKA_ERR_INVALID_TOPIC_EXCEPTION);
     ASSERT_EQ(
         sl_test::create_topic_raw(cluster.address(2), k_offsets_topic, 3, 1, 5000, &code, &message),
         "");
-    EXPECT_EQ(code, k_err_topic_already_exists);
+    EXPECT_EQ(code, SL_KAFKA_ERR_TOPIC_ALREADY_EXISTS);
     ASSERT_EQ(sl_test::delete_topic_raw(cluster.address(2), k_offsets_topic, 5000, &code), "");
-    EXPECT_EQ(code, k_err_invalid_request);
+    EXPECT_EQ(code, SL_KAFKA_ERR_INVALID_REQUEST);
 
     // A group coordinated by a broker that is neither the active controller (its kill
     // below should not also move the quorum) nor the bootstrap broker.
@@ -427,23 +420,23 @@ TEST(ClusterGroups, CoordinatorIsTheLeaderOfTheGroupsOffsetsPartition)
     coordinator_answer a;
     do {
         a = find_coordinator(bootstrap, group);
-        if (a.error_code != k_err_coordinator_not_available) {
+        if (a.error_code != SL_KAFKA_ERR_COORDINATOR_NOT_AVAILABLE) {
             pause_ms(100);
         }
-    } while (a.error_code != k_err_coordinator_not_available &&
+    } while (a.error_code != SL_KAFKA_ERR_COORDINATOR_NOT_AVAILABLE &&
              sl_test::monotonic_ms() < deadline_ms);
-    EXPECT_EQ(a.error_code, k_err_coordinator_not_available);
+    EXPECT_EQ(a.error_code, SL_KAFKA_ERR_COORDINATOR_NOT_AVAILABLE);
     EXPECT_EQ(a.node_id, -1);
     for (int i = 0; i < cluster.size(); i++) {
         if (cluster.node_id(i) != coordinator) {
-            EXPECT_EQ(heartbeat_error(cluster.address(i), group), k_err_not_coordinator);
+            EXPECT_EQ(heartbeat_error(cluster.address(i), group), SL_KAFKA_ERR_NOT_COORDINATOR);
         }
     }
 
     // Restarted, it leads its partitions again and the group's offsets are back.
     ASSERT_TRUE(cluster.Restart(cluster.index_of(coordinator)));
     a = find_coordinator_retrying(bootstrap, group);
-    ASSERT_EQ(a.error_code, k_err_none);
+    ASSERT_EQ(a.error_code, SL_KAFKA_ERR_NONE);
     EXPECT_EQ(a.node_id, coordinator);
     EXPECT_EQ(committed(bootstrap, group, topic), after);
 
@@ -482,7 +475,7 @@ TEST(ClusterGroups, ABrokerMissingAtCreationCoordinatesNothing)
         },
         k_wait_ms));
     coordinator_answer a = find_coordinator_retrying(cluster.address(asked), "early");
-    ASSERT_EQ(a.error_code, k_err_none);
+    ASSERT_EQ(a.error_code, SL_KAFKA_ERR_NONE);
     EXPECT_NE(a.node_id, absent_id);
 
     ASSERT_TRUE(cluster.Restart(absent));
@@ -506,10 +499,11 @@ TEST(ClusterGroups, ABrokerMissingAtCreationCoordinatesNothing)
         ASSERT_NE(leader, absent_id) << group;
         for (int i = 0; i < cluster.size(); i++) {
             a = find_coordinator_retrying(cluster.address(i), group);
-            ASSERT_EQ(a.error_code, k_err_none) << group << " via " << cluster.node_id(i);
+            ASSERT_EQ(a.error_code, SL_KAFKA_ERR_NONE) << group << " via " << cluster.node_id(i);
             EXPECT_EQ(a.node_id, leader) << group << " via " << cluster.node_id(i);
         }
-        EXPECT_EQ(heartbeat_error(cluster.address(absent), group), k_err_not_coordinator) << group;
+        EXPECT_EQ(heartbeat_error(cluster.address(absent), group), SL_KAFKA_ERR_NOT_COORDINATOR)
+            << group;
         coordinators.insert(leader);
     }
     EXPECT_EQ(coordinators, std::set<int32_t>(live.begin(), live.end()));

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "dataplane/codec/kafka_errors.h"
 #include "tests/dataplane/codec_client.h"
 #include "tests/support/broker_process.h"
 #include "tests/support/raw_admin_client.h"
@@ -26,10 +27,6 @@ using sl_test::metadata_view;
 using sl_test::slice_of;
 using sl_test::string_of;
 
-constexpr int16_t k_err_none = 0;
-constexpr int16_t k_err_coordinator_not_available = 15;
-constexpr int16_t k_err_invalid_topic = 17;
-constexpr int16_t k_err_invalid_request = 42;
 const std::string k_topic = "__consumer_offsets";
 
 sl_codec_slice null_slice()
@@ -53,7 +50,7 @@ TEST(OffsetsTopic, CreatedWithItsOwnParametersAndClosedToClients)
     for (;;) {
         ASSERT_EQ(sl_test::fetch_metadata(broker.bootstrap(), {k_topic}, true, 2000, &view), "");
         const sl_test::metadata_topic *t = view.topic(k_topic);
-        if ((t != nullptr && t->error_code == k_err_none) ||
+        if ((t != nullptr && t->error_code == SL_KAFKA_ERR_NONE) ||
             std::chrono::steady_clock::now() > deadline) {
             break;
         }
@@ -61,7 +58,7 @@ TEST(OffsetsTopic, CreatedWithItsOwnParametersAndClosedToClients)
     }
     const sl_test::metadata_topic *t = view.topic(k_topic);
     ASSERT_NE(t, nullptr);
-    ASSERT_EQ(t->error_code, k_err_none);
+    ASSERT_EQ(t->error_code, SL_KAFKA_ERR_NONE);
     EXPECT_TRUE(t->is_internal);
     ASSERT_EQ(t->partitions.size(), 7u);
     for (const auto &p : t->partitions) {
@@ -83,7 +80,7 @@ TEST(OffsetsTopic, CreatedWithItsOwnParametersAndClosedToClients)
     auto *dresp = client.call_or_fail<sl_codec_describe_configs_response>(32, 1, &dreq);
     ASSERT_NE(dresp, nullptr);
     ASSERT_EQ(dresp->results_count, 1);
-    ASSERT_EQ(dresp->results[0].error_code, k_err_none);
+    ASSERT_EQ(dresp->results[0].error_code, SL_KAFKA_ERR_NONE);
     std::map<std::string, std::string> configs;
     for (int32_t i = 0; i < dresp->results[0].configs_count; i++) {
         configs[string_of(dresp->results[0].configs[i].name)] =
@@ -117,7 +114,7 @@ TEST(OffsetsTopic, CreatedWithItsOwnParametersAndClosedToClients)
     ASSERT_NE(fresp, nullptr);
     ASSERT_EQ(fresp->responses_count, 1);
     ASSERT_EQ(fresp->responses[0].partitions_count, 1);
-    EXPECT_EQ(fresp->responses[0].partitions[0].error_code, k_err_invalid_topic);
+    EXPECT_EQ(fresp->responses[0].partitions[0].error_code, SL_KAFKA_ERR_INVALID_TOPIC_EXCEPTION);
 
     sl_codec_list_offsets_request_list_offsets_partition lp{};
     lp.partition_index = 0;
@@ -136,7 +133,7 @@ TEST(OffsetsTopic, CreatedWithItsOwnParametersAndClosedToClients)
     ASSERT_NE(lresp, nullptr);
     ASSERT_EQ(lresp->topics_count, 1);
     ASSERT_EQ(lresp->topics[0].partitions_count, 1);
-    EXPECT_EQ(lresp->topics[0].partitions[0].error_code, k_err_invalid_topic);
+    EXPECT_EQ(lresp->topics[0].partitions[0].error_code, SL_KAFKA_ERR_INVALID_TOPIC_EXCEPTION);
 
     // CreatePartitions v1 would move groups.
     sl_codec_create_partitions_request_create_partitions_topic cpt{};
@@ -150,7 +147,7 @@ TEST(OffsetsTopic, CreatedWithItsOwnParametersAndClosedToClients)
     auto *cpresp = client.call_or_fail<sl_codec_create_partitions_response>(37, 1, &cpreq);
     ASSERT_NE(cpresp, nullptr);
     ASSERT_EQ(cpresp->results_count, 1);
-    EXPECT_EQ(cpresp->results[0].error_code, k_err_invalid_request);
+    EXPECT_EQ(cpresp->results[0].error_code, SL_KAFKA_ERR_INVALID_REQUEST);
 
     // Produce and DeleteTopics are refused as in the cluster test; the group of any id
     // finds this broker at once now that the topic exists.
@@ -159,11 +156,11 @@ TEST(OffsetsTopic, CreatedWithItsOwnParametersAndClosedToClients)
     ASSERT_EQ(
         sl_test::find_group_coordinator_raw(broker.bootstrap(), "any-group", 2000, &code, &node),
         "");
-    EXPECT_NE(code, k_err_coordinator_not_available);
-    EXPECT_EQ(code, k_err_none);
+    EXPECT_NE(code, SL_KAFKA_ERR_COORDINATOR_NOT_AVAILABLE);
+    EXPECT_EQ(code, SL_KAFKA_ERR_NONE);
     EXPECT_EQ(node, 1);
     ASSERT_EQ(sl_test::delete_topic_raw(broker.bootstrap(), k_topic, 5000, &code), "");
-    EXPECT_EQ(code, k_err_invalid_request);
+    EXPECT_EQ(code, SL_KAFKA_ERR_INVALID_REQUEST);
     EXPECT_TRUE(broker.Stop());
 }
 
