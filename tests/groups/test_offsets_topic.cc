@@ -14,6 +14,7 @@
 
 #include "dataplane/codec/kafka_errors.h"
 #include "tests/dataplane/codec_client.h"
+#include "tests/dataplane/fetch_test_util.h"
 #include "tests/support/broker_process.h"
 #include "tests/support/raw_admin_client.h"
 
@@ -28,11 +29,6 @@ using sl_test::slice_of;
 using sl_test::string_of;
 
 const std::string k_topic = "__consumer_offsets";
-
-sl_codec_slice null_slice()
-{
-    return sl_codec_slice{nullptr, -1};
-}
 
 TEST(OffsetsTopic, CreatedWithItsOwnParametersAndClosedToClients)
 {
@@ -90,31 +86,14 @@ TEST(OffsetsTopic, CreatedWithItsOwnParametersAndClosedToClients)
     EXPECT_EQ(configs["segment.bytes"], "524288");
 
     // Fetch v4 and ListOffsets v1 of a partition this broker leads.
-    sl_codec_fetch_request_fetch_partition fp{};
-    fp.partition = 0;
-    fp.current_leader_epoch = -1;
-    fp.fetch_offset = 0;
-    fp.log_start_offset = -1;
-    fp.partition_max_bytes = 65536;
-    sl_codec_fetch_request_fetch_topic ft{};
-    ft.topic = slice_of(k_topic);
-    ft.partitions = &fp;
-    ft.partitions_count = 1;
-    sl_codec_fetch_request freq{};
-    freq.cluster_id = null_slice();
-    freq.replica_id = -1;
-    freq.max_wait_ms = 10;
-    freq.min_bytes = 1;
-    freq.max_bytes = 1 << 20;
-    freq.session_epoch = -1;
-    freq.topics = &ft;
-    freq.topics_count = 1;
-    freq.rack_id = slice_of("");
-    auto *fresp = client.call_or_fail<sl_codec_fetch_response>(1, 4, &freq);
-    ASSERT_NE(fresp, nullptr);
-    ASSERT_EQ(fresp->responses_count, 1);
-    ASSERT_EQ(fresp->responses[0].partitions_count, 1);
-    EXPECT_EQ(fresp->responses[0].partitions[0].error_code, SL_KAFKA_ERR_INVALID_TOPIC_EXCEPTION);
+    sl_test::fetch_args fa;
+    fa.version = 4;
+    fa.max_wait_ms = 10;
+    fa.partitions = {{k_topic, {}, 0, 0, 65536}};
+    sl_test::fetch_result fr;
+    ASSERT_TRUE(sl_test::fetch(client, fa, &fr));
+    ASSERT_EQ(fr.partitions.size(), 1u);
+    EXPECT_EQ(fr.partitions[0].error_code, SL_KAFKA_ERR_INVALID_TOPIC_EXCEPTION);
 
     sl_codec_list_offsets_request_list_offsets_partition lp{};
     lp.partition_index = 0;
