@@ -30,6 +30,28 @@ rd_kafka_conf_t *make_conf(const std::map<std::string, std::string> &properties,
     return conf;
 }
 
+namespace
+{
+
+// make_conf + rd_kafka_new: a client handle, or NULL with *error.
+rd_kafka_t *new_client(rd_kafka_type_t type, const std::map<std::string, std::string> &properties,
+                       std::string *error)
+{
+    rd_kafka_conf_t *conf = make_conf(properties, error);
+    if (conf == nullptr) {
+        return nullptr;
+    }
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+    if (rk == nullptr) {
+        rd_kafka_conf_destroy(conf);
+        *error = std::string("rd_kafka_new: ") + errstr;
+    }
+    return rk;
+}
+
+} // namespace
+
 std::string create_topics(const std::string &bootstrap, const std::map<std::string, int> &topics,
                           int timeout_ms)
 {
@@ -37,16 +59,11 @@ std::string create_topics(const std::string &bootstrap, const std::map<std::stri
         return "";
     }
     std::string error;
-    rd_kafka_conf_t *conf = make_conf({{"bootstrap.servers", bootstrap}}, &error);
-    if (conf == nullptr) {
+    rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstrap}}, &error);
+    if (rk == nullptr) {
         return error;
     }
     char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (rk == nullptr) {
-        rd_kafka_conf_destroy(conf);
-        return std::string("rd_kafka_new: ") + errstr;
-    }
     std::vector<rd_kafka_NewTopic_t *> new_topics;
     for (const auto &kv : topics) {
         rd_kafka_NewTopic_t *nt =
@@ -216,15 +233,9 @@ std::string consume_partitions(const std::string &bootstrap, const std::string &
     all.emplace("enable.auto.commit", "false");
     all.emplace("enable.auto.offset.store", "false");
     std::string error;
-    rd_kafka_conf_t *conf = make_conf(all, &error);
-    if (conf == nullptr) {
-        return error;
-    }
-    char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, all, &error);
     if (rk == nullptr) {
-        rd_kafka_conf_destroy(conf);
-        return std::string("rd_kafka_new consumer: ") + errstr;
+        return error;
     }
     // The legacy per-partition consumer needs no consumer group (librdkafka 2.0.2's
     // rd_kafka_assign insists on group.id, which would drag the group coordinator in).
@@ -316,15 +327,9 @@ std::string consume_group(const std::string &bootstrap, const std::string &topic
         props[kv.first] = kv.second;
     }
     std::string error;
-    rd_kafka_conf_t *conf = make_conf(props, &error);
-    if (conf == nullptr) {
-        return error;
-    }
-    char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, props, &error);
     if (rk == nullptr) {
-        rd_kafka_conf_destroy(conf);
-        return errstr;
+        return error;
     }
     rd_kafka_poll_set_consumer(rk);
     rd_kafka_topic_partition_list_t *subscription = rd_kafka_topic_partition_list_new(1);
