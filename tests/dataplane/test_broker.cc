@@ -1,14 +1,12 @@
-// Integration tests of the real sluiced process: started by fork/exec on free ports in a
-// temporary directory, driven by kcat and raw sockets.
+// Integration tests of the real sluiced process: started through the shared harness
+// (tests/support/broker_process) on free ports in a temporary directory, driven by kcat
+// and raw sockets.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,29 +18,18 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "tests/support/broker_process.h"
 #include "tests/support/raw_kafka_client.h"
 #include "tests/support/stats_socket.h"
 
 namespace
 {
-
-uint16_t free_port()
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a));
-    socklen_t len = sizeof(a);
-    getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 std::string run(const std::string &cmd)
 {
@@ -143,105 +130,53 @@ static void pipeline_produces(uint16_t port, const std::string &topic, int count
 class Broker : public ::testing::Test
 {
   protected:
-    static constexpr int k_start_attempts = 3;
     virtual std::string extra_properties()
     {
         return "";
     }
+    // A real sluiced through the shared harness (tests/support/broker_process): free ports
+    // (a start whose port was taken meanwhile is retried), its own dir, log and stats
+    // socket; the properties below plus extra_properties() ("key=value" lines).
     void SetUp() override
     {
-        char tmpl[] = "/tmp/sluice-broker-test-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir = tmpl;
-        // A port picked free can be taken by another process before sluiced binds it (it
-        // binds only once registered, seconds later under sanitizers): start again on new
-        // ports when the broker says so, instead of waiting for an answer that cannot come.
-        for (int attempt = 1;; attempt++) {
-            pick_ports_and_write_properties();
-            bool bind_failed = false;
-            start(attempt < k_start_attempts ? &bind_failed : nullptr);
-            if (!bind_failed)
-                return;
-            fprintf(stderr, "sluiced could not bind port %u or %u (attempt %d): new ports\n", port,
-                    cport, attempt);
-            run("rm -rf '" + dir + "/data'");
+        sl_test::broker_options o;
+        // A first start creates 50 __consumer_offsets partition logs: under ASan this took
+        // 3 s idle and 8-16 s on a loaded machine before the index fix (about 1 s now);
+        // 60 s keeps such a tail from failing the test.
+        o.start_timeout_ms = 60000;
+        o.properties["socket.request.max.bytes"] = "1048576";
+        std::istringstream lines(extra_properties());
+        std::string line;
+        while (std::getline(lines, line)) {
+            size_t eq = line.find('=');
+            if (eq != std::string::npos)
+                o.properties[line.substr(0, eq)] = line.substr(eq + 1);
         }
-    }
-    void pick_ports_and_write_properties()
-    {
-        port = free_port();
-        // The kernel can hand the same ephemeral port out twice in a row.
-        do {
-            cport = free_port();
-        } while (cport == port);
-        std::ofstream props(dir + "/server.properties");
-        props << "node.id=1\nprocess.roles=broker,controller\n"
-              << "listeners=PLAINTEXT://127.0.0.1:" << port << ",CONTROLLER://127.0.0.1:" << cport
-              << "\ncontroller.quorum.voters=1@127.0.0.1:" << cport << "\nlog.dirs=" << dir
-              << "/data\nstats.socket=" << dir << "/stats.sock\n"
-              << "socket.request.max.bytes=1048576\n"
-              << extra_properties();
+        broker.reset(new sl_test::broker_process(o));
+        ASSERT_TRUE(broker->Start());
+        dir = broker->dir();
+        port = (uint16_t)broker->kafka_port();
     }
     void TearDown() override
     {
         // A clean stop must exit 0; under ASan this also fails on leaks and memory errors
-        // found anywhere in the broker's run.
-        if (pid > 0) {
-            int status = stop(SIGTERM);
-            EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
-        }
-        if (HasFailure())
-            fprintf(stderr, "%s", run("cat '" + dir + "/sluiced.log'").c_str());
-        run("rm -rf '" + dir + "'");
-    }
-    // Starts sluiced and waits until it answers ApiVersions. With bind_failed, a broker
-    // that exits because a port was taken sets it (and pid -1) instead of failing.
-    void start(bool *bind_failed = nullptr)
-    {
-        const char *exe = getenv("SLUICED");
-        ASSERT_NE(exe, nullptr);
-        pid = fork();
-        ASSERT_GE(pid, 0);
-        if (pid == 0) {
-            std::string log = dir + "/sluiced.log";
-            int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-            dup2(fd, 2);
-            dup2(fd, 1);
-            chdir(dir.c_str());
-            std::string props = dir + "/server.properties";
-            execl(exe, exe, props.c_str(), static_cast<char *>(nullptr));
-            _exit(127);
-        }
-        // A first start creates 50 __consumer_offsets partition logs: under ASan this took
-        // 3 s idle and 8-16 s on a loaded machine before the index fix (about 1 s now);
-        // 60 s keeps such a tail from failing the test.
-        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-        while (!api_versions_answered(port)) {
-            int status = 0;
-            if (waitpid(pid, &status, WNOHANG) == pid) {
-                pid = -1;
-                std::string log = run("cat " + dir + "/sluiced.log");
-                if (bind_failed != nullptr &&
-                    log.find("ddress already in use") != std::string::npos) {
-                    *bind_failed = true;
-                    return;
-                }
-                FAIL() << "sluiced exited during start-up (status " << status << ")\n" << log;
-            }
-            ASSERT_LT(std::chrono::steady_clock::now(), until)
-                << run("cat " + dir + "/sluiced.log");
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        // found anywhere in the broker's run. broker_process prints the log on failure.
+        if (broker && broker->running()) {
+            EXPECT_TRUE(broker->Stop());
         }
     }
-    int stop(int sig)
+    // SIGTERM and a clean exit 0; Restart() brings the broker back with the same dir.
+    ::testing::AssertionResult stop()
     {
-        if (pid <= 0)
-            return -1;
-        kill(pid, sig);
-        int status = 0;
-        waitpid(pid, &status, 0);
-        pid = -1;
-        return status;
+        return broker->Stop();
+    }
+    void start()
+    {
+        ASSERT_TRUE(broker->Restart());
+    }
+    std::string log() const
+    {
+        return broker->log_text();
     }
     std::string kcat(const std::string &args, const std::string &input = "")
     {
@@ -286,9 +221,9 @@ class Broker : public ::testing::Test
         return (int64_t)(stats().get("backpressure_inflight") -
                          before.get("backpressure_inflight"));
     }
+    std::unique_ptr<sl_test::broker_process> broker;
     std::string dir;
-    uint16_t port = 0, cport = 0;
-    pid_t pid = -1;
+    uint16_t port = 0;
 };
 
 TEST_F(Broker, KcatListsTheBroker)
@@ -350,9 +285,7 @@ TEST_F(Broker, SigtermThenRestartKeepsEveryRecord)
         input += "record-" + std::to_string(i) + "\n";
     kcat("-P -t keep -z lz4", input);
     ASSERT_EQ(kcat("-C -t keep -e -q"), input);
-    int status = stop(SIGTERM);
-    ASSERT_TRUE(WIFEXITED(status)) << status;
-    EXPECT_EQ(WEXITSTATUS(status), 0);
+    ASSERT_TRUE(stop());
     start();
     EXPECT_EQ(kcat("-C -t keep -e -q"), input);
     kcat("-P -t keep", "after-restart\n");
@@ -538,24 +471,24 @@ static std::map<std::string, int> thread_nice(pid_t pid, const std::string &pref
 
 TEST_F(BrokerTwoShards, ShardThreadsRunAtTheConfiguredNice)
 {
-    std::map<std::string, int> shards = thread_nice(pid, "sluice-shard");
-    ASSERT_EQ(shards.size(), 2u) << run("cat '" + dir + "/sluiced.log'");
+    std::map<std::string, int> shards = thread_nice(broker->pid(), "sluice-shard");
+    ASSERT_EQ(shards.size(), 2u) << log();
     for (auto &kv : shards)
         EXPECT_EQ(kv.second, -5) << kv.first;
     // Only the shards: the main (control-plane) thread keeps the process's nice value.
-    std::map<std::string, int> main_thread = thread_nice(pid, "sluiced");
+    std::map<std::string, int> main_thread = thread_nice(broker->pid(), "sluiced");
     ASSERT_FALSE(main_thread.empty());
     for (auto &kv : main_thread)
         EXPECT_EQ(kv.second, 0) << kv.first;
     // Logged by the main thread once the shards serve, so possibly after the first answer.
-    std::string log;
+    std::string text;
     for (int i = 0; i < 200; i++) {
-        log = run("cat '" + dir + "/sluiced.log'");
-        if (log.find("on CPU list 0-1, nice -5") != std::string::npos)
+        text = log();
+        if (text.find("on CPU list 0-1, nice -5") != std::string::npos)
             break;
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    EXPECT_NE(log.find("on CPU list 0-1, nice -5"), std::string::npos) << log;
+    EXPECT_NE(text.find("on CPU list 0-1, nice -5"), std::string::npos) << text;
 }
 
 TEST_F(BrokerTwoShards, PartitionsOfBothShardsRoundTripAndSurviveRestart)
@@ -581,7 +514,7 @@ TEST_F(BrokerTwoShards, PartitionsOfBothShardsRoundTripAndSurviveRestart)
     size_t second = stats.find("\"shard\":1");
     ASSERT_NE(second, std::string::npos) << stats;
     EXPECT_EQ(stats.find("\"produce_records\":0,"), std::string::npos) << stats;
-    ASSERT_EQ(WEXITSTATUS(stop(SIGTERM)), 0);
+    ASSERT_TRUE(stop());
     start();
     EXPECT_EQ(sorted_lines(kcat("-C -t spread -e -q -f '%k:%s\\n'")), sorted_lines(input));
 }
@@ -625,7 +558,7 @@ TEST_F(BrokerDurable, AcknowledgedRecordsSurviveKill9)
         input += "durable-" + std::to_string(i) + "\n";
     std::string out = kcat("-P -t dur -X acks=all -X linger.ms=5", input);
     EXPECT_EQ(out.find("ERROR"), std::string::npos) << out;
-    stop(SIGKILL);
+    broker->Kill();
     start();
     EXPECT_EQ(sorted_lines(kcat("-C -t dur -e -q")), sorted_lines(input));
 }
@@ -662,7 +595,7 @@ TEST_F(BrokerManyPartitions, EveryPartitionOfABigTopicOpensAndServes)
     std::string stats = stats_json();
     EXPECT_NE(stats.find("\"partitions_open\":45,"), std::string::npos) << stats;
     // After a restart every partition opens before the broker listens.
-    ASSERT_EQ(WEXITSTATUS(stop(SIGTERM)), 0);
+    ASSERT_TRUE(stop());
     start();
     EXPECT_NE(stats_json().find("\"partitions_open\":45,"), std::string::npos) << stats_json();
     EXPECT_EQ(sorted_lines(kcat("-C -t many -e -q -f '%k:%s\\n'")), sorted_lines(input));
