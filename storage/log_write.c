@@ -9,6 +9,7 @@
 #include "common/sl_bytes.h"
 #include "common/sl_compiler.h"
 #include "storage/log_internal.h"
+#include "storage/stream_copy.h"
 
 static struct sl_segment *active_segment(const struct sl_log *log)
 {
@@ -46,7 +47,7 @@ static void copy_into(struct sl_log *log, struct sl_segment *seg, uint32_t pos, 
         uint32_t n = SL_MIN(len, cb - at);
         struct sl_cache_entry *e = sl_cache_lookup(&st->cache, seg->id, index);
         SL_ASSERT(e != NULL && e->state == SL_CACHE_DIRTY);
-        memcpy(e->chunk + at, src, n);
+        sl_stream_copy(e->chunk + at, src, n);
         e->valid_bytes = SL_MAX(e->valid_bytes, at + n);
         pos += n;
         src += n;
