@@ -197,9 +197,11 @@ static void write_driver_and_storage(FILE *out, const struct sl_shard *shard)
     if (sc != NULL) {
         struct sl_storage_stats st;
         memcpy(&st, sc, sizeof(st));
-        fprintf(out, ",\"storage\":{\"hugepage_backed\":%s,\"direct_io\":%s,\"fixed_buffers\":%s",
+        fprintf(out,
+                ",\"storage\":{\"hugepage_backed\":%s,\"direct_io\":%s,\"fixed_buffers\":%s,"
+                "\"writev_fixed\":%s",
                 st.hugepage_backed ? "true" : "false", st.direct_io ? "true" : "false",
-                st.fixed_buffers ? "true" : "false");
+                st.fixed_buffers ? "true" : "false", st.writev_fixed ? "true" : "false");
 #define SL_STATS_STORAGE_OUT(name) fprintf(out, ",\"" #name "\":%llu", (unsigned long long)st.name);
         SL_STATS_STORAGE_FIELDS(SL_STATS_STORAGE_OUT)
 #undef SL_STATS_STORAGE_OUT

@@ -148,9 +148,11 @@ enum sl_storage_err sl_storage_create(const struct sl_storage_config *config,
     struct io_uring_probe *probe = io_uring_get_probe_ring(&st->ring);
     if (probe != NULL) {
         st->async_ftruncate = io_uring_opcode_supported(probe, SL_IORING_OP_FTRUNCATE);
+        st->writev_fixed = io_uring_opcode_supported(probe, SL_IORING_OP_WRITEV_FIXED);
         io_uring_free_probe(probe);
     }
     st->stats.fixed_buffers = st->fixed_buffers;
+    st->stats.writev_fixed = st->writev_fixed;
     st->stats.hugepage_backed = st->pool.hugepage_backed;
     st->stats.direct_io = st->direct_io;
     st->stats.chunk_bytes = config->chunk_bytes;

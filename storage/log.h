@@ -59,6 +59,8 @@ struct sl_storage_stats {
     bool hugepage_backed; /* the pool really got hugepages */
     bool direct_io;       /* O_DIRECT accepted by the file system (false after fallback) */
     bool fixed_buffers;   /* the pool is registered with the io_uring */
+    bool writev_fixed;    /* the kernel has IORING_OP_WRITEV_FIXED (6.15+): multi-chunk writes
+                             from registered buffers too */
     uint32_t chunk_bytes;
     uint32_t chunks_total;
     uint32_t chunks_free;
@@ -69,7 +71,7 @@ struct sl_storage_stats {
     uint64_t no_buffer;          /* times a chunk was needed and none could be freed */
     uint64_t sqe_full;           /* times the submission queue was full (work deferred) */
     uint64_t completions;
-    uint64_t fixed_io; /* reads/writes submitted as READ_FIXED / WRITE_FIXED */
+    uint64_t fixed_io; /* reads/writes submitted as READ_FIXED / WRITE_FIXED / WRITEV_FIXED */
 };
 
 /* Fills config with the defaults noted on each field. */

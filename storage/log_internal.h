@@ -24,6 +24,13 @@
 #else
 #define SL_IORING_OP_FTRUNCATE 55
 #endif
+/* IORING_OP_WRITEV_FIXED (kernel 6.15): a vectored write from one registered buffer, so a
+ * write spanning two chunks skips page pinning too. Same ABI note as above. */
+#ifdef IORING_OP_WRITEV_FIXED
+#define SL_IORING_OP_WRITEV_FIXED IORING_OP_WRITEV_FIXED
+#else
+#define SL_IORING_OP_WRITEV_FIXED 61
+#endif
 
 enum sl_io_kind {
     SL_IO_WRITE = 1,
@@ -153,6 +160,7 @@ struct sl_storage {
     bool direct_io;
     bool direct_io_warned;
     bool fixed_buffers;       /* pool registered: buffer i covers SL_FIXED_BUFFER_BYTES from base */
+    bool writev_fixed;        /* kernel has IORING_OP_WRITEV_FIXED */
     bool async_ftruncate;     /* the kernel has IORING_OP_FTRUNCATE (6.9+) */
     uint32_t in_flight;       /* submitted or prepared, not yet completed */
     uint32_t unsubmitted;     /* prepared SQEs */

@@ -341,6 +341,19 @@ void sl_log_flush(struct sl_log *log)
     sl_storage_kick(log);
 }
 
+/* The registered buffer holding every iovec, or -1 if they are not all in one. */
+static int fixed_index_of_all(const struct sl_storage *st, const struct iovec *iovs, uint32_t n)
+{
+    int fixed = -1;
+    for (uint32_t i = 0; i < n; i++) {
+        int index = sl_storage_fixed_index(st, iovs[i].iov_base, iovs[i].iov_len);
+        if (index < 0 || (i > 0 && index != fixed))
+            return -1;
+        fixed = index;
+    }
+    return fixed;
+}
+
 /* Submits one O_DIRECT write of the segment's dirty pages, from the page holding the
  * written end (rewriting the partial tail page) to the page after the logical end. */
 static bool submit_write(struct sl_log *log, struct sl_segment *seg)
@@ -369,12 +382,17 @@ static bool submit_write(struct sl_log *log, struct sl_segment *seg)
     struct io_uring_sqe *sqe = sl_storage_get_sqe(st);
     if (sqe == NULL)
         return false;
-    int fixed =
-        n == 1 ? sl_storage_fixed_index(st, seg->iovs[0].iov_base, seg->iovs[0].iov_len) : -1;
-    if (fixed >= 0) {
+    int fixed = fixed_index_of_all(st, seg->iovs, n);
+    if (fixed >= 0 && n == 1) {
         st->stats.fixed_io++;
         io_uring_prep_write_fixed(sqe, seg->fd, seg->iovs[0].iov_base,
                                   (unsigned)seg->iovs[0].iov_len, start, fixed);
+    } else if (fixed >= 0 && st->writev_fixed) {
+        /* A write usually spans two chunks (batches do not end on chunk boundaries); without
+         * this, pinning their pages on every write cost about 7 % of the shard's CPU. */
+        st->stats.fixed_io++;
+        io_uring_prep_rw(SL_IORING_OP_WRITEV_FIXED, sqe, seg->fd, seg->iovs, n, start);
+        sqe->buf_index = (uint16_t)fixed;
     } else {
         io_uring_prep_writev(sqe, seg->fd, seg->iovs, n, start);
     }
