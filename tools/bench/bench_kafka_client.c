@@ -44,7 +44,12 @@
  * come from the same response; the first read follows its arrival, so the error is at most
  * the time to serve that many callbacks, a few microseconds). */
 #define SL_BENCH_REPORTS_PER_CLOCK_READ 64u
-/* A paced producer sleeps only when the next record is due this far in the future. */
+/* A paced producer that is ahead of its schedule sleeps at least this long and then sends
+ * every record that has come due, as an application producing at that rate would. Sleeping
+ * only when the next record was far ahead made it spin at high rates (a record due every
+ * 1.5 us): the bench took a whole core of this two-core machine at half rate, and the
+ * broker and the client's own I/O thread queued for the other one (half-rate p99 9-71 ms
+ * against sluiced, 4.4 ms with the sleep; docs/benchmarks.md). */
 #define SL_BENCH_PACE_SLEEP_MIN_NS 100000ull
 #define SL_BENCH_PACE_SLEEP_MAX_NS 1000000ull
 
@@ -301,7 +306,7 @@ static void sl_bench_print_progress(const char *label, const char *verb, uint64_
 }
 
 /* Returns true once the paced producer may send record number sent; otherwise polls and
- * sleeps a little so the caller can ask again. */
+ * sleeps (at least SL_BENCH_PACE_SLEEP_MIN_NS) so the caller can ask again. */
 static bool sl_bench_pace(rd_kafka_t *rk, struct sl_bench_produce_state *state,
                           double rate_records_per_s, uint64_t start_ns, uint64_t sent)
 {
@@ -312,10 +317,10 @@ static bool sl_bench_pace(rd_kafka_t *rk, struct sl_bench_produce_state *state,
     }
     sl_bench_serve(rk, state, 0);
     uint64_t wait_ns = due_ns - now_ns;
-    if (wait_ns >= SL_BENCH_PACE_SLEEP_MIN_NS) {
-        sl_bench_sleep_ns(wait_ns < SL_BENCH_PACE_SLEEP_MAX_NS ? wait_ns
-                                                               : SL_BENCH_PACE_SLEEP_MAX_NS);
+    if (wait_ns < SL_BENCH_PACE_SLEEP_MIN_NS) {
+        wait_ns = SL_BENCH_PACE_SLEEP_MIN_NS;
     }
+    sl_bench_sleep_ns(wait_ns < SL_BENCH_PACE_SLEEP_MAX_NS ? wait_ns : SL_BENCH_PACE_SLEEP_MAX_NS);
     return false;
 }
 
