@@ -3,10 +3,12 @@
 #include "tools/bench/bench_limits.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/sl_assert.h"
@@ -65,6 +67,28 @@ double sl_bench_result_field(const char *line, const char *key)
     return -1;
 }
 
+void sl_bench_sync_fs(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "bench: warning: open %s to sync its file system: %s\n", path,
+                strerror(errno));
+        return;
+    }
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    if (syncfs(fd) != 0) {
+        fprintf(stderr, "bench: warning: syncfs %s: %s\n", path, strerror(errno));
+    }
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    close(fd);
+    double ms =
+        (double)(end.tv_sec - start.tv_sec) * 1e3 + (double)(end.tv_nsec - start.tv_nsec) / 1e6;
+    if (ms >= 100) {
+        printf("  file system of %s settled in %.1f s (syncfs)\n", path, ms / 1e3);
+    }
+}
+
 int sl_bench_run_limits(const char *limits_path, const char *limits_size, const char *dir,
                         struct sl_bench_limits *limits)
 {
@@ -105,6 +129,8 @@ int sl_bench_run_limits(const char *limits_path, const char *limits_size, const 
     fclose(out);
     int status = 0;
     waitpid(pid, &status, 0);
+    /* fio's file was just removed: its discards must not land in the first measurement. */
+    sl_bench_sync_fs(dir);
     if (result_line[0] == '\0') {
         fprintf(stderr, "bench: %s printed no RESULT line\n", limits_path);
         return -1;

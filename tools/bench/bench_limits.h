@@ -25,4 +25,9 @@ double sl_bench_result_field(const char *line, const char *key);
 int sl_bench_run_limits(const char *limits_path, const char *limits_size, const char *dir,
                         struct sl_bench_limits *limits);
 
+/* syncfs on the file system holding path, so that work the kernel still owes it (the
+ * discards of files just removed, on a file system mounted with `discard`) is done before
+ * the next measurement starts. Prints how long it took when that was noticeable. */
+void sl_bench_sync_fs(const char *path);
+
 #endif

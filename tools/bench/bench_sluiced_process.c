@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/sl_assert.h"
+#include "tools/bench/bench_limits.h"
 
 #define SL_BENCH_POLL_INTERVAL_MS 50
 #define SL_BENCH_LOG_TAIL_BYTES   4096
@@ -268,5 +269,16 @@ int sl_bench_remove_tree(const char *dir)
 {
     /* Depth-first so directories are empty when removed; FTW_PHYS never follows a symlink out
      * of the tree. */
-    return nftw(dir, sl_bench_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = nftw(dir, sl_bench_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    /* Wait for the removed data's discards here rather than in whatever runs next. */
+    char parent[4096];
+    snprintf(parent, sizeof(parent), "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash == NULL) {
+        snprintf(parent, sizeof(parent), ".");
+    } else {
+        slash[slash == parent ? 1 : 0] = '\0';
+    }
+    sl_bench_sync_fs(parent);
+    return rc;
 }

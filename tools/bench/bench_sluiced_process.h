@@ -42,7 +42,8 @@ int sl_bench_sluiced_stop(struct sl_bench_sluiced *sluiced, int timeout_ms);
 /* Returns a free TCP port on 127.0.0.1 (bound once and released), or -1 on error. */
 int sl_bench_free_loopback_port(void);
 
-/* Removes dir and everything under it (no symlinks followed). Returns 0 or -1. */
+/* Removes dir and everything under it (no symlinks followed), then syncs the file system
+ * (sl_bench_sync_fs). Returns 0 or -1. */
 int sl_bench_remove_tree(const char *dir);
 
 #endif
