@@ -37,6 +37,20 @@ struct sl_dp_request *sl_dp_request_get(struct sl_shard *s)
     return r;
 }
 
+void sl_dp_request_release_frame(struct sl_shard *s, struct sl_dp_request *r)
+{
+    sl_dp_rx_unref(s, r->rx_buf_id);
+    r->rx_buf_id = -1;
+    if (r->frame_heap != NULL) {
+        sl_dp_frame_cache_put(&s->frame_cache, r->frame_heap, r->frame_len);
+        s->frame_memory_used -= sl_dp_frame_cache_alloc_bytes(r->frame_len);
+        r->frame_heap = NULL;
+    }
+    r->frame = NULL;
+    r->frame_len = 0;
+    r->req.body = NULL;
+}
+
 void sl_dp_request_free(struct sl_shard *s, struct sl_dp_request *r)
 {
     SL_ASSERT(r->state != SL_DP_REQ_FREE);
@@ -68,11 +82,7 @@ void sl_dp_request_free(struct sl_shard *s, struct sl_dp_request *r)
             }
         }
     }
-    sl_dp_rx_unref(s, r->rx_buf_id);
-    if (r->frame_heap != NULL) {
-        sl_dp_frame_cache_put(&s->frame_cache, r->frame_heap, r->frame_len);
-        s->frame_memory_used -= sl_dp_frame_cache_alloc_bytes(r->frame_len);
-    }
+    sl_dp_request_release_frame(s, r);
     free(r->tx_heap);
     r->tx_heap = NULL;
     r->frame_heap = NULL;

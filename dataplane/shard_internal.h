@@ -274,6 +274,11 @@ void sl_dp_dispatch(struct sl_shard *s, uint32_t slot, const uint8_t *frame, uin
                     int32_t rx_buf_id, uint8_t *frame_heap, struct sl_dp_request *r);
 struct sl_dp_request *sl_dp_request_get(struct sl_shard *s);
 void sl_dp_request_free(struct sl_shard *s, struct sl_dp_request *r);
+/* Gives r's frame back (to the frame cache or the driver's receive buffer) before r ends,
+ * for a handler whose remaining work no longer reads it: every pointer into the frame in
+ * r->req (names, records) is dead afterwards, and r->req.body is cleared so a stray use
+ * fails at once. */
+void sl_dp_request_release_frame(struct sl_shard *s, struct sl_dp_request *r);
 
 /* ---- partitions (partitions.c) ---- */
 struct sl_dp_partition *sl_dp_partition_find(struct sl_shard *s, const struct sl_md_uuid *topic_id,

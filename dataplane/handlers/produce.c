@@ -519,6 +519,24 @@ static void add_leader_endpoints(struct sl_shard *s, struct sl_dp_request *r,
     }
 }
 
+/* The response's topic names point into the request frame: copy them into the arena so
+ * the frame can go while the request waits for its writes. False (frame kept) when the
+ * arena is out of room. */
+static bool detach_names(struct sl_dp_request *r, struct sl_codec_produce_response *resp)
+{
+    for (int32_t t = 0; t < resp->responses_count; t++) {
+        struct sl_codec_slice *name = &resp->responses[t].name;
+        if (name->ptr == NULL || name->len <= 0)
+            continue;
+        uint8_t *copy = sl_dp_alloc(r, (size_t)name->len, 1);
+        if (copy == NULL)
+            return false;
+        memcpy(copy, name->ptr, (size_t)name->len);
+        name->ptr = copy;
+    }
+    return true;
+}
+
 /* Every partition has its result (local appends, remote ops back): answer, or wait for
  * the local writes (or fdatasyncs) first. */
 void sl_dp_resume_produce(struct sl_shard *s, struct sl_dp_request *r)
@@ -535,6 +553,12 @@ void sl_dp_resume_produce(struct sl_shard *s, struct sl_dp_request *r)
     }
     if (st->wait_count > 0 && !st->ack_checked) {
         st->ack_checked = true;
+        /* Every batch is in its log's tail chunk now. Giving the frame back while the
+         * write is in flight keeps the frame buffers in use few, so the next requests are
+         * received into cache-warm memory (with 64 requests in flight per connection the
+         * frames had been 2 MiB x requests waiting for the disk, far beyond the caches). */
+        if (detach_names(r, &st->resp))
+            sl_dp_request_release_frame(s, r);
         r->waiting_ack = true;
         sl_dp_wait_push(&s->ack_waiting, r);
         s->storage_progress = true; /* check once even if no progress is reported later */
