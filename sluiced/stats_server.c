@@ -177,7 +177,8 @@ static void write_shard(FILE *out, const struct sl_dp_stats *st)
     X(no_buffer)                   \
     X(sqe_full)                    \
     X(completions)                  \
-    X(fixed_io)
+    X(fixed_io)                    \
+    X(prefetches)
 /* clang-format on */
 
 static void write_driver_and_storage(FILE *out, const struct sl_shard *shard)

@@ -71,7 +71,8 @@ struct sl_storage_stats {
     uint64_t no_buffer;          /* times a chunk was needed and none could be freed */
     uint64_t sqe_full;           /* times the submission queue was full (work deferred) */
     uint64_t completions;
-    uint64_t fixed_io; /* reads/writes submitted as READ_FIXED / WRITE_FIXED / WRITEV_FIXED */
+    uint64_t fixed_io;   /* reads/writes submitted as READ_FIXED / WRITE_FIXED / WRITEV_FIXED */
+    uint64_t prefetches; /* chunks loaded ahead of a cold fetch (counted in cache_misses too) */
 };
 
 /* Fills config with the defaults noted on each field. */

@@ -127,7 +127,12 @@ struct sl_log {
 enum sl_read_kind {
     SL_READ_FETCH = 1,
     SL_READ_TIME,
+    SL_READ_PREFETCH, /* a chunk loaded ahead of a cold fetch; nobody waits on it */
 };
+/* A cold fetch loads the chunk it misses and up to this many after it (within the fetch's
+ * max_bytes and the segment), so the disk reads a fetch's worth in parallel instead of one
+ * chunk per client round trip. Prefetches use at most half of read_ops_max. */
+#define SL_READ_PREFETCH_CHUNKS_MAX 15u
 
 struct sl_read_op {
     uint8_t kind; /* enum sl_read_kind */
@@ -159,8 +164,9 @@ struct sl_storage {
     int64_t now_ms;
     bool direct_io;
     bool direct_io_warned;
-    bool fixed_buffers;       /* pool registered: buffer i covers SL_FIXED_BUFFER_BYTES from base */
-    bool writev_fixed;        /* kernel has IORING_OP_WRITEV_FIXED */
+    bool fixed_buffers; /* pool registered: buffer i covers SL_FIXED_BUFFER_BYTES from base */
+    bool writev_fixed;  /* kernel has IORING_OP_WRITEV_FIXED */
+    uint32_t prefetches_in_flight;
     bool async_ftruncate;     /* the kernel has IORING_OP_FTRUNCATE (6.9+) */
     uint32_t in_flight;       /* submitted or prepared, not yet completed */
     uint32_t unsubmitted;     /* prepared SQEs */

@@ -438,6 +438,37 @@ static enum sl_storage_err start_load(struct sl_read_op *op, const struct walk_m
     return SL_STORAGE_OK;
 }
 
+/* Loads chunks after miss ahead of a cold fetch of max_bytes: those not cached yet, in
+ * the same segment, while read ops (half the pool), cache room and SQEs allow. */
+static void prefetch_after(struct sl_log *log, const struct walk_miss *miss, uint32_t max_bytes)
+{
+    struct sl_storage *st = log->storage;
+    uint32_t cb = st->config.chunk_bytes;
+    struct sl_segment *seg = miss->segment;
+    uint32_t want = SL_MIN(max_bytes / cb, SL_READ_PREFETCH_CHUNKS_MAX);
+    for (uint32_t i = 1; i <= want; i++) {
+        uint64_t index = (uint64_t)miss->chunk_index + i;
+        if (index * cb >= seg->size_bytes ||
+            st->prefetches_in_flight >= st->config.read_ops_max / 2)
+            return;
+        if (sl_cache_lookup(&st->cache, seg->id, (uint32_t)index) != NULL)
+            continue;
+        struct sl_read_op *op = op_get(st);
+        if (op == NULL)
+            return;
+        op->kind = SL_READ_PREFETCH;
+        op->log = log;
+        struct walk_miss ahead = {seg, (uint32_t)index};
+        if (start_load(op, &ahead) != SL_STORAGE_OK) {
+            op_put(st, op);
+            return;
+        }
+        log->reads_in_flight++;
+        st->prefetches_in_flight++;
+        st->stats.prefetches++;
+    }
+}
+
 static void park(struct sl_read_op *op)
 {
     struct sl_storage *st = op->log->storage;
@@ -479,6 +510,8 @@ static void op_run(struct sl_read_op *op)
             park(op); /* no submission slot right now */
         else if (err != SL_STORAGE_OK)
             op_finish(op, err, -1, -1);
+        else if (op->kind == SL_READ_FETCH)
+            prefetch_after(log, &miss, op->max_bytes);
         return;
     }
 }
@@ -490,6 +523,15 @@ void sl_read_load_done(struct sl_read_op *op, int res)
     op->entry = NULL;
     bool ok = res >= 0;
     sl_cache_load_done(&st->cache, e, ok, ok ? (uint32_t)res : 0);
+    if (op->kind == SL_READ_PREFETCH) {
+        /* A failed prefetch leaves no entry: a fetch that needs the chunk loads it and
+         * reports the error itself. */
+        SL_ASSERT(op->log->reads_in_flight > 0 && st->prefetches_in_flight > 0);
+        op->log->reads_in_flight--;
+        st->prefetches_in_flight--;
+        op_put(st, op);
+        return;
+    }
     if (!ok) {
         op_finish(op, SL_STORAGE_ERR_IO, -1, -1);
         return;
@@ -526,6 +568,8 @@ static enum sl_storage_err go_async(struct sl_read_op *op, enum walk_status s,
         op_put(st, op);
         return err;
     }
+    if (op->kind == SL_READ_FETCH)
+        prefetch_after(log, miss, op->max_bytes);
     sl_storage_submit(st);
     return SL_STORAGE_IN_PROGRESS;
 }

@@ -640,6 +640,46 @@ TEST_F(LogTest, ColdReadsGoThroughIoUring)
     EXPECT_EQ(read_all(st, log, 0), expected_from(0));
 }
 
+// A cold fetch loads the chunks after the one it missed (up to its max_bytes), so the
+// next fetch of the same range finds them in memory; closing the log waits for
+// prefetches still in flight.
+TEST_F(LogTest, ColdFetchPrefetchesTheChunksAfterItsMiss)
+{
+    open(); // 64 KiB chunks, 8 MiB segments, 16 read ops (so at most 8 prefetches)
+    for (int i = 0; i < 200; i++)
+        append(make_seeded_batch(i, 4, 1000)); // ~4 KiB each: about 13 chunks
+    reopen();
+    const sl_storage_stats *stats = sl_storage_get_stats(st);
+    uint64_t prefetches_before = stats->prefetches;
+    bool async = false;
+    sl_log_read_result rr;
+    ASSERT_EQ(read_blocking(st, log, 0, 512 * 1024, &rr, INT64_MAX, &async), SL_STORAGE_OK);
+    EXPECT_TRUE(async);
+    uint64_t prefetched = stats->prefetches - prefetches_before;
+    EXPECT_GE(prefetched, 4u);
+    EXPECT_LE(prefetched, 8u); // 512 KiB / 64 KiB, and half of the 16 read ops
+    int64_t next = rr.next_offset;
+    std::vector<uint8_t> got = flatten(rr);
+    sl_log_read_release(st, &rr);
+    drain(st);
+    uint64_t misses_before = sl_log_get_counters(log)->cache_misses;
+    ASSERT_EQ(read_blocking(st, log, next, 4 * 64 * 1024, &rr, INT64_MAX, &async), SL_STORAGE_OK);
+    EXPECT_FALSE(async) << "the prefetched chunks should serve the next fetch from memory";
+    EXPECT_EQ(sl_log_get_counters(log)->cache_misses, misses_before);
+    std::vector<uint8_t> more = flatten(rr);
+    sl_log_read_release(st, &rr);
+    got.insert(got.end(), more.begin(), more.end());
+    std::vector<uint8_t> want = expected_from(0);
+    ASSERT_LE(got.size(), want.size());
+    EXPECT_TRUE(std::equal(got.begin(), got.end(), want.begin()));
+
+    reopen(); // cold again: close right after a read that left prefetches in flight
+    ASSERT_EQ(read_blocking(st, log, 0, 512 * 1024, &rr, INT64_MAX, &async), SL_STORAGE_OK);
+    sl_log_read_release(st, &rr);
+    reopen();
+    EXPECT_EQ(read_all(st, log, 0), expected_from(0));
+}
+
 // Most logs of a broker never see a record (the __consumer_offsets partitions): an empty
 // log takes no pool chunk until its first append, so the cache keeps them for data.
 TEST_F(LogTest, AnEmptyLogHoldsNoChunkUntilItsFirstAppend)
