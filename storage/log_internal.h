@@ -129,10 +129,13 @@ enum sl_read_kind {
     SL_READ_TIME,
     SL_READ_PREFETCH, /* a chunk loaded ahead of a cold fetch; nobody waits on it */
 };
-/* A cold fetch loads the chunk it misses and up to this many after it (within the fetch's
- * max_bytes and the segment), so the disk reads a fetch's worth in parallel instead of one
- * chunk per client round trip. Prefetches use at most half of read_ops_max. */
+/* A cold fetch loads the chunk it misses and up to this many after it (not past the
+ * segment), so the disk reads a fetch's worth in parallel instead of one chunk per client
+ * round trip. The window is the fetch's max_bytes, but at least SL_READ_PREFETCH_MIN_BYTES:
+ * clients fetch 1 MiB per partition by default, and a sequential reader's next fetch wants
+ * what follows. Prefetches use at most half of read_ops_max. */
 #define SL_READ_PREFETCH_CHUNKS_MAX 15u
+#define SL_READ_PREFETCH_MIN_BYTES  (4u * 1024 * 1024)
 
 struct sl_read_op {
     uint8_t kind; /* enum sl_read_kind */

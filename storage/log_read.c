@@ -438,14 +438,16 @@ static enum sl_storage_err start_load(struct sl_read_op *op, const struct walk_m
     return SL_STORAGE_OK;
 }
 
-/* Loads chunks after miss ahead of a cold fetch of max_bytes: those not cached yet, in
- * the same segment, while read ops (half the pool), cache room and SQEs allow. */
+/* Loads chunks after miss ahead of a cold fetch of max_bytes (window: see
+ * SL_READ_PREFETCH_MIN_BYTES): those not cached yet, in the same segment, while read ops
+ * (half the pool), cache room and SQEs allow. */
 static void prefetch_after(struct sl_log *log, const struct walk_miss *miss, uint32_t max_bytes)
 {
     struct sl_storage *st = log->storage;
     uint32_t cb = st->config.chunk_bytes;
     struct sl_segment *seg = miss->segment;
-    uint32_t want = SL_MIN(max_bytes / cb, SL_READ_PREFETCH_CHUNKS_MAX);
+    uint32_t want =
+        SL_MIN(SL_MAX(max_bytes, SL_READ_PREFETCH_MIN_BYTES) / cb, SL_READ_PREFETCH_CHUNKS_MAX);
     for (uint32_t i = 1; i <= want; i++) {
         uint64_t index = (uint64_t)miss->chunk_index + i;
         if (index * cb >= seg->size_bytes ||

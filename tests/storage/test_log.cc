@@ -673,6 +673,15 @@ TEST_F(LogTest, ColdFetchPrefetchesTheChunksAfterItsMiss)
     ASSERT_LE(got.size(), want.size());
     EXPECT_TRUE(std::equal(got.begin(), got.end(), want.begin()));
 
+    // A small fetch (clients ask 1 MiB per partition by default) still reads ahead the
+    // next 4 MiB: here every chunk after the first, up to the 8 read ops allowed.
+    reopen();
+    prefetches_before = stats->prefetches;
+    ASSERT_EQ(read_blocking(st, log, 0, 64 * 1024, &rr, INT64_MAX, &async), SL_STORAGE_OK);
+    EXPECT_TRUE(async);
+    sl_log_read_release(st, &rr);
+    EXPECT_EQ(stats->prefetches - prefetches_before, 8u);
+
     reopen(); // cold again: close right after a read that left prefetches in flight
     ASSERT_EQ(read_blocking(st, log, 0, 512 * 1024, &rr, INT64_MAX, &async), SL_STORAGE_OK);
     sl_log_read_release(st, &rr);
