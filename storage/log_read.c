@@ -157,9 +157,11 @@ static void result_reset(struct sl_log *log, struct sl_log_read_result *r, int64
     r->log_end_offset = log->log_end_offset;
 }
 
+/* On WALK_OK with batches, *stop is where the walk ended: the chunk a sequential
+ * reader's next fetch starts in. */
 static enum walk_status fetch_attempt(struct sl_log *log, int64_t offset, int64_t max_offset,
                                       uint32_t max_bytes, struct sl_log_read_result *r,
-                                      struct walk_miss *miss)
+                                      struct walk_miss *miss, struct walk_miss *stop)
 {
     result_reset(log, r, offset);
     if (offset < log->log_start_offset || offset > log->log_end_offset) {
@@ -212,6 +214,8 @@ static enum walk_status fetch_attempt(struct sl_log *log, int64_t offset, int64_
     struct sl_storage *st = log->storage;
     for (uint32_t i = 0; i < r->slice_count; i++)
         sl_mem_pool_ref(&st->pool, r->slices[i].data);
+    stop->segment = seg;
+    stop->chunk_index = pos / st->config.chunk_bytes;
     return WALK_OK;
 }
 
@@ -438,37 +442,42 @@ static enum sl_storage_err start_load(struct sl_read_op *op, const struct walk_m
     return SL_STORAGE_OK;
 }
 
-/* Loads chunks after miss ahead of a cold fetch of max_bytes (window: see
- * SL_READ_PREFETCH_MIN_BYTES): those not cached yet, in the same segment, while read ops
- * (half the pool), cache room and SQEs allow. */
-static void prefetch_after(struct sl_log *log, const struct walk_miss *miss, uint32_t max_bytes)
+/* Loads the chunks of seg from chunk first on that a sequential reader of max_bytes
+ * fetches will want next (window: see SL_READ_PREFETCH_MIN_BYTES): those not cached or
+ * loading yet, while read ops (half the pool), cache room and SQEs allow. Called after a
+ * miss (from the chunk after it) and after every answer (from where it ended: for a hot
+ * reader those chunks are cached or past the end, so this is a few lookups). */
+static uint32_t prefetch_from(struct sl_log *log, struct sl_segment *seg, uint32_t first,
+                              uint32_t max_bytes)
 {
+    uint32_t issued = 0;
     struct sl_storage *st = log->storage;
     uint32_t cb = st->config.chunk_bytes;
-    struct sl_segment *seg = miss->segment;
     uint32_t want =
         SL_MIN(SL_MAX(max_bytes, SL_READ_PREFETCH_MIN_BYTES) / cb, SL_READ_PREFETCH_CHUNKS_MAX);
-    for (uint32_t i = 1; i <= want; i++) {
-        uint64_t index = (uint64_t)miss->chunk_index + i;
+    for (uint32_t i = 0; i < want; i++) {
+        uint64_t index = (uint64_t)first + i;
         if (index * cb >= seg->size_bytes ||
             st->prefetches_in_flight >= st->config.read_ops_max / 2)
-            return;
+            return issued;
         if (sl_cache_lookup(&st->cache, seg->id, (uint32_t)index) != NULL)
             continue;
         struct sl_read_op *op = op_get(st);
         if (op == NULL)
-            return;
+            return issued;
         op->kind = SL_READ_PREFETCH;
         op->log = log;
         struct walk_miss ahead = {seg, (uint32_t)index};
         if (start_load(op, &ahead) != SL_STORAGE_OK) {
             op_put(st, op);
-            return;
+            return issued;
         }
         log->reads_in_flight++;
         st->prefetches_in_flight++;
         st->stats.prefetches++;
+        issued++;
     }
+    return issued;
 }
 
 static void park(struct sl_read_op *op)
@@ -482,12 +491,12 @@ static void park(struct sl_read_op *op)
 static void op_run(struct sl_read_op *op)
 {
     struct sl_log *log = op->log;
-    struct walk_miss miss = {0};
+    struct walk_miss miss = {0}, stop = {0};
     enum walk_status s;
     int64_t offset = -1, timestamp = -1;
     enum sl_storage_err err = SL_STORAGE_OK;
     if (op->kind == SL_READ_FETCH) {
-        s = fetch_attempt(log, op->offset, op->max_offset, op->max_bytes, op->result, &miss);
+        s = fetch_attempt(log, op->offset, op->max_offset, op->max_bytes, op->result, &miss, &stop);
         err = op->result->err;
     } else {
         s = time_attempt(log, op->timestamp, &offset, &timestamp, &err, &miss);
@@ -497,6 +506,8 @@ static void op_run(struct sl_read_op *op)
         if (op->kind == SL_READ_FETCH && err == SL_STORAGE_OK) {
             log->counters.reads++;
             log->counters.read_bytes += op->result->bytes;
+            if (stop.segment != NULL)
+                prefetch_from(log, stop.segment, stop.chunk_index, op->max_bytes);
         }
         op_finish(op, err, offset, timestamp);
         return;
@@ -513,7 +524,7 @@ static void op_run(struct sl_read_op *op)
         else if (err != SL_STORAGE_OK)
             op_finish(op, err, -1, -1);
         else if (op->kind == SL_READ_FETCH)
-            prefetch_after(log, &miss, op->max_bytes);
+            prefetch_from(log, miss.segment, miss.chunk_index + 1, op->max_bytes);
         return;
     }
 }
@@ -571,7 +582,7 @@ static enum sl_storage_err go_async(struct sl_read_op *op, enum walk_status s,
         return err;
     }
     if (op->kind == SL_READ_FETCH)
-        prefetch_after(log, miss, op->max_bytes);
+        prefetch_from(log, miss->segment, miss->chunk_index + 1, op->max_bytes);
     sl_storage_submit(st);
     return SL_STORAGE_IN_PROGRESS;
 }
@@ -581,14 +592,19 @@ enum sl_storage_err sl_log_read(struct sl_log *log, int64_t offset, int64_t max_
                                 sl_log_read_cb cb, void *ctx)
 {
     SL_ASSERT(log != NULL && result != NULL && cb != NULL);
-    struct walk_miss miss = {0};
-    enum walk_status s = fetch_attempt(log, offset, max_offset, max_bytes, result, &miss);
+    struct walk_miss miss = {0}, stop = {0};
+    enum walk_status s = fetch_attempt(log, offset, max_offset, max_bytes, result, &miss, &stop);
     if (s == WALK_OK) {
         if (result->err == SL_STORAGE_OK) {
             log->counters.reads++;
             log->counters.read_bytes += result->bytes;
             log->counters.cache_hits++;
             log->storage->cache.hits++;
+            /* A sequential reader's next fetch starts where this one ended: keep the disk
+             * ahead of it (nothing to do for a reader at the tail). */
+            if (stop.segment != NULL &&
+                prefetch_from(log, stop.segment, stop.chunk_index, max_bytes) > 0)
+                sl_storage_submit(log->storage);
         }
         return result->err;
     }
