@@ -480,6 +480,15 @@ static uint32_t prefetch_from(struct sl_log *log, struct sl_segment *seg, uint32
     return issued;
 }
 
+/* Loads the chunk an op missed; a fetch also reads ahead of it. */
+static enum sl_storage_err load_missed(struct sl_read_op *op, const struct walk_miss *miss)
+{
+    enum sl_storage_err err = start_load(op, miss);
+    if (err == SL_STORAGE_OK && op->kind == SL_READ_FETCH)
+        prefetch_from(op->log, miss->segment, miss->chunk_index + 1, op->max_bytes);
+    return err;
+}
+
 static void park(struct sl_read_op *op)
 {
     struct sl_storage *st = op->log->storage;
@@ -518,13 +527,11 @@ static void op_run(struct sl_read_op *op)
         op_finish(op, SL_STORAGE_ERR_IO, -1, -1);
         return;
     case WALK_MISS:
-        err = start_load(op, &miss);
+        err = load_missed(op, &miss);
         if (err == SL_STORAGE_ERR_BUSY && op->loads < SL_READ_OP_LOADS_MAX)
             park(op); /* no submission slot right now */
         else if (err != SL_STORAGE_OK)
             op_finish(op, err, -1, -1);
-        else if (op->kind == SL_READ_FETCH)
-            prefetch_from(log, miss.segment, miss.chunk_index + 1, op->max_bytes);
         return;
     }
 }
@@ -575,14 +582,12 @@ static enum sl_storage_err go_async(struct sl_read_op *op, enum walk_status s,
         park(op);
         return SL_STORAGE_IN_PROGRESS;
     }
-    enum sl_storage_err err = start_load(op, miss);
+    enum sl_storage_err err = load_missed(op, miss);
     if (err != SL_STORAGE_OK) {
         log->reads_in_flight--;
         op_put(st, op);
         return err;
     }
-    if (op->kind == SL_READ_FETCH)
-        prefetch_from(log, miss->segment, miss->chunk_index + 1, op->max_bytes);
     sl_storage_submit(st);
     return SL_STORAGE_IN_PROGRESS;
 }
