@@ -5,25 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 
 #include "common/sl_assert.h"
+#include "common/sl_kernel_version.h"
 #include "drivers/net/uring_driver.h"
 #include "drivers/net/uring_internal.h"
 
 /* destroy() waits for the kernel to finish every operation; cancels plus a reset make
  * that quick, so this bound only catches a kernel bug instead of hanging forever. */
 #define SL_URING_DESTROY_WAIT_MS 30000
-
-static bool kernel_at_least(unsigned major, unsigned minor)
-{
-    struct utsname u;
-    unsigned ma = 0, mi = 0;
-    if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &ma, &mi) != 2)
-        return false;
-    return ma > major || (ma == major && mi >= minor);
-}
 
 struct io_uring_sqe *sl_uring_sqe(struct sl_uring_driver *d, uint64_t user_data)
 {
@@ -217,7 +208,7 @@ static int ring_init(struct sl_uring_driver *d)
 
 static bool probe_send_zc(struct sl_uring_driver *d)
 {
-    if (d->cfg.zc_disable || !kernel_at_least(6, 2))
+    if (d->cfg.zc_disable || !sl_kernel_at_least(6, 2))
         return false;
     struct io_uring_probe *probe = io_uring_get_probe_ring(&d->ring);
     if (probe == NULL)
@@ -271,7 +262,7 @@ static int sl_uring_create(const struct sl_net_config *cfg, const struct sl_net_
     int rc = sl_net_config_check(cfg);
     if (rc != 0)
         return rc;
-    if (!kernel_at_least(6, 0))
+    if (!sl_kernel_at_least(6, 0))
         return -EOPNOTSUPP;
 
     struct sl_uring_driver *d =

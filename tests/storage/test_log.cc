@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 
 #include <algorithm>
 #include <fstream>
@@ -11,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/sl_kernel_version.h"
 #include "tests/storage/storage_fixture.h"
 
 using namespace sl_test;
@@ -1008,15 +1008,6 @@ TEST_F(LogTest, EmptyLogAnswersLookups)
     EXPECT_EQ(sl_log_segment_count(log), 1u);
 }
 
-static bool kernel_at_least(int major, int minor)
-{
-    struct utsname u;
-    int have_major = 0, have_minor = 0;
-    if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &have_major, &have_minor) != 2)
-        return false;
-    return have_major > major || (have_major == major && have_minor >= minor);
-}
-
 TEST(StorageEngine, RegisteredAndPlainBuffersGiveTheSameBytes)
 {
     for (bool fixed : {true, false}) {
@@ -1054,7 +1045,7 @@ TEST(StorageEngine, RegisteredAndPlainBuffersGiveTheSameBytes)
             EXPECT_EQ(read_all(st, log, 0), want);
             ASSERT_EQ(sl_log_close(log), SL_STORAGE_OK);
         }
-        if (fixed && geteuid() == 0 && kernel_at_least(6, 15)) {
+        if (fixed && geteuid() == 0 && sl_kernel_at_least(6, 15)) {
             EXPECT_TRUE(sl_storage_get_stats(st)->writev_fixed);
         }
         if (fixed && sl_storage_get_stats(st)->fixed_buffers) {
