@@ -85,7 +85,6 @@ void sl_dp_request_free(struct sl_shard *s, struct sl_dp_request *r)
     sl_dp_request_release_frame(s, r);
     free(r->tx_heap);
     r->tx_heap = NULL;
-    r->frame_heap = NULL;
     r->state = SL_DP_REQ_FREE;
     r->next = s->free_requests;
     s->free_requests = r;

@@ -203,7 +203,8 @@ static void write_driver_and_storage(FILE *out, const struct sl_shard *shard)
                 "\"writev_fixed\":%s",
                 st.hugepage_backed ? "true" : "false", st.direct_io ? "true" : "false",
                 st.fixed_buffers ? "true" : "false", st.writev_fixed ? "true" : "false");
-#define SL_STATS_STORAGE_OUT(name) fprintf(out, ",\"" #name "\":%llu", (unsigned long long)st.name);
+        const char *sep = ","; /* after the flags above */
+#define SL_STATS_STORAGE_OUT(name) write_u64(out, &sep, #name, st.name);
         SL_STATS_STORAGE_FIELDS(SL_STATS_STORAGE_OUT)
 #undef SL_STATS_STORAGE_OUT
         fprintf(out, "}");
