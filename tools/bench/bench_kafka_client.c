@@ -305,14 +305,17 @@ static void sl_bench_print_progress(const char *label, const char *verb, uint64_
            elapsed_s > 0 ? sl_bench_mib(bytes) / elapsed_s : 0.0);
 }
 
-/* Returns true once the paced producer may send record number sent; otherwise polls and
- * sleeps (at least SL_BENCH_PACE_SLEEP_MIN_NS) so the caller can ask again. */
+/* Returns true once the paced producer may send record number sent, with the clock
+ * reading in *now_ns (the record's send time); otherwise polls and sleeps (at least
+ * SL_BENCH_PACE_SLEEP_MIN_NS) so the caller can ask again. */
 static bool sl_bench_pace(rd_kafka_t *rk, struct sl_bench_produce_state *state,
-                          double rate_records_per_s, uint64_t start_ns, uint64_t sent)
+                          double rate_records_per_s, uint64_t start_ns, uint64_t sent,
+                          uint64_t *now_out)
 {
     uint64_t due_ns = start_ns + (uint64_t)((double)sent * 1e9 / rate_records_per_s);
     uint64_t now_ns = sl_bench_now_ns();
     if (now_ns >= due_ns) {
+        *now_out = now_ns;
         return true;
     }
     sl_bench_serve(rk, state, 0);
@@ -332,8 +335,9 @@ static int sl_bench_produce_all(const struct sl_bench_produce_spec *spec, rd_kaf
 {
     struct sl_bench_produce_result *result = state->result;
     bool paced = spec->rate_records_per_s > 0;
-    uint64_t sent_ns = 0;
-    bool stamp_stale = true;
+    /* Send time of the next record: a paced record gets the clock read that let it go; at
+     * full speed, the reading taken after the last poll (start_ns before the first). */
+    uint64_t sent_ns = start_ns;
     uint64_t target_bytes = spec->record_count * spec->record_bytes;
     uint64_t next_progress_ns = start_ns + SL_BENCH_PROGRESS_NS;
     uint64_t sent = 0;
@@ -342,14 +346,11 @@ static int sl_bench_produce_all(const struct sl_bench_produce_spec *spec, rd_kaf
             fprintf(stderr, "bench: interrupted\n");
             return -1;
         }
-        if (paced && !sl_bench_pace(rk, state, spec->rate_records_per_s, start_ns, sent)) {
+        if (paced &&
+            !sl_bench_pace(rk, state, spec->rate_records_per_s, start_ns, sent, &sent_ns)) {
             continue;
         }
         const uint8_t *value = payload + (sent % SL_BENCH_PAYLOAD_SLACK_BYTES);
-        if (paced || stamp_stale) {
-            sent_ns = sl_bench_now_ns();
-            stamp_stale = false;
-        }
         /* msgflags 0: librdkafka neither copies nor frees the payload, which stays valid
          * until rd_kafka_destroy. */
         if (rd_kafka_produce(rkt, 0, 0, (void *)value, spec->record_bytes, NULL, 0,
@@ -358,7 +359,7 @@ static int sl_bench_produce_all(const struct sl_bench_produce_spec *spec, rd_kaf
             if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 result->queue_full_count++;
                 sl_bench_serve(rk, state, 1);
-                stamp_stale = true;
+                sent_ns = sl_bench_now_ns();
                 continue;
             }
             fprintf(stderr, "bench: produce: %s\n", rd_kafka_err2str(err));
@@ -367,8 +368,8 @@ static int sl_bench_produce_all(const struct sl_bench_produce_spec *spec, rd_kaf
         sent++;
         if (sent % SL_BENCH_POLL_EVERY_RECORDS == 0) {
             sl_bench_serve(rk, state, 0);
-            stamp_stale = true;
             uint64_t now_ns = sl_bench_now_ns();
+            sent_ns = now_ns;
             if (now_ns >= next_progress_ns) {
                 sl_bench_print_progress(spec->label, "acked", result->payload_bytes_acked,
                                         target_bytes, start_ns, now_ns);
