@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/sl_assert.h"
+#include "common/sl_clock.h"
 #include "dataplane/group_host.h"
 #include "dataplane/shard_internal.h"
 
@@ -30,9 +31,7 @@ static int64_t monotonic_ms(void)
 
 int64_t sl_dp_group_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return sl_wall_clock_ms();
 }
 
 int32_t sl_dp_group_partition(const struct sl_shard *s, struct sl_codec_slice group_id)

@@ -12,11 +12,16 @@ SL_STATIC_ASSERT(SL_BATCH_OFF_RECORD_COUNT + 4 == SL_BATCH_HEADER_BYTES,
 
 uint32_t sl_batch_crc32c(const void *data, size_t len)
 {
+    return sl_batch_crc32c_extend(0, data, len);
+}
+
+uint32_t sl_batch_crc32c_extend(uint32_t crc_so_far, const void *data, size_t len)
+{
     /* isa-l's crc32_iscsi is the raw CRC32C register update: the standard CRC32C
-     * (RFC 3720, Kafka's) starts from all ones and inverts at the end. It takes an int
-     * length, so feed it in pieces. */
+     * (RFC 3720, Kafka's) starts from all ones and inverts at the end, so a finished
+     * value continues from its inverse. It takes an int length, so feed it in pieces. */
     const uint8_t *p = data;
-    uint32_t crc = 0xFFFFFFFFu;
+    uint32_t crc = crc_so_far ^ 0xFFFFFFFFu;
     while (len > 0) {
         size_t piece = len > (size_t)INT_MAX ? (size_t)INT_MAX : len;
         crc = crc32_iscsi((unsigned char *)p, (int)piece, crc);

@@ -71,6 +71,10 @@ struct sl_batch_info {
 /* CRC32C (Castagnoli) of len bytes, the value a v2 batch stores. */
 uint32_t sl_batch_crc32c(const void *data, size_t len);
 
+/* The CRC32C of A followed by the len bytes at data, given crc = the CRC32C of A (0 for an
+ * empty A): sl_batch_crc32c_extend(sl_batch_crc32c(a, n), b, m) is the CRC of a||b. */
+uint32_t sl_batch_crc32c_extend(uint32_t crc, const void *data, size_t len);
+
 /* Decodes the 61-byte header at buf (len bytes available) without checking the CRC or
  * the producer fields. Checks only that the header fits, magic is 2 and batchLength is
  * at least a header (so size_bytes is usable). Does not require the whole batch to be

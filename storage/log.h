@@ -121,6 +121,7 @@ struct sl_log_config {
     int64_t flush_messages;     /* flush.messages: fdatasync every N messages (INT64_MAX = never) */
     int64_t flush_ms;           /* flush.ms: fdatasync unsynced data this old (INT64_MAX = never) */
     uint32_t max_message_bytes; /* max.message.bytes: largest batch accepted (1048588) */
+    bool log_append_time;       /* message.timestamp.type=LogAppendTime: stamp batches (false) */
     uint32_t pending_batches_max; /* batches appended but not yet written; full = BUSY (8192) */
 };
 
@@ -134,8 +135,8 @@ enum sl_storage_err sl_log_config_check(const struct sl_log_config *config);
 /* Applies a changed configuration to an open log (a topic config altered at runtime).
  * From the next append, roll, flush check or retention pass on: segment_bytes,
  * segment_ms, index_interval_bytes, retention_ms, retention_bytes, flush_messages,
- * flush_ms, max_message_bytes. segment_index_bytes applies to segments created from now
- * on (the active segment keeps its index room); pending_batches_max keeps the value the
+ * flush_ms, max_message_bytes, log_append_time. segment_index_bytes applies to segments created
+ * from now on (the active segment keeps its index room); pending_batches_max keeps the value the
  * log was opened with (its ring is sized then). No I/O; owning thread. Returns OK, or
  * INVALID_ARGUMENT (as sl_log_open would) leaving the configuration unchanged. */
 enum sl_storage_err sl_log_set_config(struct sl_log *log, const struct sl_log_config *config);
@@ -199,7 +200,7 @@ enum sl_storage_err sl_log_close(struct sl_log *log);
 struct sl_log_append_result {
     int64_t base_offset;        /* offset given to the first record of the first batch */
     int64_t last_offset;        /* offset of the last record of the last batch */
-    int64_t log_append_time_ms; /* now_ms as passed; Kafka reports it for LogAppendTime topics */
+    int64_t log_append_time_ms; /* wall clock stamped into the batches (LogAppendTime), else -1 */
     int64_t log_start_offset;
     int64_t log_end_offset; /* after this append: last_offset + 1 */
     uint32_t batch_count;
@@ -216,7 +217,9 @@ struct sl_log_append_result {
 /* Appends the concatenated v2 batches in buf: validates all first (unless infos is
  * non-NULL: then infos[0..count) must come from sl_batch_validate_all on the same bytes
  * with this log's max_message_bytes), then assigns offsets, writes baseOffset and
- * leader_epoch into the copies, and copies each batch once into the tail buffer. All or
+ * leader_epoch into the copies, and copies each batch once into the tail buffer. With
+ * log_append_time set, each copy also gets maxTimestamp = the wall clock, the LogAppendTime
+ * attribute bit and the CRC32C that goes with them (the records stay as sent). All or
  * nothing: on any error the log is untouched. buf stays owned by the caller and may be
  * reused on return. Data path: does not block (a segment roll creates files; see above).
  * Returns OK, a BATCH_* validation error, NO_BUFFER or BUSY (backpressure: poll, retry),

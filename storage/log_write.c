@@ -7,6 +7,7 @@
 
 #include "common/sl_assert.h"
 #include "common/sl_bytes.h"
+#include "common/sl_clock.h"
 #include "common/sl_compiler.h"
 #include "storage/log_internal.h"
 #include "storage/stream_copy.h"
@@ -94,6 +95,32 @@ static enum sl_storage_err reserve_chunks(struct sl_log *log, struct sl_segment 
         /* Not zeroed here: copy_into zeroes the padding of the last page it writes. */
     }
     return SL_STORAGE_OK;
+}
+
+/* message.timestamp.type=LogAppendTime, as Kafka does it: the broker's wall clock becomes
+ * the batch's maxTimestamp, which consumers then report for every record, and the attributes
+ * say so. Both fields are under the CRC, so it is computed again: from the source, still
+ * in cache after validation, with the two fields replaced (the copy in the tail chunk was
+ * written with streaming stores and may span chunks). Records are not touched. */
+static void stamp_log_append_time(struct sl_log *log, struct sl_segment *seg, uint32_t pos,
+                                  const uint8_t *src, struct sl_batch_info *info,
+                                  int64_t append_time_ms)
+{
+    uint8_t head[SL_BATCH_HEADER_BYTES - SL_BATCH_OFF_ATTRIBUTES];
+    memcpy(head, src + SL_BATCH_OFF_ATTRIBUTES, sizeof(head));
+    info->attributes = (int16_t)(info->attributes | SL_BATCH_ATTR_TIMESTAMP_LOG_APPEND);
+    info->max_timestamp = append_time_ms;
+    sl_store_be16(head, (uint16_t)info->attributes);
+    sl_store_be64(head + (SL_BATCH_OFF_MAX_TIMESTAMP - SL_BATCH_OFF_ATTRIBUTES),
+                  (uint64_t)append_time_ms);
+    uint32_t crc = sl_batch_crc32c(head, sizeof(head));
+    crc = sl_batch_crc32c_extend(crc, src + SL_BATCH_HEADER_BYTES,
+                                 info->size_bytes - SL_BATCH_HEADER_BYTES);
+    info->crc = crc;
+    uint8_t crc_bytes[4];
+    sl_store_be32(crc_bytes, crc);
+    copy_into(log, seg, pos + SL_BATCH_OFF_CRC, crc_bytes, sizeof(crc_bytes));
+    copy_into(log, seg, pos + SL_BATCH_OFF_ATTRIBUTES, head, sizeof(head));
 }
 
 static bool needs_roll(const struct sl_log *log, const struct sl_segment *seg, size_t len,
@@ -288,6 +315,9 @@ enum sl_storage_err sl_log_append(struct sl_log *log, const uint8_t *buf, size_t
         return err;
     }
 
+    /* now_ms is the caller's monotonic clock (segment ages); Kafka's LogAppendTime is the
+     * wall clock, read once for every batch of the append. */
+    int64_t append_time_ms = log->config.log_append_time ? sl_wall_clock_ms() : -1;
     uint32_t pos = seg->size_bytes;
     int64_t offset = log->log_end_offset;
     size_t at = 0;
@@ -300,6 +330,8 @@ enum sl_storage_err sl_log_append(struct sl_log *log, const uint8_t *buf, size_t
         copy_into(log, seg, pos + SL_BATCH_OFF_BASE_OFFSET, patch, 8);
         sl_store_be32(patch, (uint32_t)leader_epoch);
         copy_into(log, seg, pos + SL_BATCH_OFF_LEADER_EPOCH, patch, 4);
+        if (log->config.log_append_time)
+            stamp_log_append_time(log, seg, pos, buf + at, &info, append_time_ms);
         info.base_offset = offset;
         info.partition_leader_epoch = leader_epoch;
         sl_segment_note_batch(log, seg, &info, pos);
@@ -323,7 +355,7 @@ enum sl_storage_err sl_log_append(struct sl_log *log, const uint8_t *buf, size_t
         log->unflushed_messages = 0;
         result->wait_for_durable = true;
     }
-    result->log_append_time_ms = now_ms;
+    result->log_append_time_ms = append_time_ms;
     result->log_start_offset = log->log_start_offset;
     result->log_end_offset = offset;
     result->batch_count = count;

@@ -15,6 +15,16 @@ TEST(Batch, Crc32cMatchesTheStandardVector)
     EXPECT_EQ(sl_batch_crc32c(s, 0), 0u);
 }
 
+TEST(Batch, Crc32cExtendsAFinishedValue)
+{
+    const char *s = "123456789";
+    for (size_t split = 0; split <= 9; split++)
+        EXPECT_EQ(sl_batch_crc32c_extend(sl_batch_crc32c(s, split), s + split, 9 - split),
+                  0xE3069283u)
+            << "split at " << split;
+    EXPECT_EQ(sl_batch_crc32c_extend(0, s, 9), 0xE3069283u);
+}
+
 TEST(Batch, ValidBatchParses)
 {
     sl_test::batch_options o;

@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/sl_clock.h"
 #include "common/sl_kernel_version.h"
 #include "tests/storage/storage_fixture.h"
 
@@ -450,6 +451,81 @@ TEST_F(LogTest, MaxTimestampIsTheFirstRecordCarryingIt)
     ASSERT_EQ(offset_for_time_blocking(st, log, 1200, &off, &ts), SL_STORAGE_OK);
     EXPECT_EQ(off, r.base_offset + 1);
     EXPECT_EQ(ts, 1200);
+}
+
+// One record whose value is sized so that the whole batch is exactly `bytes` long.
+std::vector<uint8_t> batch_of_size(size_t bytes, const batch_options &o)
+{
+    size_t value = bytes - SL_BATCH_HEADER_BYTES - 16;
+    for (int tries = 0; tries < 8; tries++) {
+        std::vector<uint8_t> b = make_batch({std::string(value, 'x')}, o);
+        if (b.size() == bytes)
+            return b;
+        value += bytes - b.size(); // varint lengths may shift by a byte: try again
+    }
+    ADD_FAILURE() << "no batch of " << bytes << " bytes";
+    return {};
+}
+
+// message.timestamp.type=LogAppendTime: the stored copy carries the append time (the wall
+// clock, not the caller's monotonic now_ms) as its max timestamp, the LogAppendTime bit and a CRC
+// that matches them; the records stay as sent. Batches are placed so that a header (attributes, max
+// timestamp, CRC) straddles a chunk.
+TEST_F(LogTest, LogAppendTimeStampsTheStoredBatchWithAMatchingCrc)
+{
+    config.log_append_time = true;
+    open();
+    batch_options old;
+    old.base_timestamp = 1000;
+    old.timestamp_step_ms = 5;
+    // 3 x 32748 bytes: the third batch starts 40 bytes before the 64 KiB chunk boundary.
+    const size_t size = engine_config.chunk_bytes / 2 - 20;
+    std::vector<uint8_t> sent = batch_of_size(size, old);
+    ASSERT_EQ(sent.size(), size);
+    std::vector<uint8_t> want_all;
+    int64_t stamped[3];
+    for (int i = 0; i < 3; i++) {
+        if (i > 0)
+            usleep(20 * 1000); // three different append times
+        int64_t before = sl_wall_clock_ms();
+        sl_log_append_result r{};
+        ASSERT_EQ(sl_log_append(log, sent.data(), sent.size(), nullptr, 0, 7, now_ms, &r),
+                  SL_STORAGE_OK);
+        stamped[i] = r.log_append_time_ms;
+        EXPECT_GE(stamped[i], before);
+        EXPECT_LE(stamped[i], sl_wall_clock_ms());
+        std::vector<uint8_t> want = as_stored(sent, r.base_offset, 7);
+        sl_store_be16(want.data() + SL_BATCH_OFF_ATTRIBUTES, SL_BATCH_ATTR_TIMESTAMP_LOG_APPEND);
+        sl_store_be64(want.data() + SL_BATCH_OFF_MAX_TIMESTAMP, static_cast<uint64_t>(stamped[i]));
+        seal_batch(want);
+        sl_batch_info info;
+        ASSERT_EQ(sl_batch_check_stored(want.data(), want.size(), &info), SL_STORAGE_OK);
+        EXPECT_EQ(info.base_timestamp, 1000); // only the max timestamp is the broker's
+        want_all.insert(want_all.end(), want.begin(), want.end());
+    }
+    EXPECT_EQ(read_all(st, log, 0), want_all); // from the tail chunks
+    // The time lookups and retention see the append times.
+    EXPECT_EQ(sl_log_max_timestamp(log), stamped[2]);
+    int64_t off = -1, ts = -1;
+    ASSERT_EQ(offset_for_time_blocking(st, log, stamped[1] + 1, &off, &ts), SL_STORAGE_OK);
+    EXPECT_EQ(off, 2);
+    EXPECT_EQ(ts, stamped[2]);
+    // A scan of the file checks every CRC: nothing is cut, and the bytes are the same.
+    ASSERT_EQ(sl_log_close(log), SL_STORAGE_OK);
+    log = nullptr;
+    ASSERT_EQ(unlink((dir.path + "/orders-3/.clean-shutdown").c_str()), 0);
+    open();
+    EXPECT_FALSE(report.clean_shutdown);
+    EXPECT_EQ(report.bytes_truncated, 0u);
+    EXPECT_EQ(sl_log_end_offset(log), 3);
+    EXPECT_EQ(read_all(st, log, 0), want_all);
+
+    // CreateTime (the default) stores the batch as sent and reports no append time.
+    config.log_append_time = false;
+    ASSERT_EQ(sl_log_set_config(log, &config), SL_STORAGE_OK);
+    auto r = append(sent);
+    EXPECT_EQ(r.log_append_time_ms, -1);
+    EXPECT_EQ(read_all(st, log, r.base_offset), as_stored(sent, r.base_offset, 7));
 }
 
 // A topic config altered at runtime reaches the open log: rolls, retention, limits.
