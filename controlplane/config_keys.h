@@ -86,6 +86,10 @@
       "Maximum time data stays unsynced; unset means no time-based flush.") \
     X(MESSAGE_MAX_BYTES, "message.max.bytes", INT, "1048588", 0, SL_I32_MAX, "", \
       "Largest record batch the broker accepts.") \
+    X(LOG_MESSAGE_TIMESTAMP_TYPE, "log.message.timestamp.type", ENUM, "CreateTime", 0, 0, "CreateTime|LogAppendTime", \
+      "Timestamp stored with records of topics that do not set message.timestamp.type: the producer's (CreateTime) or the broker's append time (LogAppendTime).") \
+    X(LOG_MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS, "log.message.timestamp.difference.max.ms", INT, "9223372036854775807", 0, SL_I64_MAX, "", \
+      "Largest accepted difference between a CreateTime batch's timestamps and the broker clock, for topics that do not set message.timestamp.difference.max.ms.") \
     X(SOCKET_REQUEST_MAX_BYTES, "socket.request.max.bytes", INT, "104857600", 1, SL_I32_MAX, "", \
       "Largest request frame the broker accepts.") \
     X(MIN_INSYNC_REPLICAS, "min.insync.replicas", INT, "1", 1, 16, "", \
@@ -159,6 +163,8 @@
     X(LOG_FLUSH_INTERVAL_MESSAGES) \
     X(LOG_FLUSH_INTERVAL_MS) \
     X(MESSAGE_MAX_BYTES) \
+    X(LOG_MESSAGE_TIMESTAMP_TYPE) \
+    X(LOG_MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS) \
     X(MIN_INSYNC_REPLICAS)
 /* clang-format on */
 
@@ -191,20 +197,20 @@
       "Messages appended before an fdatasync.") \
     X(FLUSH_MS, "flush.ms", INT, "9223372036854775807", 0, SL_I64_MAX, "", "log.flush.interval.ms", \
       "Maximum time data stays unsynced.") \
-    X(MESSAGE_TIMESTAMP_TYPE, "message.timestamp.type", ENUM, "CreateTime", 0, 0, "CreateTime|LogAppendTime", "", \
-      "Timestamp stored with records: the producer's or the broker's append time.") \
-    X(MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS, "message.timestamp.difference.max.ms", INT, "9223372036854775807", 0, SL_I64_MAX, "", "", \
-      "Largest accepted difference between a CreateTime timestamp and the broker clock.") \
+    X(MESSAGE_TIMESTAMP_TYPE, "message.timestamp.type", ENUM, "CreateTime", 0, 0, "CreateTime|LogAppendTime", "log.message.timestamp.type", \
+      "Timestamp stored with records: the producer's (CreateTime), or the broker's append time (LogAppendTime: written as each batch's maxTimestamp with the LogAppendTime attribute, CRC recomputed, records untouched; also returned in the Produce response).") \
+    X(MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS, "message.timestamp.difference.max.ms", INT, "9223372036854775807", 0, SL_I64_MAX, "", "log.message.timestamp.difference.max.ms", \
+      "Largest accepted difference between a CreateTime batch's first and largest timestamps and the broker clock (records are not decoded); a batch outside it is refused with INVALID_TIMESTAMP.") \
     X(COMPRESSION_TYPE, "compression.type", ENUM, "producer", 0, 0, "producer|uncompressed|gzip|snappy|lz4|zstd", "", \
       "Only producer is honoured: batches are stored as sent, never re-encoded.") \
     X(UNCLEAN_LEADER_ELECTION_ENABLE, "unclean.leader.election.enable", BOOL, "false", 0, 0, "", "unclean.leader.election.enable", \
       "Elect a leader outside the ISR when no ISR member is alive.") \
     X(DELETE_RETENTION_MS, "delete.retention.ms", INT, "86400000", 0, SL_I64_MAX, "", "", \
-      "How long tombstones are kept in compacted topics.") \
+      "Accepted and shown, no effect yet: how long tombstones are kept once compaction exists.") \
     X(FILE_DELETE_DELAY_MS, "file.delete.delay.ms", INT, "60000", 0, SL_I64_MAX, "", "", \
-      "Delay before a deleted segment's files are removed.") \
+      "Accepted and shown, no effect: sluice removes a deleted segment's files at once.") \
     X(PREALLOCATE, "preallocate", BOOL, "false", 0, 0, "", "", \
-      "Preallocate segment files.")
+      "Accepted and shown, no effect: segment files grow as O_DIRECT writes extend them (preallocating them stalled appends here; see docs/benchmarks.md).")
 /* clang-format on */
 
 #endif

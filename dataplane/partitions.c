@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/sl_assert.h"
+#include "common/sl_clock.h"
 #include "dataplane/group_host.h"
 #include "dataplane/shard_internal.h"
 
@@ -184,6 +185,25 @@ static void on_progress(void *ctx, struct sl_log *log, int64_t written_end_offse
     atomic_fetch_add_explicit(&s->append_seq, 1, memory_order_relaxed);
 }
 
+/* message.timestamp.type of t, else log.message.timestamp.type: whether the broker's
+ * clock stamps its batches. */
+static bool topic_log_append_time(const struct sl_shard *s, const struct sl_md_topic *t)
+{
+    const char *type = t != NULL ? sl_md_topic_config(t, "message.timestamp.type") : NULL;
+    if (type == NULL)
+        type = sl_dp_broker_config(s, SL_CONFIG_LOG_MESSAGE_TIMESTAMP_TYPE, NULL);
+    return type != NULL && strcmp(type, "LogAppendTime") == 0;
+}
+
+static int64_t topic_timestamp_difference_max_ms(const struct sl_shard *s,
+                                                 const struct sl_md_topic *t, bool log_append_time)
+{
+    if (log_append_time)
+        return INT64_MAX;
+    return sl_dp_topic_int(s, t, "message.timestamp.difference.max.ms",
+                           SL_CONFIG_LOG_MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS, INT64_MAX);
+}
+
 static void log_config_for(struct sl_shard *s, const struct sl_md_topic *t,
                            struct sl_log_config *lc)
 {
@@ -208,6 +228,7 @@ static void log_config_for(struct sl_shard *s, const struct sl_md_topic *t,
     /* A batch never spans segments: a larger limit could not be met anyway (Kafka answers
      * RECORD_LIST_TOO_LARGE for such batches), and storage refuses the combination. */
     lc->max_message_bytes = SL_MIN(lc->max_message_bytes, lc->segment_bytes);
+    lc->log_append_time = topic_log_append_time(s, t);
 }
 
 /* A topic or broker config changed in the image: give the open log its new settings. */
@@ -216,13 +237,15 @@ static void apply_log_config(struct sl_shard *s, struct sl_dp_partition *p,
 {
     struct sl_log_config lc;
     log_config_for(s, t, &lc);
+    p->timestamp_difference_max_ms = topic_timestamp_difference_max_ms(s, t, lc.log_append_time);
     const struct sl_log_config *cur = sl_log_get_config(p->log);
     if (lc.segment_bytes == cur->segment_bytes && lc.segment_ms == cur->segment_ms &&
         lc.index_interval_bytes == cur->index_interval_bytes &&
         lc.segment_index_bytes == cur->segment_index_bytes &&
         lc.retention_ms == cur->retention_ms && lc.retention_bytes == cur->retention_bytes &&
         lc.flush_messages == cur->flush_messages && lc.flush_ms == cur->flush_ms &&
-        lc.max_message_bytes == cur->max_message_bytes)
+        lc.max_message_bytes == cur->max_message_bytes &&
+        lc.log_append_time == cur->log_append_time)
         return; /* most image changes touch no config */
     enum sl_storage_err err = sl_log_set_config(p->log, &lc);
     if (err != SL_STORAGE_OK) {
@@ -348,6 +371,8 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
                     s->producer_loads++;
                 sl_log_set_high_watermark(p->log, sl_dp_partition_hw(p));
                 p->max_message_bytes = lc.max_message_bytes;
+                p->timestamp_difference_max_ms =
+                    topic_timestamp_difference_max_ms(s, t, lc.log_append_time);
                 s->stats.partitions_open++;
                 s->stats.partitions_opened++;
                 if (!report.clean_shutdown && report.segments_scanned > 0)
@@ -404,9 +429,7 @@ void sl_dp_partitions_retention_poll(struct sl_shard *s)
     int64_t interval_ms = sl_config_int(s->opts.config, SL_CONFIG_LOG_RETENTION_CHECK_INTERVAL_MS);
     s->retention_next_ms = s->now_ms + interval_ms;
     /* Segment timestamps are wall-clock times (record timestamps), unlike now_ms. */
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    int64_t wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+    int64_t wall_ms = sl_wall_clock_ms();
     for (uint32_t i = 0; i < s->partition_cap; i++) {
         struct sl_dp_partition *p = &s->partitions[i];
         if (!p->used || p->log == NULL)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/sl_bytes.h"
+#include "common/sl_clock.h"
 #include "dataplane/codec/kafka_errors.h"
 #include "dataplane/group_host.h"
 #include "dataplane/handlers/handlers.h"
@@ -77,9 +78,31 @@ struct append_result {
     int16_t error_code;
     int64_t base_offset;
     int64_t log_start_offset;
-    struct ack_target ack; /* when to acknowledge (acks != 0) */
-    bool backpressure;     /* storage had no room: retry later, nothing was appended */
+    int64_t log_append_time_ms; /* -1 unless the topic is LogAppendTime */
+    struct ack_target ack;      /* when to acknowledge (acks != 0) */
+    bool backpressure;          /* storage had no room: retry later, nothing was appended */
 };
+
+/* message.timestamp.difference.max.ms: Kafka checks every record's timestamp; records are
+ * not decoded here, so the batch's first and largest timestamps stand for them. */
+static bool timestamps_within(const struct sl_batch_info *infos, uint32_t count,
+                              int64_t max_difference_ms)
+{
+    if (max_difference_ms == INT64_MAX)
+        return true;
+    int64_t now_ms = sl_wall_clock_ms(); /* record timestamps are wall-clock times */
+    for (uint32_t i = 0; i < count; i++) {
+        int64_t ts[2] = {infos[i].base_timestamp, infos[i].max_timestamp};
+        for (int k = 0; k < 2; k++) {
+            /* Written so that no extreme timestamp can overflow the subtraction. */
+            if (ts[k] < now_ms && now_ms - max_difference_ms > ts[k])
+                return false;
+            if (ts[k] > now_ms && ts[k] - max_difference_ms > now_ms)
+                return false;
+        }
+    }
+    return true;
+}
 
 /* Appends records to a partition this shard owns. */
 static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, int32_t partition,
@@ -87,6 +110,7 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
                          struct append_result *out)
 {
     out->error_code = 0;
+    out->log_append_time_ms = -1;
     out->ack.offset = -1;
     out->ack.durable = false;
     out->backpressure = false;
@@ -125,6 +149,10 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
             out->error_code = SL_KAFKA_ERR_INVALID_TXN_STATE;
             return;
         }
+    }
+    if (!timestamps_within(infos, count, p->timestamp_difference_max_ms)) {
+        out->error_code = SL_KAFKA_ERR_INVALID_TIMESTAMP;
+        return;
     }
     int64_t dup_base_offset = -1;
     int16_t refusal = 0;
@@ -171,6 +199,7 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
     s->stats.produce_bytes += (uint64_t)records_len;
     out->base_offset = res.base_offset;
     out->log_start_offset = res.log_start_offset;
+    out->log_append_time_ms = res.log_append_time_ms;
     if (acks != 0) {
         out->ack.offset = res.log_end_offset;
         out->ack.durable = res.wait_for_durable;
@@ -238,6 +267,15 @@ static void retry_push(struct sl_shard *s, struct produce_op *po)
     s->append_retry_tail = po;
 }
 
+/* The response fields of a successful append. */
+static void answer_appended(struct sl_codec_produce_response_partition_produce_response *out,
+                            const struct append_result *res)
+{
+    out->base_offset = res->base_offset;
+    out->log_start_offset = res->log_start_offset;
+    out->log_append_time_ms = res->log_append_time_ms;
+}
+
 /* The home shard's view of a finished local append. */
 static void apply_local(struct sl_shard *s, struct produce_op *po)
 {
@@ -245,8 +283,7 @@ static void apply_local(struct sl_shard *s, struct produce_op *po)
     po->out->error_code = po->result.error_code;
     if (po->result.error_code != 0)
         return;
-    po->out->base_offset = po->result.base_offset;
-    po->out->log_start_offset = po->result.log_start_offset;
+    answer_appended(po->out, &po->result);
     if (po->result.ack.offset >= 0)
         wait_add(po->st, &po->topic_id, po->partition, &po->result.ack, po->out);
 }
@@ -309,8 +346,7 @@ static void home_done(struct sl_shard *s, struct sl_dp_part_op *op)
     struct produce_op *po = (struct produce_op *)op;
     po->out->error_code = po->result.error_code;
     if (po->result.error_code == 0) {
-        po->out->base_offset = po->result.base_offset;
-        po->out->log_start_offset = po->result.log_start_offset;
+        answer_appended(po->out, &po->result);
     } else {
         sl_dp_stats_error(&s->stats, po->result.error_code);
     }
@@ -349,8 +385,7 @@ static int16_t produce_partition(struct sl_shard *s, struct sl_dp_request *r, in
         if (!res.backpressure) {
             if (res.error_code != 0)
                 return res.error_code;
-            out->base_offset = res.base_offset;
-            out->log_start_offset = res.log_start_offset;
+            answer_appended(out, &res);
             if (res.ack.offset >= 0)
                 wait_add(st, &t->topic_id, pd->index, &res.ack, out);
             return 0;

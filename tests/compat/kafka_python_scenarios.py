@@ -12,6 +12,10 @@ Scenarios (topics other than the admin ones are created by the test harness firs
                     override set) and describe_configs (v2, with config sources) on a topic
                     and on the broker; errors for a bad value, an unknown topic and a
                     broker key that cannot change at runtime
+  log-append-time   a topic created with message.timestamp.type=LogAppendTime (CreateTopics
+                    with configs): the send's metadata and the consumed records carry the
+                    broker's append time, not the producer's timestamp, and
+                    offsets_for_times finds records by it
   delete-records    DeleteRecords v0 (kafka-python 2.0.2 has no delete_records and no
                     DeleteRecords class, so the request is declared here with the library's
                     own protocol building blocks and sent through KafkaAdminClient); the log
@@ -224,6 +228,43 @@ def scenario_offsets_for_times(bootstrap):
     log("offsets_for_times: before, exact, between, last and after all answered correctly")
 
 
+def scenario_log_append_time(bootstrap):
+    topic = "kp-log-append-time"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=CLIENT_TIMEOUT_MS)
+    admin.create_topics([NewTopic(topic, 1, 1,
+                                  topic_configs={"message.timestamp.type": "LogAppendTime"})],
+                        timeout_ms=CLIENT_TIMEOUT_MS)
+    wait_topics(admin, {topic}, set())
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1,
+                             request_timeout_ms=CLIENT_TIMEOUT_MS)
+    stamps = []
+    for i in range(3):
+        before_ms = int(time.time() * 1000)
+        metadata = producer.send(topic, value=f"lat{i}".encode(), partition=0,
+                                 timestamp_ms=1000 + i).get(timeout=30)
+        after_ms = int(time.time() * 1000)
+        check(before_ms - 1000 <= metadata.timestamp <= after_ms + 1000,
+              f"send {i}: metadata timestamp {metadata.timestamp}, expected the append time "
+              f"within [{before_ms}, {after_ms}] (producer's was {1000 + i})")
+        stamps.append(metadata.timestamp)
+        time.sleep(0.02)
+    producer.close()
+    records = read_all(bootstrap, topic, [0], 3)
+    for i, r in enumerate(records):
+        check(r.timestamp_type == 1 and r.timestamp == stamps[i],
+              f"record {i}: timestamp {r.timestamp} type {r.timestamp_type}, expected "
+              f"{stamps[i]} type 1 (LogAppendTime)")
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                             request_timeout_ms=CLIENT_TIMEOUT_MS + 5000)
+    tp = TopicPartition(topic, 0)
+    got = consumer.offsets_for_times({tp: stamps[2]})[tp]
+    check(got is not None and got.offset == 2 and got.timestamp == stamps[2],
+          f"offsets_for_times(third append time) = {got}, expected offset 2")
+    consumer.close()
+    log("LogAppendTime topic: append times in send metadata, records and time lookups")
+
+
 def scenario_delete_records(bootstrap):
     count, cut = 100, 40
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all",
@@ -335,6 +376,7 @@ SCENARIOS = {
     "consume": scenario_consume,
     "offsets-for-times": scenario_offsets_for_times,
     "delete-records": scenario_delete_records,
+    "log-append-time": scenario_log_append_time,
     "configs": scenario_configs,
 }
 

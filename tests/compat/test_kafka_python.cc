@@ -43,7 +43,7 @@ TEST_P(KafkaPythonTest, Scenario)
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, KafkaPythonTest,
                          ::testing::Values("admin", "produce-acks", "consume", "offsets-for-times",
-                                           "delete-records", "configs"),
+                                           "delete-records", "configs", "log-append-time"),
                          [](const ::testing::TestParamInfo<const char *> &info) {
                              std::string name = info.param;
                              for (char &c : name) {

@@ -2,12 +2,14 @@
 // broker stop/kill (its retries must not duplicate or lose anything), five pipelined
 // Produce requests per connection with per-partition order kept, and a consumer whose
 // Fetch the broker really holds for fetch.wait.max.ms on an idle partition, and the
-// AlterConfigs / DescribeConfigs admin calls on a topic.
+// AlterConfigs / DescribeConfigs admin calls on a topic, and LogAppendTime topics and the
+// timestamp difference limit as librdkafka producers and consumers see them.
 #include <gtest/gtest.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include <stdio.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -454,6 +456,151 @@ TEST(LibrdkafkaTest, AlterConfigsAndDescribeConfigsOnATopic)
     entries = rk_describe_topic(rk, queue, "rk-configs");
     EXPECT_EQ(entries["segment.ms"].value, "7200000");
     EXPECT_EQ(entries["retention.ms"].source, RD_KAFKA_CONFIG_SOURCE_DEFAULT_CONFIG);
+
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_destroy(rk);
+}
+
+namespace
+{
+
+int64_t wall_clock_ms()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// What a delivery report says about the timestamp (librdkafka takes LogAppendTime from
+// the Produce response).
+struct timestamp_report {
+    rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR__FAIL;
+    int64_t timestamp_ms = -1;
+    rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+};
+
+void on_timestamp_report(rd_kafka_t *, const rd_kafka_message_t *msg, void *)
+{
+    auto *out = static_cast<timestamp_report *>(msg->_private);
+    out->error = msg->err;
+    out->timestamp_ms = rd_kafka_message_timestamp(msg, &out->type);
+}
+
+// Produces one message with an explicit CreateTime timestamp and waits for its report.
+timestamp_report produce_with_timestamp(rd_kafka_t *rk, const std::string &topic,
+                                        const std::string &value, int64_t timestamp_ms)
+{
+    timestamp_report report;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+        RD_KAFKA_V_VALUE(const_cast<char *>(value.data()), value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(timestamp_ms),
+        RD_KAFKA_V_OPAQUE(&report), RD_KAFKA_V_END);
+    EXPECT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
+    EXPECT_EQ(rd_kafka_flush(rk, 15000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    return report;
+}
+
+// Reads partition 0 of topic from the start until count messages came (legacy consumer).
+std::vector<timestamp_report> consume_timestamps(const std::string &bootstrap,
+                                                 const std::string &topic, size_t count)
+{
+    std::vector<timestamp_report> out;
+    std::string error;
+    rd_kafka_conf_t *conf = sl_test::make_conf({{"bootstrap.servers", bootstrap}}, &error);
+    EXPECT_NE(conf, nullptr) << error;
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    EXPECT_NE(rk, nullptr) << errstr;
+    if (rk == nullptr)
+        return out;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    EXPECT_EQ(rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING), 0);
+    long long deadline_ms = sl_test::monotonic_ms() + 15000;
+    while (out.size() < count && sl_test::monotonic_ms() < deadline_ms) {
+        rd_kafka_message_t *msg = rd_kafka_consume(rkt, 0, 200);
+        if (msg == nullptr)
+            continue;
+        if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            timestamp_report r;
+            r.error = msg->err;
+            r.timestamp_ms = rd_kafka_message_timestamp(msg, &r.type);
+            out.push_back(r);
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    rd_kafka_consume_stop(rkt, 0);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return out;
+}
+
+} // namespace
+
+// message.timestamp.type=LogAppendTime (set with AlterConfigs on a live topic): the producer
+// learns the broker's append time from the Produce response, and consumers read it as
+// every record's timestamp. message.timestamp.difference.max.ms refuses a CreateTime
+// message an hour off with INVALID_TIMESTAMP and keeps a current one's own timestamp.
+TEST(LibrdkafkaTest, LogAppendTimeAndTimestampDifferenceLimit)
+{
+    broker_options options;
+    options.topics = {{"ts-append", 1}, {"ts-create", 1}};
+    broker_process broker(options);
+    ASSERT_TRUE(broker.Start());
+    std::string error;
+    rd_kafka_conf_t *conf =
+        sl_test::make_conf({{"bootstrap.servers", broker.bootstrap()}, {"linger.ms", "0"}}, &error);
+    ASSERT_NE(conf, nullptr) << error;
+    rd_kafka_conf_set_dr_msg_cb(conf, on_timestamp_report);
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    ASSERT_NE(rk, nullptr) << errstr;
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+
+    // Before the change the topic keeps the producer's timestamp.
+    timestamp_report before = produce_with_timestamp(rk, "ts-append", "before", 1000);
+    EXPECT_EQ(before.error, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(before.error);
+    EXPECT_EQ(before.type, RD_KAFKA_TIMESTAMP_CREATE_TIME);
+    EXPECT_EQ(before.timestamp_ms, 1000);
+
+    std::string message;
+    ASSERT_EQ(rk_alter_topic(rk, queue, "ts-append", {{"message.timestamp.type", "LogAppendTime"}},
+                             &message),
+              RD_KAFKA_RESP_ERR_NO_ERROR)
+        << message;
+    ASSERT_EQ(rk_alter_topic(rk, queue, "ts-create",
+                             {{"message.timestamp.difference.max.ms", "3600000"}}, &message),
+              RD_KAFKA_RESP_ERR_NO_ERROR)
+        << message;
+    auto entries = rk_describe_topic(rk, queue, "ts-append");
+    EXPECT_EQ(entries["message.timestamp.type"].value, "LogAppendTime");
+
+    int64_t sent_ms = wall_clock_ms();
+    timestamp_report after = produce_with_timestamp(rk, "ts-append", "after", 1000);
+    int64_t acked_ms = wall_clock_ms();
+    EXPECT_EQ(after.error, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(after.error);
+    EXPECT_EQ(after.type, RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME);
+    EXPECT_GE(after.timestamp_ms, sent_ms - 1000);
+    EXPECT_LE(after.timestamp_ms, acked_ms + 1000);
+
+    std::vector<timestamp_report> read = consume_timestamps(broker.bootstrap(), "ts-append", 2);
+    ASSERT_EQ(read.size(), 2u);
+    EXPECT_EQ(read[0].type, RD_KAFKA_TIMESTAMP_CREATE_TIME); // stored before the change
+    EXPECT_EQ(read[0].timestamp_ms, 1000);
+    EXPECT_EQ(read[1].type, RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME);
+    EXPECT_EQ(read[1].timestamp_ms, after.timestamp_ms);
+
+    int64_t now_ms = wall_clock_ms();
+    timestamp_report stale = produce_with_timestamp(rk, "ts-create", "stale", now_ms - 7200000);
+    EXPECT_EQ(stale.error, RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP) << rd_kafka_err2str(stale.error);
+    timestamp_report future = produce_with_timestamp(rk, "ts-create", "future", now_ms + 7200000);
+    EXPECT_EQ(future.error, RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP) << rd_kafka_err2str(future.error);
+    timestamp_report current = produce_with_timestamp(rk, "ts-create", "current", now_ms - 60000);
+    EXPECT_EQ(current.error, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(current.error);
+    read = consume_timestamps(broker.bootstrap(), "ts-create", 1);
+    ASSERT_EQ(read.size(), 1u);
+    EXPECT_EQ(read[0].type, RD_KAFKA_TIMESTAMP_CREATE_TIME);
+    EXPECT_EQ(read[0].timestamp_ms, now_ms - 60000);
 
     rd_kafka_queue_destroy(queue);
     rd_kafka_destroy(rk);
