@@ -99,7 +99,7 @@
     X(OFFSETS_TOPIC_NUM_PARTITIONS, "offsets.topic.num.partitions", INT, "50", 1, 100000, "", \
       "Partitions of the __consumer_offsets topic.") \
     X(OFFSETS_TOPIC_REPLICATION_FACTOR, "offsets.topic.replication.factor", INT, "1", 1, 16, "", \
-      "Replication factor of __consumer_offsets (Kafka's default is 3; sluice's 1 suits the single-node default).") \
+      "Replication factor of __consumer_offsets (Kafka's default is 3). Accepted, but the topic is created with 1 while partition data is not replicated (docs/groups.md).") \
     X(OFFSETS_TOPIC_SEGMENT_BYTES, "offsets.topic.segment.bytes", INT, "104857600", 262144, SL_I32_MAX, "", \
       "Segment size of the __consumer_offsets logs; also the bytes appended after which a partition's state is rewritten as a snapshot and older segments deleted.") \
     X(OFFSETS_RETENTION_MINUTES, "offsets.retention.minutes", INT, "10080", 1, SL_I32_MAX, "", \
@@ -119,11 +119,11 @@
     X(BROKER_HEARTBEAT_INTERVAL_MS, "broker.heartbeat.interval.ms", INT, "2000", 10, SL_I32_MAX, "", \
       "Interval of broker heartbeats to the active controller.") \
     X(REPLICA_LAG_TIME_MAX_MS, "replica.lag.time.max.ms", INT, "30000", 1, SL_I64_MAX, "", \
-      "A follower not caught up for this long is removed from the ISR.") \
+      "A follower not caught up for this long is removed from the ISR. Accepted, no effect yet: partition data is not replicated, so there are no followers to track (docs/operations.md).") \
     X(BROKER_RACK, "broker.rack", STRING, NULL, 0, 0, "", \
       "Rack of this broker; replica placement spreads replicas over racks when all brokers set one.") \
     X(DATAPLANE_DRIVER, "dataplane.driver", ENUM, "uring", 0, 0, "uring|dpdk", \
-      "Network driver of the dataplane: kernel TCP through io_uring, or DPDK poll mode.") \
+      "Network driver of the dataplane: kernel TCP through io_uring (uring). dpdk names the DPDK poll-mode driver, which is not built yet: choosing it stops the start.") \
     X(DATAPLANE_CORES, "dataplane.cores", STRING, "1", 0, 0, "", \
       "CPU list of the dataplane shards, one pinned thread per CPU (e.g. 1-3 or 1,3,5).") \
     X(DATAPLANE_NICE, "dataplane.nice", INT, "0", -20, 19, "", \
@@ -133,11 +133,11 @@
     X(DATAPLANE_URING_QUEUE_DEPTH, "dataplane.uring.queue.depth", INT, "256", 8, 32768, "", \
       "Submission queue entries of each shard's io_uring instance.") \
     X(CONTROLPLANE_CORE, "controlplane.core", INT, "0", -1, 4095, "", \
-      "CPU the control-plane thread is pinned to; -1 leaves it unpinned.") \
+      "CPU of the control-plane threads (metadata log, broker lifecycle) and of the main thread (stats socket); -1 leaves them unpinned. A CPU the process may not run on stops the start.") \
     X(MEMORY_POOL_BYTES, "memory.pool.bytes", INT, "268435456", 1048576, SL_I64_MAX, "", \
-      "Size of the buffer memory pool shared by network and storage I/O.") \
+      "Accepted, no effect yet (meant for the DPDK driver's shared buffer pool): buffer memory is bounded by storage.cache.bytes and the per-shard bounds of docs/operations.md.") \
     X(MEMORY_HUGEPAGES, "memory.hugepages", ENUM, "auto", 0, 0, "on|off|auto", \
-      "Back the memory pool with hugepages: on (fail without them), off, or auto (fall back to 4 KiB pages).") \
+      "Back the storage engines' chunk pools (batch cache and tail buffers) with hugepages: on (fail without them), off, or auto (fall back to 4 KiB pages).") \
     X(STORAGE_CACHE_BYTES, "storage.cache.bytes", INT, "134217728", 0, SL_I64_MAX, "", \
       "Bytes of the batch cache that serves fetches from memory.") \
     X(STATS_SOCKET, "stats.socket", STRING, "./data/sluice-stats.sock", 0, 0, "", \

@@ -1384,6 +1384,7 @@ int sl_md_log_start(struct sl_md_log *log)
     if (rc != 0) {
         return -rc;
     }
+    pthread_setname_np(log->thread, "sluice-control");
     log->thread_started = true;
     return 0;
 }

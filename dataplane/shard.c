@@ -2,6 +2,7 @@
  * stop. See shard.h.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ void sl_shard_options_default(struct sl_shard_options *o, const struct sl_config
     o->storage.cache_bytes = (uint64_t)sl_config_int(cfg, SL_CONFIG_STORAGE_CACHE_BYTES);
     const char *huge = sl_config_string(cfg, SL_CONFIG_MEMORY_HUGEPAGES);
     o->storage.hugepages = huge == NULL || strcmp(huge, "off") != 0;
+    o->hugepages_required = huge != NULL && strcmp(huge, "on") == 0;
 }
 
 int sl_shard_create(const struct sl_shard_options *opts, struct sl_shard **out)
@@ -285,7 +287,18 @@ int sl_shard_run(struct sl_shard *s, char *err, size_t err_size)
                  sl_storage_strerror(serr));
         return -EIO;
     }
-    atomic_store(&s->hugepages, sl_storage_get_stats(s->storage)->hugepage_backed);
+    bool hugepage_backed = sl_storage_get_stats(s->storage)->hugepage_backed;
+    if (s->opts.hugepages_required && !hugepage_backed) {
+        snprintf(err, err_size,
+                 "shard %u: config key 'memory.hugepages' is on, but its %" PRIu64
+                 " bytes of storage chunks got no hugepages (see HugePages_Free in "
+                 "/proc/meminfo and docs/operations.md; auto falls back to 4 KiB pages)",
+                 s->opts.shard_id, s->opts.storage.cache_bytes);
+        sl_storage_destroy(s->storage);
+        s->storage = NULL;
+        return -ENOMEM;
+    }
+    atomic_store(&s->hugepages, hugepage_backed);
     struct sl_net_callbacks cb = {
         .ctx = s,
         .on_accept = sl_dp_conn_on_accept,

@@ -50,6 +50,7 @@ struct sl_shard_options {
     uint32_t ring_capacity;         /* partition ops in flight from one shard to another */
     uint32_t fetch_session_slots;   /* fetch sessions of the whole broker (divided by shards) */
     struct sl_storage_config storage;
+    bool hugepages_required; /* memory.hugepages=on: no hugepages for the pool = no start */
 };
 
 struct sl_shard;

@@ -1,8 +1,8 @@
-/* sluiced: the broker process. Loads the configuration, runs the metadata log (the
- * control-plane thread), registers this broker with the active controller (forwarded to
- * whichever voter leads; a broker-only node thereby also joins the quorum as a standby),
- * starts one pinned dataplane shard per CPU of dataplane.cores, heartbeats, and serves
- * the stats socket from this (main) thread until SIGTERM/SIGINT, then stops the shards
+/* sluiced: the broker process. Loads the configuration, pins itself to controlplane.core,
+ * runs the metadata log (the control-plane thread), registers this broker with the active
+ * controller (forwarded to whichever voter leads; a broker-only node thereby also joins the quorum
+ * as a standby), starts one pinned dataplane shard per CPU of dataplane.cores, heartbeats, and
+ * serves the stats socket from this (main) thread until SIGTERM/SIGINT, then stops the shards
  * cleanly (logs flushed and closed).
  */
 #include <errno.h>
@@ -81,6 +81,51 @@ static void *shard_main(void *arg)
     if (t->rc != 0)
         fprintf(stderr, "sluiced: %s\n", t->err);
     return NULL;
+}
+
+/* The CPUs this process may run on, as a list ("0-1,4"), for messages. */
+static void allowed_cpus_text(const cpu_set_t *set, char *out, size_t out_size)
+{
+    size_t at = 0;
+    out[0] = '\0';
+    for (int cpu = 0; cpu < CPU_SETSIZE && at + 16 < out_size; cpu++) {
+        if (!CPU_ISSET(cpu, set) || (cpu > 0 && CPU_ISSET(cpu - 1, set)))
+            continue;
+        int last = cpu;
+        while (last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, set))
+            last++;
+        at += (size_t)snprintf(out + at, out_size - at, at > 0 ? ",%d" : "%d", cpu);
+        if (last > cpu)
+            at += (size_t)snprintf(out + at, out_size - at, "-%d", last);
+    }
+}
+
+/* controlplane.core: pins this (main) thread, which serves the stats socket, before the
+ * control-plane thread is started, so that it inherits the CPU; -1 leaves both where the
+ * process may run. A CPU the process may not use stops the start naming the key. */
+static int pin_control_plane(int cpu, const cpu_set_t *allowed, char *err, size_t err_size)
+{
+    if (cpu < 0)
+        return 0;
+    if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, allowed)) {
+        char list[256];
+        allowed_cpus_text(allowed, list, sizeof(list));
+        snprintf(err, err_size,
+                 "config key 'controlplane.core': CPU %d is not one this process may run on "
+                 "(allowed: %s); set another, or -1 to leave the control plane unpinned",
+                 cpu, list);
+        return -1;
+    }
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    int rc = pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
+    if (rc != 0) {
+        snprintf(err, err_size, "config key 'controlplane.core': cannot pin to CPU %d: %s", cpu,
+                 strerror(rc));
+        return -1;
+    }
+    return 0;
 }
 
 /* The first listener that is not a controller listener serves clients. */
@@ -270,6 +315,28 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluiced: %s\n", err);
         return 2;
     }
+    const char *driver = sl_config_string(&cfg, SL_CONFIG_DATAPLANE_DRIVER);
+    if (driver != NULL && strcmp(driver, "uring") != 0) {
+        /* The key is Kafka-style forward-compatible, the driver is not built yet: refusing
+         * beats running the kernel driver under a config that says otherwise. */
+        fprintf(stderr,
+                "sluiced: config key 'dataplane.driver': '%s' is not built into this sluiced; "
+                "the io_uring driver ('uring', the default) is\n",
+                driver);
+        return 2;
+    }
+    /* The CPUs the process was started with (taskset, cpuset), before any pinning. */
+    static cpu_set_t process_cpus;
+    CPU_ZERO(&process_cpus);
+    if (sched_getaffinity(0, sizeof(process_cpus), &process_cpus) != 0) {
+        fprintf(stderr, "sluiced: cannot read the process's CPU mask: %s\n", strerror(errno));
+        return 1;
+    }
+    int control_cpu = (int)sl_config_int(&cfg, SL_CONFIG_CONTROLPLANE_CORE);
+    if (pin_control_plane(control_cpu, &process_cpus, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sluiced: %s\n", err);
+        return 2;
+    }
     uint32_t shard_count = (uint32_t)__builtin_popcountll(cpu_mask);
     if (shard_count == 0 || shard_count > SL_SLUICED_SHARDS_MAX) {
         fprintf(stderr, "sluiced: config key 'dataplane.cores' must list 1 to %d CPUs\n",
@@ -390,17 +457,31 @@ int main(int argc, char **argv)
         threads[i].index = i;
     }
     for (uint32_t i = 0; i < shard_count; i++) {
-        if (pthread_create(&threads[i].thread, NULL, shard_main, &threads[i]) != 0) {
-            fprintf(stderr, "sluiced: cannot start shard %u\n", i);
-            goto stop_shards;
-        }
-        threads[i].started = true;
+        /* Started on its CPU (not inheriting controlplane.core for a moment): its io_uring
+         * worker threads take the CPU mask it has when they are created. */
         cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET(threads[i].cpu, &set);
-        if (pthread_setaffinity_np(threads[i].thread, sizeof(set), &set) != 0)
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        bool pinned = pthread_attr_setaffinity_np(&attr, sizeof(set), &set) == 0 &&
+                      pthread_create(&threads[i].thread, &attr, shard_main, &threads[i]) == 0;
+        pthread_attr_destroy(&attr);
+        if (!pinned) {
+            /* The CPU is not ours (e.g. a narrower cpuset): run on the CPUs the process was
+             * started with (not the control plane's one), but say so. */
             fprintf(stderr, "sluiced: shard %u: cannot pin to CPU %d; running unpinned\n", i,
                     threads[i].cpu);
+            pthread_attr_init(&attr);
+            pthread_attr_setaffinity_np(&attr, sizeof(process_cpus), &process_cpus);
+            int rc = pthread_create(&threads[i].thread, &attr, shard_main, &threads[i]);
+            pthread_attr_destroy(&attr);
+            if (rc != 0) {
+                fprintf(stderr, "sluiced: cannot start shard %u\n", i);
+                goto stop_shards;
+            }
+        }
+        threads[i].started = true;
         char name[16];
         snprintf(name, sizeof(name), "sluice-shard%u", i);
         pthread_setname_np(threads[i].thread, name);
@@ -425,6 +506,10 @@ int main(int argc, char **argv)
     fprintf(stderr, "sluiced: %u dataplane shard(s) on CPU list %s, nice %d\n", shard_count,
             sl_config_string(&cfg, SL_CONFIG_DATAPLANE_CORES),
             (int)sl_config_int(&cfg, SL_CONFIG_DATAPLANE_NICE));
+    if (control_cpu >= 0)
+        fprintf(stderr, "sluiced: control plane on CPU %d\n", control_cpu);
+    else
+        fprintf(stderr, "sluiced: control plane unpinned\n");
     fprintf(stderr, "sluiced: hugepages %s\n", sl_shard_hugepages(shards[0]) ? "yes" : "no");
     if (stats.fd >= 0)
         fprintf(stderr, "sluiced: stats socket %s\n", stats.path);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "tests/support/broker_process.h"
+#include "tests/support/child_process.h"
 #include "tests/support/raw_kafka_client.h"
 #include "tests/support/stats_socket.h"
 
@@ -467,6 +468,112 @@ static std::map<std::string, int> thread_nice(pid_t pid, const std::string &pref
         }
     }
     return out;
+}
+
+// Cpus_allowed_list of every thread of pid, by thread name (threads of one name, e.g. the
+// control plane's libuv workers, must agree; a disagreement is reported as "mixed").
+static std::map<std::string, std::string> thread_cpus(pid_t pid)
+{
+    std::map<std::string, std::string> out;
+    std::string listing = run("ls /proc/" + std::to_string(pid) + "/task");
+    std::istringstream tids(listing);
+    std::string tid;
+    while (tids >> tid) {
+        std::string base = "/proc/" + std::to_string(pid) + "/task/" + tid;
+        std::ifstream comm_file(base + "/comm");
+        std::string comm, line, cpus;
+        std::getline(comm_file, comm);
+        std::ifstream status(base + "/status");
+        while (std::getline(status, line))
+            if (line.rfind("Cpus_allowed_list:", 0) == 0)
+                cpus = line.substr(line.find_first_not_of(" \t", 18));
+        if (comm.empty() || cpus.empty())
+            continue;
+        auto it = out.find(comm);
+        out[comm] = it == out.end() || it->second == cpus ? cpus : "mixed";
+    }
+    return out;
+}
+
+// The defaults on this two-CPU machine: controlplane.core=0 holds the main thread (stats
+// socket) and the control-plane threads, dataplane.cores=1 the shard and its io_uring
+// workers.
+TEST_F(Broker, ControlPlaneAndShardThreadsRunOnTheirConfiguredCpus)
+{
+    std::map<std::string, std::string> cpus = thread_cpus(broker->pid());
+    EXPECT_EQ(cpus["sluiced"], "0");
+    EXPECT_EQ(cpus["sluice-control"], "0");
+    EXPECT_EQ(cpus["sluice-shard0"], "1");
+    for (auto &kv : cpus) {
+        if (kv.first.rfind("iou-", 0) == 0) {
+            EXPECT_EQ(kv.second, "1") << kv.first;
+        }
+    }
+    std::string text;
+    for (int i = 0; i < 200 && text.find("control plane on CPU 0") == std::string::npos; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        text = log();
+    }
+    EXPECT_NE(text.find("control plane on CPU 0"), std::string::npos) << text;
+}
+
+// Start-time refusals that depend on the machine or the build: each exits 2 with one line
+// naming the key, before creating anything.
+TEST(BrokerStart, UnusableControlPlaneCpuOrDriverStopsTheStartNamingTheKey)
+{
+    const char *sluiced = getenv("SLUICED");
+    ASSERT_NE(sluiced, nullptr) << "SLUICED (path of the sluiced binary) is not set";
+    std::string dir = sl_test::make_temp_dir("sluice-start");
+    ASSERT_FALSE(dir.empty());
+    struct refusal {
+        std::string override_arg;
+        std::string message;
+    };
+    for (const refusal &r :
+         {refusal{"controlplane.core=4095", "config key 'controlplane.core': CPU 4095 is not one"},
+          refusal{"dataplane.driver=dpdk", "config key 'dataplane.driver': 'dpdk' is not built"}}) {
+        sl_test::command_result res = sl_test::run_command(
+            {sluiced, "--override", "log.dirs=" + dir + "/data", "--override", r.override_arg},
+            20000);
+        EXPECT_EQ(res.exit_code, 2) << r.override_arg << ": " << res.describe();
+        EXPECT_NE(res.stderr_text.find(r.message), std::string::npos)
+            << r.override_arg << ": " << res.describe();
+    }
+    struct stat st;
+    EXPECT_NE(stat((dir + "/data").c_str(), &st), 0) << "the refused start created log.dirs";
+    sl_test::remove_tree(dir);
+}
+
+// A /proc/meminfo field (kB or a count); -1 when absent.
+static long long meminfo_value(const std::string &field)
+{
+    std::ifstream f("/proc/meminfo");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind(field + ":", 0) == 0)
+            return atoll(line.c_str() + field.size() + 1);
+    return -1;
+}
+
+// memory.hugepages=on is a requirement: a cache larger than the free hugepages (none on
+// CI machines) stops the start with the key named, where auto would fall back.
+TEST(BrokerStart, HugepagesOnWithoutEnoughHugepagesStopsTheStartNamingTheKey)
+{
+    long long free_pages = meminfo_value("HugePages_Free");
+    long long page_kb = meminfo_value("Hugepagesize");
+    ASSERT_GE(free_pages, 0);
+    ASSERT_GT(page_kb, 0);
+    sl_test::broker_options o;
+    o.properties["memory.hugepages"] = "on";
+    o.properties["storage.cache.bytes"] =
+        std::to_string(std::max(128ll << 20, (free_pages + 64) * page_kb * 1024));
+    sl_test::broker_process broker(o);
+    ASSERT_TRUE(broker.Spawn());
+    for (int i = 0; i < 600 && broker.running(); i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_FALSE(broker.running()) << broker.log_text();
+    EXPECT_NE(broker.log_text().find("config key 'memory.hugepages' is on, but"), std::string::npos)
+        << broker.log_text();
 }
 
 TEST_F(BrokerTwoShards, ShardThreadsRunAtTheConfiguredNice)
