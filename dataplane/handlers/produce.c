@@ -473,7 +473,13 @@ void sl_dp_handle_produce(struct sl_shard *s, struct sl_dp_request *r)
     r->hstate = st;
     st->acks = req->acks;
     resp->responses_count = SL_MAX(req->topic_data_count, 0);
-    bool refuse_all = request_needs_transactional_id(req);
+    /* Kafka refuses the whole request, appending nothing, for acks outside -1, 0, 1 and
+     * for transactional records without a transactional id. */
+    int16_t refusal = 0;
+    if (req->acks < -1 || req->acks > 1)
+        refusal = SL_KAFKA_ERR_INVALID_REQUIRED_ACKS;
+    else if (request_needs_transactional_id(req))
+        refusal = SL_KAFKA_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     r->pending_ops++; /* this pass, so remote answers cannot finish the request early */
     for (int32_t ti = 0; ti < req->topic_data_count; ti++) {
         const struct sl_codec_produce_request_topic_produce_data *td = &req->topic_data[ti];
@@ -496,9 +502,9 @@ void sl_dp_handle_produce(struct sl_shard *s, struct sl_dp_request *r)
             sl_codec_produce_response_partition_produce_response_init(out);
             out->index = td->partition_data[pi].index;
             out->base_offset = -1;
-            out->error_code = refuse_all ? SL_KAFKA_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED
-                                         : produce_partition(s, r, req->acks, req->timeout_ms, t,
-                                                             &td->partition_data[pi], out, st);
+            out->error_code = refusal != 0 ? refusal
+                                           : produce_partition(s, r, req->acks, req->timeout_ms, t,
+                                                               &td->partition_data[pi], out, st);
             if (out->error_code != 0)
                 sl_dp_stats_error(&s->stats, out->error_code);
         }

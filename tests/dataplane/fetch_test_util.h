@@ -193,7 +193,8 @@ inline std::vector<uint8_t> make_batch(int n, bool transactional = false)
 inline ::testing::AssertionResult produce(codec_client &c, const std::string &topic,
                                           int32_t partition, const std::vector<uint8_t> &batch,
                                           int16_t *error_code,
-                                          const std::string *transactional_id = nullptr)
+                                          const std::string *transactional_id = nullptr,
+                                          int16_t acks = 1)
 {
     sl_codec_produce_request_partition_produce_data pd;
     sl_codec_produce_request_partition_produce_data_init(&pd);
@@ -208,7 +209,7 @@ inline ::testing::AssertionResult produce(codec_client &c, const std::string &to
     sl_codec_produce_request_init(&req);
     if (transactional_id != nullptr)
         req.transactional_id = slice_of(*transactional_id);
-    req.acks = 1;
+    req.acks = acks;
     req.timeout_ms = 10000;
     req.topic_data = &td;
     req.topic_data_count = 1;
