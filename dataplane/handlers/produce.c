@@ -94,6 +94,8 @@ static bool timestamps_within(const struct sl_batch_info *infos, uint32_t count,
     for (uint32_t i = 0; i < count; i++) {
         int64_t ts[2] = {infos[i].base_timestamp, infos[i].max_timestamp};
         for (int k = 0; k < 2; k++) {
+            if (ts[k] == -1)
+                continue; /* NO_TIMESTAMP: Kafka does not check it either */
             /* Written so that no extreme timestamp can overflow the subtraction. */
             if (ts[k] < now_ms && now_ms - max_difference_ms > ts[k])
                 return false;

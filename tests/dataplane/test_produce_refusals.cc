@@ -1,8 +1,12 @@
-// Produce requests Kafka refuses as a whole, against a real sluiced: acks outside -1, 0
-// and 1 get INVALID_REQUIRED_ACKS (21) on every partition and append nothing, and are
-// counted in the stats socket's errors. (Transactional records without a transactional
+// Produce requests Kafka refuses, against a real sluiced: acks outside -1, 0 and 1 get
+// INVALID_REQUIRED_ACKS (21) on every partition and append nothing, counted in the stats
+// socket's errors; batches whose timestamps are further from the broker clock than
+// log.message.timestamp.difference.max.ms get INVALID_TIMESTAMP (32), except NO_TIMESTAMP
+// (-1), which Kafka does not check either. (Transactional records without a transactional
 // id, the other whole-request refusal, are in test_read_committed.)
 #include <gtest/gtest.h>
+
+#include <time.h>
 
 #include <string>
 
@@ -56,6 +60,54 @@ TEST(ProduceRefusals, AcksOutsideMinusOneToOneAreRefusedAndAppendNothing)
     std::string err;
     ASSERT_TRUE(sl_test::read_stats_totals(broker.stats_socket(), &totals, &err)) << err;
     EXPECT_EQ(totals.get("errors.INVALID_REQUIRED_ACKS"), 3u);
+    EXPECT_TRUE(broker.Stop());
+}
+
+int64_t wall_clock_ms()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Two records stamped timestamp_ms; -1 makes both header timestamps NO_TIMESTAMP.
+std::vector<uint8_t> batch_at(int64_t timestamp_ms)
+{
+    std::vector<uint8_t> b = sl_test::build_record_batch({{"k0", "v0"}, {"k1", "v1"}},
+                                                         timestamp_ms < 0 ? 0 : timestamp_ms);
+    if (timestamp_ms < 0) {
+        for (size_t off : {size_t{SL_BATCH_OFF_BASE_TIMESTAMP}, size_t{SL_BATCH_OFF_MAX_TIMESTAMP}})
+            for (int i = 0; i < 8; i++)
+                b[off + i] = 0xFF;
+        uint32_t crc =
+            sl_test::crc32c(b.data() + SL_BATCH_OFF_ATTRIBUTES, b.size() - SL_BATCH_OFF_ATTRIBUTES);
+        for (int i = 0; i < 4; i++)
+            b[SL_BATCH_OFF_CRC + i] = (uint8_t)(crc >> (24 - 8 * i));
+    }
+    return b;
+}
+
+TEST(ProduceRefusals, TimestampsFarFromTheBrokerClockAreRefusedExceptNoTimestamp)
+{
+    broker_options o;
+    o.topics = {{"times", 1}};
+    o.properties["log.message.timestamp.difference.max.ms"] = "3600000"; // the broker default
+    broker_process broker(o);
+    ASSERT_TRUE(broker.Start());
+    codec_client client;
+    ASSERT_TRUE(client.connect(broker.bootstrap()));
+    int64_t now = wall_clock_ms();
+    struct attempt {
+        int64_t timestamp_ms;
+        int16_t error;
+    };
+    for (const attempt &a : {attempt{now - 2 * 3600000, 32}, attempt{now + 2 * 3600000, 32},
+                             attempt{now - 60000, 0}, attempt{-1, 0}, attempt{1000, 32}}) {
+        int16_t error = -1;
+        ASSERT_TRUE(sl_test::produce(client, "times", 0, batch_at(a.timestamp_ms), &error));
+        EXPECT_EQ(error, a.error) << "timestamp " << a.timestamp_ms << " (now " << now << ")";
+    }
+    EXPECT_EQ(high_watermark(client, "times"), 4); // the two accepted batches of two
     EXPECT_TRUE(broker.Stop());
 }
 
