@@ -176,7 +176,7 @@
 /* clang-format off */
 #define SL_TOPIC_CONFIG_KEYS(X) \
     X(CLEANUP_POLICY, "cleanup.policy", LIST, "delete", 0, 0, "delete|compact", "", \
-      "delete removes old segments by time/size; compact keeps the last record per key (compaction comes later).") \
+      "delete: retention by time/size removes old segments. compact alone: retention removes nothing (Kafka then removes records only by compaction, which sluice does not do yet), so every record is kept. compact,delete: retention applies.") \
     X(RETENTION_MS, "retention.ms", INT, "604800000", -1, SL_I64_MAX, "", "log.retention.ms", \
       "Time a segment is kept; -1 keeps forever.") \
     X(RETENTION_BYTES, "retention.bytes", INT, "-1", -1, SL_I64_MAX, "", "log.retention.bytes", \

@@ -204,6 +204,25 @@ static int64_t topic_timestamp_difference_max_ms(const struct sl_shard *s,
                            SL_CONFIG_LOG_MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS, INT64_MAX);
 }
 
+/* Whether cleanup.policy of t lists delete (Kafka's default). A compact-only topic keeps
+ * every segment whatever its age or the partition's size: Kafka removes its old records
+ * only by compaction, which sluice does not do yet, so retention must not either. */
+static bool topic_deletes_by_retention(const struct sl_md_topic *t)
+{
+    const char *policy = t != NULL ? sl_md_topic_config(t, "cleanup.policy") : NULL;
+    if (policy == NULL)
+        return true;
+    for (const char *at = policy; *at != '\0';) {
+        while (*at == ' ' || *at == ',')
+            at++;
+        size_t n = strcspn(at, ", ");
+        if (n == 6 && strncmp(at, "delete", 6) == 0)
+            return true;
+        at += n;
+    }
+    return false;
+}
+
 static void log_config_for(struct sl_shard *s, const struct sl_md_topic *t,
                            struct sl_log_config *lc)
 {
@@ -220,6 +239,10 @@ static void log_config_for(struct sl_shard *s, const struct sl_md_topic *t,
                                        sl_dp_log_retention_ms(s, NULL));
     lc->retention_bytes = sl_dp_topic_int(s, t, "retention.bytes", SL_CONFIG_LOG_RETENTION_BYTES,
                                           lc->retention_bytes);
+    if (!topic_deletes_by_retention(t)) {
+        lc->retention_ms = -1;
+        lc->retention_bytes = -1;
+    }
     lc->flush_messages = sl_dp_topic_int(s, t, "flush.messages",
                                          SL_CONFIG_LOG_FLUSH_INTERVAL_MESSAGES, lc->flush_messages);
     lc->flush_ms = sl_dp_topic_int(s, t, "flush.ms", SL_CONFIG_LOG_FLUSH_INTERVAL_MS, lc->flush_ms);

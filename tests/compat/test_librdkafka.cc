@@ -13,10 +13,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/broker_process.h"
@@ -604,4 +606,87 @@ TEST(LibrdkafkaTest, LogAppendTimeAndTimestampDifferenceLimit)
 
     rd_kafka_queue_destroy(queue);
     rd_kafka_destroy(rk);
+}
+
+// Retention removes old segments whether consumed or not, on delete topics only: with a
+// small retention.bytes and segment.bytes, the low watermark of a delete topic moves up and
+// a consumer from the beginning starts there with the newest records intact; a topic with
+// cleanup.policy=compact (set together with the same retention.bytes) keeps everything,
+// since Kafka would remove its records only by compaction, which sluice does not do yet.
+TEST(LibrdkafkaTest, RetentionRemovesOldSegmentsOfDeleteTopicsAndNotOfCompactOnes)
+{
+    broker_options options;
+    options.topics = {{"ret-delete", 1}, {"ret-compact", 1}};
+    options.properties["log.segment.bytes"] = "65536";
+    options.properties["log.retention.check.interval.ms"] = "200";
+    broker_process broker(options);
+    ASSERT_TRUE(broker.Start());
+    std::string error;
+    rd_kafka_conf_t *conf = sl_test::make_conf({{"bootstrap.servers", broker.bootstrap()}}, &error);
+    ASSERT_NE(conf, nullptr) << error;
+    char errstr[512];
+    rd_kafka_t *admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    ASSERT_NE(admin, nullptr) << errstr;
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(admin);
+    std::string message;
+    ASSERT_EQ(rk_alter_topic(admin, queue, "ret-delete", {{"retention.bytes", "200000"}}, &message),
+              RD_KAFKA_RESP_ERR_NO_ERROR)
+        << message;
+    ASSERT_EQ(rk_alter_topic(admin, queue, "ret-compact",
+                             {{"retention.bytes", "200000"}, {"cleanup.policy", "compact"}},
+                             &message),
+              RD_KAFKA_RESP_ERR_NO_ERROR)
+        << message;
+
+    constexpr uint64_t k_count = 3000; // about 1.6 MB each: some 25 segments of 64 KiB
+    rdkafka_producer producer;
+    // Batches well below segment.bytes (a batch never spans segments; a larger one would be
+    // refused RECORD_LIST_TOO_LARGE).
+    ASSERT_TRUE(
+        producer.open(broker.bootstrap(), {{"linger.ms", "5"}, {"batch.size", "16384"}}, &error))
+        << error;
+    for (const char *topic : {"ret-delete", "ret-compact"}) {
+        for (uint64_t i = 0; i < k_count; i++) {
+            std::string key = "k" + std::to_string(i);
+            ASSERT_EQ(producer.produce(topic, 0, &key, value_of(i) + std::string(480, 'r'), {}, i),
+                      RD_KAFKA_RESP_ERR_NO_ERROR);
+        }
+    }
+    ASSERT_EQ(producer.flush(30000), 0);
+    std::vector<delivery_report> reports = producer.reports();
+    ASSERT_EQ(reports.size(), 2 * k_count);
+    for (const delivery_report &r : reports)
+        ASSERT_EQ(r.error, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(r.error);
+
+    int64_t low = 0, high = 0;
+    long long deadline_ms = sl_test::monotonic_ms() + 15000;
+    while (low == 0 && sl_test::monotonic_ms() < deadline_ms) {
+        ASSERT_EQ(rd_kafka_query_watermark_offsets(admin, "ret-delete", 0, &low, &high, 5000),
+                  RD_KAFKA_RESP_ERR_NO_ERROR);
+        if (low == 0)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_GT(low, 0) << "retention never removed a segment of ret-delete";
+    EXPECT_EQ(high, (int64_t)k_count);
+    // About retention.bytes (plus the active segment) is kept: far less than was written.
+    EXPECT_GT(low, (int64_t)k_count / 2);
+
+    std::vector<consumed_message> messages;
+    std::string failure =
+        sl_test::consume_partitions(broker.bootstrap(), "ret-delete", 1, RD_KAFKA_OFFSET_BEGINNING,
+                                    (size_t)(k_count - low), 20000, &messages);
+    EXPECT_EQ(failure, "");
+    ASSERT_EQ(messages.size(), (size_t)(k_count - low));
+    EXPECT_EQ(messages.front().offset, low);
+    EXPECT_EQ(messages.back().value, value_of(k_count - 1) + std::string(480, 'r'));
+
+    // Several more retention passes have run by now: the compact topic kept everything.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    ASSERT_EQ(rd_kafka_query_watermark_offsets(admin, "ret-compact", 0, &low, &high, 5000),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    EXPECT_EQ(low, 0);
+    EXPECT_EQ(high, (int64_t)k_count);
+
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_destroy(admin);
 }
