@@ -16,7 +16,7 @@ REQUIRED_NUMERIC = [
     "p999_half_rate_us", "half_rate_records_per_s", "half_rate_achieved_records_per_s",
     "half_rate_queue_full_waits", "consume_MBps", "consume_bytes",
     "mock_burst_4m_MBps", "burst_4m_MBps", "burst_vs_mock_ratio", "sustained_bytes",
-    "burst_bytes",
+    "burst_bytes", "burst_pairs", "burst_vs_mock_ratio_min", "burst_vs_mock_ratio_max",
 ]
 RATIOS_NEED_LIMITS = [
     "produce_1k_acks1_fio_ratio", "produce_100b_acks1_fio_ratio", "consume_iperf3_ratio",
@@ -50,6 +50,17 @@ def main():
     for key in ("consume_bytes", "produce_1k_acks1_MBps", "p99_half_rate_us"):
         if number.match(fields.get(key, "")) and float(fields[key]) <= 0:
             failures.append(f"{key} is zero")
+    # The burst ratio is the median of the pairs: inside [min, max], one line per pair.
+    if all(number.match(fields.get(k, "")) for k in
+           ("burst_vs_mock_ratio", "burst_vs_mock_ratio_min", "burst_vs_mock_ratio_max",
+            "burst_pairs")):
+        low, mid, high = (float(fields[k]) for k in
+                          ("burst_vs_mock_ratio_min", "burst_vs_mock_ratio", "burst_vs_mock_ratio_max"))
+        if not low <= mid <= high:
+            failures.append(f"burst ratio median {mid} outside [{low}, {high}]")
+        pairs = sum(1 for line in lines if line.startswith("burst pair "))
+        if pairs != int(fields["burst_pairs"]):
+            failures.append(f"{pairs} 'burst pair' lines for burst_pairs={fields['burst_pairs']}")
     for failure in failures:
         print(f"check_bench_broker_perf: FAIL: {failure}", file=sys.stderr)
     return 1 if failures else 0
