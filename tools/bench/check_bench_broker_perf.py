@@ -20,7 +20,7 @@ REQUIRED_NUMERIC = [
 ]
 RATIOS_NEED_LIMITS = [
     "produce_1k_acks1_fio_ratio", "produce_100b_acks1_fio_ratio", "consume_iperf3_ratio",
-    "fio_write_MBps", "iperf3_loopback_Gbps",
+    "fio_write_MBps", "iperf3_loopback_Gbps", "burst_4m_fio_ratio",
 ]
 
 
