@@ -41,7 +41,7 @@ static struct sl_dp_producer *take_entry(struct sl_dp_producers *t)
 }
 
 bool sl_dp_producer_record(struct sl_dp_producers *t, const struct sl_batch_info *info,
-                           int64_t base_offset)
+                           int64_t base_offset, int64_t append_time_ms)
 {
     SL_ASSERT(info->producer_id >= 0);
     if (t->entries == NULL) {
@@ -69,6 +69,7 @@ bool sl_dp_producer_record(struct sl_dp_producers *t, const struct sl_batch_info
     b->first_sequence = info->base_sequence;
     b->last_sequence = sl_dp_producer_sequence_add(info->base_sequence, info->last_offset_delta);
     b->base_offset = base_offset;
+    b->append_time_ms = append_time_ms;
     e->batch_next = (uint8_t)((e->batch_next + 1) % SL_DP_PRODUCER_BATCHES_MAX);
     if (e->batch_count < SL_DP_PRODUCER_BATCHES_MAX)
         e->batch_count++;
@@ -78,7 +79,8 @@ bool sl_dp_producer_record(struct sl_dp_producers *t, const struct sl_batch_info
 
 enum sl_dp_producer_verdict sl_dp_producer_check(struct sl_dp_producers *t,
                                                  const struct sl_batch_info *infos, uint32_t count,
-                                                 int64_t *dup_base_offset, int16_t *error_code)
+                                                 struct sl_dp_producer_batch *duplicate,
+                                                 int16_t *error_code)
 {
     bool idempotent = false;
     for (uint32_t i = 0; i < count; i++)
@@ -112,7 +114,7 @@ enum sl_dp_producer_verdict sl_dp_producer_check(struct sl_dp_producers *t,
     for (uint32_t i = 0; i < e->batch_count; i++) {
         const struct sl_dp_producer_batch *b = &e->batches[i];
         if (b->first_sequence == first && b->last_sequence == last) {
-            *dup_base_offset = b->base_offset;
+            *duplicate = *b;
             return SL_DP_PRODUCER_DUPLICATE;
         }
     }
@@ -148,7 +150,10 @@ static void parse_result(struct sl_dp_producers *t, struct sl_log_read_result *r
                 info.size_bytes > len - pos)
                 break; /* slices hold whole stored batches; stop rather than guess */
             if (info.producer_id >= 0 && !sl_batch_is_control(&info) &&
-                !sl_dp_producer_record(t, &info, info.base_offset)) {
+                !sl_dp_producer_record(t, &info, info.base_offset,
+                                       (info.attributes & SL_BATCH_ATTR_TIMESTAMP_LOG_APPEND)
+                                           ? info.max_timestamp
+                                           : -1)) {
                 fprintf(stderr, "sluiced: producer state: out of memory\n");
                 break;
             }

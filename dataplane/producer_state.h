@@ -35,6 +35,7 @@ struct sl_dp_producer_batch {
     int32_t first_sequence;
     int32_t last_sequence;
     int64_t base_offset;
+    int64_t append_time_ms; /* LogAppendTime stamped on the batch, else -1 */
 };
 
 struct sl_dp_producer {
@@ -82,15 +83,18 @@ void sl_dp_producers_close(struct sl_dp_producers *t);
 /* Decides what to do with the batches of one Produce partition. Non-idempotent batches
  * (producer id -1) always APPEND. An idempotent request must be exactly one batch
  * (REFUSED INVALID_RECORD otherwise, as Kafka requires for v3+), not transactional
- * (no transaction coordinator here). */
+ * (no transaction coordinator here). On DUPLICATE, *duplicate is the original batch as
+ * recorded (its offset and append time are the answer to the retry). */
 enum sl_dp_producer_verdict sl_dp_producer_check(struct sl_dp_producers *t,
                                                  const struct sl_batch_info *infos, uint32_t count,
-                                                 int64_t *dup_base_offset, int16_t *error_code);
+                                                 struct sl_dp_producer_batch *duplicate,
+                                                 int16_t *error_code);
 
-/* Records an appended idempotent batch (info as validated, base_offset as assigned).
- * Returns false when the table could not be allocated (the batch is then not tracked). */
+/* Records an appended idempotent batch (info as validated, base_offset as assigned,
+ * append_time_ms the LogAppendTime stamped on it or -1). Returns false when the table
+ * could not be allocated (the batch is then not tracked). */
 bool sl_dp_producer_record(struct sl_dp_producers *t, const struct sl_batch_info *info,
-                           int64_t base_offset);
+                           int64_t base_offset, int64_t append_time_ms);
 
 /* Kafka's sequence arithmetic: sequences wrap from INT32_MAX to 0. */
 int32_t sl_dp_producer_sequence_add(int32_t sequence, int32_t increment);

@@ -156,9 +156,9 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
         out->error_code = SL_KAFKA_ERR_INVALID_TIMESTAMP;
         return;
     }
-    int64_t dup_base_offset = -1;
+    struct sl_dp_producer_batch original;
     int16_t refusal = 0;
-    switch (sl_dp_producer_check(&p->producers, infos, count, &dup_base_offset, &refusal)) {
+    switch (sl_dp_producer_check(&p->producers, infos, count, &original, &refusal)) {
     case SL_DP_PRODUCER_APPEND:
         break;
     case SL_DP_PRODUCER_LOADING:
@@ -171,7 +171,8 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
         /* A retry of a batch already appended: its original offset, acknowledged once
          * everything appended so far (the original included) is written. */
         s->stats.produce_duplicates++;
-        out->base_offset = dup_base_offset;
+        out->base_offset = original.base_offset;
+        out->log_append_time_ms = original.append_time_ms;
         out->log_start_offset = sl_log_start_offset(p->log);
         if (acks != 0) {
             out->ack.offset = sl_log_end_offset(p->log);
@@ -194,7 +195,7 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
     /* The high watermark does not move yet (it follows the written end): parked fetches
      * are woken by the progress callback once the write completes. */
     if (infos[0].producer_id >= 0 &&
-        !sl_dp_producer_record(&p->producers, &infos[0], res.base_offset))
+        !sl_dp_producer_record(&p->producers, &infos[0], res.base_offset, res.log_append_time_ms))
         fprintf(stderr, "sluiced: %s: producer state: out of memory\n", sl_log_path(p->log));
     s->stats.produce_batches += res.batch_count;
     s->stats.produce_records += (uint64_t)(res.last_offset - res.base_offset + 1);

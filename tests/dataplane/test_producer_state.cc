@@ -41,16 +41,24 @@ class ProducerStateTest : public ::testing::Test
     sl_dp_producer_verdict check(const sl_batch_info &info)
     {
         dup_offset_ = -1;
+        dup_append_time_ = -2;
         error_ = 0;
-        return sl_dp_producer_check(&table_, &info, 1, &dup_offset_, &error_);
+        sl_dp_producer_batch original{};
+        sl_dp_producer_verdict v = sl_dp_producer_check(&table_, &info, 1, &original, &error_);
+        if (v == SL_DP_PRODUCER_DUPLICATE) {
+            dup_offset_ = original.base_offset;
+            dup_append_time_ = original.append_time_ms;
+        }
+        return v;
     }
-    void append(const sl_batch_info &info, int64_t base_offset)
+    void append(const sl_batch_info &info, int64_t base_offset, int64_t append_time_ms = -1)
     {
         ASSERT_EQ(check(info), SL_DP_PRODUCER_APPEND);
-        ASSERT_TRUE(sl_dp_producer_record(&table_, &info, base_offset));
+        ASSERT_TRUE(sl_dp_producer_record(&table_, &info, base_offset, append_time_ms));
     }
     sl_dp_producers table_;
     int64_t dup_offset_ = -1;
+    int64_t dup_append_time_ = -2;
     int16_t error_ = 0;
 };
 
@@ -73,6 +81,20 @@ TEST_F(ProducerStateTest, RetriesOfTheLastFiveBatchesAreDuplicatesWithTheirOffse
     EXPECT_EQ(check(batch(42, 0, 10, 10)), SL_DP_PRODUCER_REFUSED);
     EXPECT_EQ(error_, SL_KAFKA_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
     EXPECT_EQ(check(batch(42, 0, 70, 5)), SL_DP_PRODUCER_APPEND);
+}
+
+// A retry to a LogAppendTime topic is answered with the time stamped on the original (the
+// retry's own batch is not stored); CreateTime batches have none (-1).
+TEST_F(ProducerStateTest, DuplicatesCarryTheOriginalsAppendTime)
+{
+    ASSERT_NO_FATAL_FAILURE(append(batch(7, 0, 0, 4), 10, 1700000000123));
+    ASSERT_NO_FATAL_FAILURE(append(batch(7, 0, 4, 4), 14));
+    EXPECT_EQ(check(batch(7, 0, 0, 4)), SL_DP_PRODUCER_DUPLICATE);
+    EXPECT_EQ(dup_offset_, 10);
+    EXPECT_EQ(dup_append_time_, 1700000000123);
+    EXPECT_EQ(check(batch(7, 0, 4, 4)), SL_DP_PRODUCER_DUPLICATE);
+    EXPECT_EQ(dup_offset_, 14);
+    EXPECT_EQ(dup_append_time_, -1);
 }
 
 TEST_F(ProducerStateTest, GapsAreOutOfOrder)
@@ -110,7 +132,8 @@ TEST_F(ProducerStateTest, SequencesWrapAtInt32Max)
 TEST_F(ProducerStateTest, IdempotentRequestsMustBeOneNonTransactionalBatch)
 {
     sl_batch_info two[2] = {batch(1, 0, 0, 1), batch(1, 0, 1, 1)};
-    EXPECT_EQ(sl_dp_producer_check(&table_, two, 2, &dup_offset_, &error_), SL_DP_PRODUCER_REFUSED);
+    sl_dp_producer_batch original{};
+    EXPECT_EQ(sl_dp_producer_check(&table_, two, 2, &original, &error_), SL_DP_PRODUCER_REFUSED);
     EXPECT_EQ(error_, SL_KAFKA_ERR_INVALID_RECORD);
     sl_batch_info txn = batch(1, 0, 0, 1);
     txn.attributes = SL_BATCH_ATTR_TRANSACTIONAL;
