@@ -317,8 +317,8 @@ int main(int argc, char **argv)
     }
     const char *driver = sl_config_string(&cfg, SL_CONFIG_DATAPLANE_DRIVER);
     if (driver != NULL && strcmp(driver, "uring") != 0) {
-        /* The key is Kafka-style forward-compatible, the driver is not built yet: refusing
-         * beats running the kernel driver under a config that says otherwise. */
+        /* dpdk is a valid value (the DPDK driver is planned) but not built: refusing beats
+         * running the kernel driver under a configuration that says otherwise. */
         fprintf(stderr,
                 "sluiced: config key 'dataplane.driver': '%s' is not built into this sluiced; "
                 "the io_uring driver ('uring', the default) is\n",
