@@ -90,6 +90,10 @@
       "Timestamp stored with records of topics that do not set message.timestamp.type: the producer's (CreateTime) or the broker's append time (LogAppendTime).") \
     X(LOG_MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS, "log.message.timestamp.difference.max.ms", INT, "9223372036854775807", 0, SL_I64_MAX, "", \
       "Largest accepted difference between a CreateTime batch's timestamps and the broker clock, for topics that do not set message.timestamp.difference.max.ms.") \
+    X(LOG_MESSAGE_TIMESTAMP_BEFORE_MAX_MS, "log.message.timestamp.before.max.ms", INT, "9223372036854775807", 0, SL_I64_MAX, "", \
+      "How far a CreateTime batch's timestamps may lie behind the broker clock, for topics that do not set message.timestamp.before.max.ms (KIP-937); the default defers to the difference limit.") \
+    X(LOG_MESSAGE_TIMESTAMP_AFTER_MAX_MS, "log.message.timestamp.after.max.ms", INT, "9223372036854775807", 0, SL_I64_MAX, "", \
+      "How far a CreateTime batch's timestamps may lie ahead of the broker clock, for topics that do not set message.timestamp.after.max.ms (KIP-937); the default defers to the difference limit.") \
     X(SOCKET_REQUEST_MAX_BYTES, "socket.request.max.bytes", INT, "104857600", 1, SL_I32_MAX, "", \
       "Largest request frame the broker accepts.") \
     X(MIN_INSYNC_REPLICAS, "min.insync.replicas", INT, "1", 1, 16, "", \
@@ -165,6 +169,8 @@
     X(MESSAGE_MAX_BYTES) \
     X(LOG_MESSAGE_TIMESTAMP_TYPE) \
     X(LOG_MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS) \
+    X(LOG_MESSAGE_TIMESTAMP_BEFORE_MAX_MS) \
+    X(LOG_MESSAGE_TIMESTAMP_AFTER_MAX_MS) \
     X(MIN_INSYNC_REPLICAS)
 /* clang-format on */
 
@@ -201,6 +207,10 @@
       "Timestamp stored with records: the producer's (CreateTime), or the broker's append time (LogAppendTime: written as each batch's maxTimestamp with the LogAppendTime attribute, CRC recomputed, records untouched; also returned in the Produce response).") \
     X(MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS, "message.timestamp.difference.max.ms", INT, "9223372036854775807", 0, SL_I64_MAX, "", "log.message.timestamp.difference.max.ms", \
       "Largest accepted difference between a CreateTime batch's first and largest timestamps and the broker clock (records are not decoded); a batch outside it is refused with INVALID_TIMESTAMP.") \
+    X(MESSAGE_TIMESTAMP_BEFORE_MAX_MS, "message.timestamp.before.max.ms", INT, "9223372036854775807", 0, SL_I64_MAX, "", "log.message.timestamp.before.max.ms", \
+      "KIP-937: how far a CreateTime batch's timestamps may lie behind the broker clock (INVALID_TIMESTAMP beyond); the default defers to message.timestamp.difference.max.ms.") \
+    X(MESSAGE_TIMESTAMP_AFTER_MAX_MS, "message.timestamp.after.max.ms", INT, "9223372036854775807", 0, SL_I64_MAX, "", "log.message.timestamp.after.max.ms", \
+      "KIP-937: how far a CreateTime batch's timestamps may lie ahead of the broker clock (INVALID_TIMESTAMP beyond); the default defers to message.timestamp.difference.max.ms.") \
     X(COMPRESSION_TYPE, "compression.type", ENUM, "producer", 0, 0, "producer|uncompressed|gzip|snappy|lz4|zstd", "", \
       "Only producer is honoured: batches are stored as sent, never re-encoded.") \
     X(UNCLEAN_LEADER_ELECTION_ENABLE, "unclean.leader.election.enable", BOOL, "false", 0, 0, "", "unclean.leader.election.enable", \

@@ -195,13 +195,24 @@ static bool topic_log_append_time(const struct sl_shard *s, const struct sl_md_t
     return type != NULL && strcmp(type, "LogAppendTime") == 0;
 }
 
-static int64_t topic_timestamp_difference_max_ms(const struct sl_shard *s,
-                                                 const struct sl_md_topic *t, bool log_append_time)
+/* The timestamp limits of t into p: KIP-937's before/after keys where set (a value other
+ * than the default, as Kafka decides), else the older difference key for both sides. */
+static void apply_timestamp_limits(const struct sl_shard *s, struct sl_dp_partition *p,
+                                   const struct sl_md_topic *t, bool log_append_time)
 {
+    p->timestamp_before_max_ms = INT64_MAX;
+    p->timestamp_after_max_ms = INT64_MAX;
     if (log_append_time)
-        return INT64_MAX;
-    return sl_dp_topic_int(s, t, "message.timestamp.difference.max.ms",
-                           SL_CONFIG_LOG_MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS, INT64_MAX);
+        return;
+    int64_t difference =
+        sl_dp_topic_int(s, t, "message.timestamp.difference.max.ms",
+                        SL_CONFIG_LOG_MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS, INT64_MAX);
+    int64_t before = sl_dp_topic_int(s, t, "message.timestamp.before.max.ms",
+                                     SL_CONFIG_LOG_MESSAGE_TIMESTAMP_BEFORE_MAX_MS, INT64_MAX);
+    int64_t after = sl_dp_topic_int(s, t, "message.timestamp.after.max.ms",
+                                    SL_CONFIG_LOG_MESSAGE_TIMESTAMP_AFTER_MAX_MS, INT64_MAX);
+    p->timestamp_before_max_ms = before != INT64_MAX ? before : difference;
+    p->timestamp_after_max_ms = after != INT64_MAX ? after : difference;
 }
 
 /* Whether cleanup.policy of t lists delete (Kafka's default). A compact-only topic keeps
@@ -260,7 +271,7 @@ static void apply_log_config(struct sl_shard *s, struct sl_dp_partition *p,
 {
     struct sl_log_config lc;
     log_config_for(s, t, &lc);
-    p->timestamp_difference_max_ms = topic_timestamp_difference_max_ms(s, t, lc.log_append_time);
+    apply_timestamp_limits(s, p, t, lc.log_append_time);
     const struct sl_log_config *cur = sl_log_get_config(p->log);
     if (lc.segment_bytes == cur->segment_bytes && lc.segment_ms == cur->segment_ms &&
         lc.index_interval_bytes == cur->index_interval_bytes &&
@@ -394,8 +405,7 @@ void sl_dp_partitions_reconcile(struct sl_shard *s)
                     s->producer_loads++;
                 sl_log_set_high_watermark(p->log, sl_dp_partition_hw(p));
                 p->max_message_bytes = lc.max_message_bytes;
-                p->timestamp_difference_max_ms =
-                    topic_timestamp_difference_max_ms(s, t, lc.log_append_time);
+                apply_timestamp_limits(s, p, t, lc.log_append_time);
                 s->stats.partitions_open++;
                 s->stats.partitions_opened++;
                 if (!report.clean_shutdown && report.segments_scanned > 0)

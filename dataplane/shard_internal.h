@@ -117,9 +117,11 @@ struct sl_dp_partition {
     struct sl_shard *shard; /* owner (context of the log's progress callback) */
     bool hw_is_durable;     /* flush.messages=1: consumers only see durable data */
     uint32_t max_message_bytes;
-    /* message.timestamp.difference.max.ms (INT64_MAX: no check; LogAppendTime topics are
-     * not checked, the broker's clock is their timestamp) */
-    int64_t timestamp_difference_max_ms;
+    /* How far CreateTime timestamps may lie behind / ahead of the broker clock
+     * (message.timestamp.before/after.max.ms, else .difference.max.ms; INT64_MAX: no check;
+     * LogAppendTime topics are not checked, the broker's clock is their timestamp). */
+    int64_t timestamp_before_max_ms;
+    int64_t timestamp_after_max_ms;
     int32_t leader_epoch;
     uint64_t seen_version;            /* image version that last confirmed it */
     struct sl_dp_producers producers; /* idempotent producers' sequences */

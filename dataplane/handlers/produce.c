@@ -83,12 +83,13 @@ struct append_result {
     bool backpressure;          /* storage had no room: retry later, nothing was appended */
 };
 
-/* message.timestamp.difference.max.ms: Kafka checks every record's timestamp; records are
- * not decoded here, so the batch's first and largest timestamps stand for them. */
+/* The partition's timestamp limits (message.timestamp.before/after/difference.max.ms):
+ * Kafka checks every record's timestamp; records are not decoded here, so the batch's
+ * first and largest timestamps stand for them. */
 static bool timestamps_within(const struct sl_batch_info *infos, uint32_t count,
-                              int64_t max_difference_ms)
+                              const struct sl_dp_partition *p)
 {
-    if (max_difference_ms == INT64_MAX)
+    if (p->timestamp_before_max_ms == INT64_MAX && p->timestamp_after_max_ms == INT64_MAX)
         return true;
     int64_t now_ms = sl_wall_clock_ms(); /* record timestamps are wall-clock times */
     for (uint32_t i = 0; i < count; i++) {
@@ -96,10 +97,12 @@ static bool timestamps_within(const struct sl_batch_info *infos, uint32_t count,
         for (int k = 0; k < 2; k++) {
             if (ts[k] == -1)
                 continue; /* NO_TIMESTAMP: Kafka does not check it either */
-            /* Written so that no extreme timestamp can overflow the subtraction. */
-            if (ts[k] < now_ms && now_ms - max_difference_ms > ts[k])
+            /* In unsigned arithmetic: the distance between any two int64 values fits. */
+            if (ts[k] < now_ms &&
+                (uint64_t)now_ms - (uint64_t)ts[k] > (uint64_t)p->timestamp_before_max_ms)
                 return false;
-            if (ts[k] > now_ms && ts[k] - max_difference_ms > now_ms)
+            if (ts[k] > now_ms &&
+                (uint64_t)ts[k] - (uint64_t)now_ms > (uint64_t)p->timestamp_after_max_ms)
                 return false;
         }
     }
@@ -152,7 +155,7 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
             return;
         }
     }
-    if (!timestamps_within(infos, count, p->timestamp_difference_max_ms)) {
+    if (!timestamps_within(infos, count, p)) {
         out->error_code = SL_KAFKA_ERR_INVALID_TIMESTAMP;
         return;
     }

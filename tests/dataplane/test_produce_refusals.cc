@@ -2,12 +2,14 @@
 // INVALID_REQUIRED_ACKS (21) on every partition and append nothing, counted in the stats
 // socket's errors; batches whose timestamps are further from the broker clock than
 // log.message.timestamp.difference.max.ms get INVALID_TIMESTAMP (32), except NO_TIMESTAMP
-// (-1), which Kafka does not check either. (Transactional records without a transactional
+// (-1), which Kafka does not check either; KIP-937's before/after limits override it per
+// side. (Transactional records without a transactional
 // id, the other whole-request refusal, are in test_read_committed.)
 #include <gtest/gtest.h>
 
 #include <time.h>
 
+#include <cstdint>
 #include <string>
 
 #include "tests/dataplane/fetch_test_util.h"
@@ -70,7 +72,8 @@ int64_t wall_clock_ms()
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-// Two records stamped timestamp_ms; -1 makes both header timestamps NO_TIMESTAMP.
+// Two records stamped timestamp_ms; a negative one (-1 is NO_TIMESTAMP) is written into
+// both header timestamps directly, the records' deltas staying 0.
 std::vector<uint8_t> batch_at(int64_t timestamp_ms)
 {
     std::vector<uint8_t> b = sl_test::build_record_batch({{"k0", "v0"}, {"k1", "v1"}},
@@ -78,7 +81,7 @@ std::vector<uint8_t> batch_at(int64_t timestamp_ms)
     if (timestamp_ms < 0) {
         for (size_t off : {size_t{SL_BATCH_OFF_BASE_TIMESTAMP}, size_t{SL_BATCH_OFF_MAX_TIMESTAMP}})
             for (int i = 0; i < 8; i++)
-                b[off + i] = 0xFF;
+                b[off + i] = (uint8_t)((uint64_t)timestamp_ms >> (56 - 8 * i));
         uint32_t crc =
             sl_test::crc32c(b.data() + SL_BATCH_OFF_ATTRIBUTES, b.size() - SL_BATCH_OFF_ATTRIBUTES);
         for (int i = 0; i < 4; i++)
@@ -108,6 +111,34 @@ TEST(ProduceRefusals, TimestampsFarFromTheBrokerClockAreRefusedExceptNoTimestamp
         EXPECT_EQ(error, a.error) << "timestamp " << a.timestamp_ms << " (now " << now << ")";
     }
     EXPECT_EQ(high_watermark(client, "times"), 4); // the two accepted batches of two
+    EXPECT_TRUE(broker.Stop());
+}
+
+// KIP-937: after.max.ms narrows the future side; the past side falls back to the
+// difference limit; INT64_MIN is refused without overflowing the distance.
+TEST(ProduceRefusals, BeforeAndAfterLimitsOverrideTheDifferenceOnTheirSide)
+{
+    broker_options o;
+    o.topics = {{"sides", 1}};
+    o.properties["log.message.timestamp.difference.max.ms"] = "3600000";
+    o.properties["log.message.timestamp.after.max.ms"] = "60000";
+    broker_process broker(o);
+    ASSERT_TRUE(broker.Start());
+    codec_client client;
+    ASSERT_TRUE(client.connect(broker.bootstrap()));
+    int64_t now = wall_clock_ms();
+    struct attempt {
+        int64_t timestamp_ms;
+        int16_t error;
+    };
+    for (const attempt &a :
+         {attempt{now - 2 * 3600000, 32}, attempt{now - 1800000, 0}, attempt{now + 30000, 0},
+          attempt{now + 600000, 32}, attempt{INT64_MIN, 32}, attempt{-1, 0}}) {
+        int16_t error = -1;
+        ASSERT_TRUE(sl_test::produce(client, "sides", 0, batch_at(a.timestamp_ms), &error));
+        EXPECT_EQ(error, a.error) << "timestamp " << a.timestamp_ms << " (now " << now << ")";
+    }
+    EXPECT_EQ(high_watermark(client, "sides"), 6);
     EXPECT_TRUE(broker.Stop());
 }
 
