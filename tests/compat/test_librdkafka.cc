@@ -9,7 +9,6 @@
 #include <librdkafka/rdkafka.h>
 
 #include <stdio.h>
-#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/sl_clock.h"
 #include "tests/support/broker_process.h"
 #include "tests/support/child_process.h"
 #include "tests/support/rdkafka_client.h"
@@ -418,6 +418,38 @@ std::map<std::string, rk_config_entry> rk_describe_topic(rd_kafka_t *rk, rd_kafk
     return entries;
 }
 
+// A producer handle with a queue for admin results, closed on scope exit (also when an
+// ASSERT returns early). dr_cb, if set, receives delivery reports.
+struct rk_client {
+    rd_kafka_t *rk = nullptr;
+    rd_kafka_queue_t *queue = nullptr;
+    ~rk_client()
+    {
+        if (queue != nullptr)
+            rd_kafka_queue_destroy(queue);
+        if (rk != nullptr)
+            rd_kafka_destroy(rk);
+    }
+    ::testing::AssertionResult
+    open(const std::string &bootstrap, std::map<std::string, std::string> properties = {},
+         void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *) = nullptr)
+    {
+        std::string error;
+        properties["bootstrap.servers"] = bootstrap;
+        rd_kafka_conf_t *conf = sl_test::make_conf(properties, &error);
+        if (conf == nullptr)
+            return ::testing::AssertionFailure() << error;
+        if (dr_cb != nullptr)
+            rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+        char errstr[512];
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        if (rk == nullptr)
+            return ::testing::AssertionFailure() << errstr;
+        queue = rd_kafka_queue_new(rk);
+        return ::testing::AssertionSuccess();
+    }
+};
+
 } // namespace
 
 // rd_kafka_AlterConfigs replaces a topic's overrides; rd_kafka_DescribeConfigs reports them
@@ -429,13 +461,10 @@ TEST(LibrdkafkaTest, AlterConfigsAndDescribeConfigsOnATopic)
     options.topics = {{"rk-configs", 1}};
     broker_process broker(options);
     ASSERT_TRUE(broker.Start());
-    std::string error;
-    rd_kafka_conf_t *conf = sl_test::make_conf({{"bootstrap.servers", broker.bootstrap()}}, &error);
-    ASSERT_NE(conf, nullptr) << error;
-    char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    ASSERT_NE(rk, nullptr) << errstr;
-    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+    rk_client client;
+    ASSERT_TRUE(client.open(broker.bootstrap()));
+    rd_kafka_t *rk = client.rk;
+    rd_kafka_queue_t *queue = client.queue;
 
     std::string message;
     EXPECT_EQ(rk_alter_topic(rk, queue, "rk-configs",
@@ -458,20 +487,10 @@ TEST(LibrdkafkaTest, AlterConfigsAndDescribeConfigsOnATopic)
     entries = rk_describe_topic(rk, queue, "rk-configs");
     EXPECT_EQ(entries["segment.ms"].value, "7200000");
     EXPECT_EQ(entries["retention.ms"].source, RD_KAFKA_CONFIG_SOURCE_DEFAULT_CONFIG);
-
-    rd_kafka_queue_destroy(queue);
-    rd_kafka_destroy(rk);
 }
 
 namespace
 {
-
-int64_t wall_clock_ms()
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 // What a delivery report says about the timestamp (librdkafka takes LogAppendTime from
 // the Produce response).
@@ -503,40 +522,6 @@ timestamp_report produce_with_timestamp(rd_kafka_t *rk, const std::string &topic
     return report;
 }
 
-// Reads partition 0 of topic from the start until count messages came (legacy consumer).
-std::vector<timestamp_report> consume_timestamps(const std::string &bootstrap,
-                                                 const std::string &topic, size_t count)
-{
-    std::vector<timestamp_report> out;
-    std::string error;
-    rd_kafka_conf_t *conf = sl_test::make_conf({{"bootstrap.servers", bootstrap}}, &error);
-    EXPECT_NE(conf, nullptr) << error;
-    char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    EXPECT_NE(rk, nullptr) << errstr;
-    if (rk == nullptr)
-        return out;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-    EXPECT_EQ(rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING), 0);
-    long long deadline_ms = sl_test::monotonic_ms() + 15000;
-    while (out.size() < count && sl_test::monotonic_ms() < deadline_ms) {
-        rd_kafka_message_t *msg = rd_kafka_consume(rkt, 0, 200);
-        if (msg == nullptr)
-            continue;
-        if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            timestamp_report r;
-            r.error = msg->err;
-            r.timestamp_ms = rd_kafka_message_timestamp(msg, &r.type);
-            out.push_back(r);
-        }
-        rd_kafka_message_destroy(msg);
-    }
-    rd_kafka_consume_stop(rkt, 0);
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_destroy(rk);
-    return out;
-}
-
 } // namespace
 
 // message.timestamp.type=LogAppendTime (set with AlterConfigs on a live topic): the producer
@@ -549,15 +534,10 @@ TEST(LibrdkafkaTest, LogAppendTimeAndTimestampDifferenceLimit)
     options.topics = {{"ts-append", 1}, {"ts-create", 1}};
     broker_process broker(options);
     ASSERT_TRUE(broker.Start());
-    std::string error;
-    rd_kafka_conf_t *conf =
-        sl_test::make_conf({{"bootstrap.servers", broker.bootstrap()}, {"linger.ms", "0"}}, &error);
-    ASSERT_NE(conf, nullptr) << error;
-    rd_kafka_conf_set_dr_msg_cb(conf, on_timestamp_report);
-    char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    ASSERT_NE(rk, nullptr) << errstr;
-    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+    rk_client client;
+    ASSERT_TRUE(client.open(broker.bootstrap(), {{"linger.ms", "0"}}, on_timestamp_report));
+    rd_kafka_t *rk = client.rk;
+    rd_kafka_queue_t *queue = client.queue;
 
     // Before the change the topic keeps the producer's timestamp.
     timestamp_report before = produce_with_timestamp(rk, "ts-append", "before", 1000);
@@ -577,35 +557,38 @@ TEST(LibrdkafkaTest, LogAppendTimeAndTimestampDifferenceLimit)
     auto entries = rk_describe_topic(rk, queue, "ts-append");
     EXPECT_EQ(entries["message.timestamp.type"].value, "LogAppendTime");
 
-    int64_t sent_ms = wall_clock_ms();
+    int64_t sent_ms = sl_wall_clock_ms();
     timestamp_report after = produce_with_timestamp(rk, "ts-append", "after", 1000);
-    int64_t acked_ms = wall_clock_ms();
+    int64_t acked_ms = sl_wall_clock_ms();
     EXPECT_EQ(after.error, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(after.error);
     EXPECT_EQ(after.type, RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME);
     EXPECT_GE(after.timestamp_ms, sent_ms - 1000);
     EXPECT_LE(after.timestamp_ms, acked_ms + 1000);
 
-    std::vector<timestamp_report> read = consume_timestamps(broker.bootstrap(), "ts-append", 2);
+    std::vector<consumed_message> read;
+    EXPECT_EQ(sl_test::consume_partitions(broker.bootstrap(), "ts-append", 1,
+                                          RD_KAFKA_OFFSET_BEGINNING, 2, 15000, &read),
+              "");
     ASSERT_EQ(read.size(), 2u);
-    EXPECT_EQ(read[0].type, RD_KAFKA_TIMESTAMP_CREATE_TIME); // stored before the change
+    EXPECT_EQ(read[0].timestamp_type, RD_KAFKA_TIMESTAMP_CREATE_TIME); // stored before the change
     EXPECT_EQ(read[0].timestamp_ms, 1000);
-    EXPECT_EQ(read[1].type, RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME);
+    EXPECT_EQ(read[1].timestamp_type, RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME);
     EXPECT_EQ(read[1].timestamp_ms, after.timestamp_ms);
 
-    int64_t now_ms = wall_clock_ms();
+    int64_t now_ms = sl_wall_clock_ms();
     timestamp_report stale = produce_with_timestamp(rk, "ts-create", "stale", now_ms - 7200000);
     EXPECT_EQ(stale.error, RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP) << rd_kafka_err2str(stale.error);
     timestamp_report future = produce_with_timestamp(rk, "ts-create", "future", now_ms + 7200000);
     EXPECT_EQ(future.error, RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP) << rd_kafka_err2str(future.error);
     timestamp_report current = produce_with_timestamp(rk, "ts-create", "current", now_ms - 60000);
     EXPECT_EQ(current.error, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(current.error);
-    read = consume_timestamps(broker.bootstrap(), "ts-create", 1);
+    read.clear();
+    EXPECT_EQ(sl_test::consume_partitions(broker.bootstrap(), "ts-create", 1,
+                                          RD_KAFKA_OFFSET_BEGINNING, 1, 15000, &read),
+              "");
     ASSERT_EQ(read.size(), 1u);
-    EXPECT_EQ(read[0].type, RD_KAFKA_TIMESTAMP_CREATE_TIME);
+    EXPECT_EQ(read[0].timestamp_type, RD_KAFKA_TIMESTAMP_CREATE_TIME);
     EXPECT_EQ(read[0].timestamp_ms, now_ms - 60000);
-
-    rd_kafka_queue_destroy(queue);
-    rd_kafka_destroy(rk);
 }
 
 // Retention removes old segments whether consumed or not, on delete topics only: with a
@@ -621,14 +604,12 @@ TEST(LibrdkafkaTest, RetentionRemovesOldSegmentsOfDeleteTopicsAndNotOfCompactOne
     options.properties["log.retention.check.interval.ms"] = "200";
     broker_process broker(options);
     ASSERT_TRUE(broker.Start());
-    std::string error;
-    rd_kafka_conf_t *conf = sl_test::make_conf({{"bootstrap.servers", broker.bootstrap()}}, &error);
-    ASSERT_NE(conf, nullptr) << error;
-    char errstr[512];
-    rd_kafka_t *admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    ASSERT_NE(admin, nullptr) << errstr;
-    rd_kafka_queue_t *queue = rd_kafka_queue_new(admin);
+    rk_client client;
+    ASSERT_TRUE(client.open(broker.bootstrap()));
+    rd_kafka_t *admin = client.rk;
+    rd_kafka_queue_t *queue = client.queue;
     std::string message;
+    std::string error;
     ASSERT_EQ(rk_alter_topic(admin, queue, "ret-delete", {{"retention.bytes", "200000"}}, &message),
               RD_KAFKA_RESP_ERR_NO_ERROR)
         << message;
@@ -686,7 +667,4 @@ TEST(LibrdkafkaTest, RetentionRemovesOldSegmentsOfDeleteTopicsAndNotOfCompactOne
               RD_KAFKA_RESP_ERR_NO_ERROR);
     EXPECT_EQ(low, 0);
     EXPECT_EQ(high, (int64_t)k_count);
-
-    rd_kafka_queue_destroy(queue);
-    rd_kafka_destroy(admin);
 }

@@ -287,7 +287,7 @@ std::string consume_partitions(const std::string &bootstrap, const std::string &
             if (msg->payload != nullptr) {
                 m.value.assign((const char *)msg->payload, msg->len);
             }
-            m.timestamp_ms = rd_kafka_message_timestamp(msg, nullptr);
+            m.timestamp_ms = rd_kafka_message_timestamp(msg, &m.timestamp_type);
             rd_kafka_headers_t *hdrs = nullptr;
             if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 const char *name;

@@ -90,6 +90,7 @@ struct consumed_message {
     std::string key;
     std::string value;
     int64_t timestamp_ms = -1;
+    rd_kafka_timestamp_type_t timestamp_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
     std::vector<std::pair<std::string, std::string>> headers;
 };
 
