@@ -224,6 +224,18 @@ inline ::testing::AssertionResult produce(codec_client &c, const std::string &to
     return ::testing::AssertionSuccess();
 }
 
+// The high watermark of partition 0 of topic, from a Fetch with min_bytes 0; -100 when the
+// answer does not have exactly that partition (a failed fetch also fails the test).
+inline int64_t high_watermark(codec_client &c, const std::string &topic)
+{
+    fetch_args a;
+    a.min_bytes = 0;
+    a.partitions = {{topic, {}, 0, 0}};
+    fetch_result r;
+    EXPECT_TRUE(fetch(c, a, &r));
+    return r.partitions.size() == 1 ? r.partitions[0].high_watermark : -100;
+}
+
 // The topic id of topic (Metadata v12).
 inline ::testing::AssertionResult topic_id(codec_client &c, const std::string &topic,
                                            sl_codec_uuid *out)

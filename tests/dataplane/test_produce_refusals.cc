@@ -3,15 +3,17 @@
 // socket's errors; batches whose timestamps are further from the broker clock than
 // log.message.timestamp.difference.max.ms get INVALID_TIMESTAMP (32), except NO_TIMESTAMP
 // (-1), which Kafka does not check either; KIP-937's before/after limits override it per
-// side. (Transactional records without a transactional
-// id, the other whole-request refusal, are in test_read_committed.)
+// side. (Transactional records without a transactional id, the other whole-request
+// refusal, are in test_read_committed.)
 #include <gtest/gtest.h>
 
-#include <time.h>
-
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
+#include <vector>
 
+#include "common/sl_clock.h"
 #include "tests/dataplane/fetch_test_util.h"
 #include "tests/support/broker_process.h"
 #include "tests/support/stats_socket.h"
@@ -22,20 +24,8 @@ namespace
 using sl_test::broker_options;
 using sl_test::broker_process;
 using sl_test::codec_client;
-using sl_test::fetch_args;
-using sl_test::fetch_result;
 
 constexpr int16_t k_invalid_required_acks = 21;
-
-int64_t high_watermark(codec_client &client, const std::string &topic)
-{
-    fetch_args a;
-    a.min_bytes = 0;
-    a.partitions = {{topic, {}, 0, 0}};
-    fetch_result r;
-    EXPECT_TRUE(sl_test::fetch(client, a, &r));
-    return r.partitions.size() == 1 ? r.partitions[0].high_watermark : -100;
-}
 
 TEST(ProduceRefusals, AcksOutsideMinusOneToOneAreRefusedAndAppendNothing)
 {
@@ -51,25 +41,18 @@ TEST(ProduceRefusals, AcksOutsideMinusOneToOneAreRefusedAndAppendNothing)
             sl_test::produce(client, "acks", 0, sl_test::make_batch(2), &error, nullptr, acks));
         EXPECT_EQ(error, 0) << "acks=" << acks;
     }
-    ASSERT_EQ(high_watermark(client, "acks"), 4);
+    ASSERT_EQ(sl_test::high_watermark(client, "acks"), 4);
     for (int16_t acks : {2, -2, 100}) {
         ASSERT_TRUE(
             sl_test::produce(client, "acks", 0, sl_test::make_batch(3), &error, nullptr, acks));
         EXPECT_EQ(error, k_invalid_required_acks) << "acks=" << acks;
     }
-    EXPECT_EQ(high_watermark(client, "acks"), 4) << "a refused request appended records";
+    EXPECT_EQ(sl_test::high_watermark(client, "acks"), 4) << "a refused request appended records";
     sl_test::stats_totals totals;
     std::string err;
     ASSERT_TRUE(sl_test::read_stats_totals(broker.stats_socket(), &totals, &err)) << err;
     EXPECT_EQ(totals.get("errors.INVALID_REQUIRED_ACKS"), 3u);
     EXPECT_TRUE(broker.Stop());
-}
-
-int64_t wall_clock_ms()
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 // Two records stamped timestamp_ms; a negative one (-1 is NO_TIMESTAMP) is written into
@@ -90,56 +73,59 @@ std::vector<uint8_t> batch_at(int64_t timestamp_ms)
     return b;
 }
 
-TEST(ProduceRefusals, TimestampsFarFromTheBrokerClockAreRefusedExceptNoTimestamp)
+struct timestamp_attempt {
+    int64_t timestamp_ms;
+    int16_t error; // 0 or INVALID_TIMESTAMP (32)
+};
+
+// A broker with these properties and one topic: one two-record batch per attempt (made
+// from the broker-side "now"), each answered as expected, and only the accepted ones in
+// the log.
+void expect_timestamp_answers(const std::map<std::string, std::string> &properties,
+                              const std::function<std::vector<timestamp_attempt>(int64_t)> &make)
 {
     broker_options o;
     o.topics = {{"times", 1}};
-    o.properties["log.message.timestamp.difference.max.ms"] = "3600000"; // the broker default
+    o.properties = properties;
     broker_process broker(o);
     ASSERT_TRUE(broker.Start());
     codec_client client;
     ASSERT_TRUE(client.connect(broker.bootstrap()));
-    int64_t now = wall_clock_ms();
-    struct attempt {
-        int64_t timestamp_ms;
-        int16_t error;
-    };
-    for (const attempt &a : {attempt{now - 2 * 3600000, 32}, attempt{now + 2 * 3600000, 32},
-                             attempt{now - 60000, 0}, attempt{-1, 0}, attempt{1000, 32}}) {
+    int64_t now = sl_wall_clock_ms();
+    int64_t accepted = 0;
+    for (const timestamp_attempt &a : make(now)) {
         int16_t error = -1;
         ASSERT_TRUE(sl_test::produce(client, "times", 0, batch_at(a.timestamp_ms), &error));
         EXPECT_EQ(error, a.error) << "timestamp " << a.timestamp_ms << " (now " << now << ")";
+        accepted += a.error == 0 ? 2 : 0;
     }
-    EXPECT_EQ(high_watermark(client, "times"), 4); // the two accepted batches of two
+    EXPECT_EQ(sl_test::high_watermark(client, "times"), accepted);
     EXPECT_TRUE(broker.Stop());
+}
+
+TEST(ProduceRefusals, TimestampsFarFromTheBrokerClockAreRefusedExceptNoTimestamp)
+{
+    expect_timestamp_answers({{"log.message.timestamp.difference.max.ms", "3600000"}},
+                             [](int64_t now) -> std::vector<timestamp_attempt> {
+                                 return {{now - 2 * 3600000, 32},
+                                         {now + 2 * 3600000, 32},
+                                         {now - 60000, 0},
+                                         {-1, 0},
+                                         {1000, 32}};
+                             });
 }
 
 // KIP-937: after.max.ms narrows the future side; the past side falls back to the
 // difference limit; INT64_MIN is refused without overflowing the distance.
 TEST(ProduceRefusals, BeforeAndAfterLimitsOverrideTheDifferenceOnTheirSide)
 {
-    broker_options o;
-    o.topics = {{"sides", 1}};
-    o.properties["log.message.timestamp.difference.max.ms"] = "3600000";
-    o.properties["log.message.timestamp.after.max.ms"] = "60000";
-    broker_process broker(o);
-    ASSERT_TRUE(broker.Start());
-    codec_client client;
-    ASSERT_TRUE(client.connect(broker.bootstrap()));
-    int64_t now = wall_clock_ms();
-    struct attempt {
-        int64_t timestamp_ms;
-        int16_t error;
-    };
-    for (const attempt &a :
-         {attempt{now - 2 * 3600000, 32}, attempt{now - 1800000, 0}, attempt{now + 30000, 0},
-          attempt{now + 600000, 32}, attempt{INT64_MIN, 32}, attempt{-1, 0}}) {
-        int16_t error = -1;
-        ASSERT_TRUE(sl_test::produce(client, "sides", 0, batch_at(a.timestamp_ms), &error));
-        EXPECT_EQ(error, a.error) << "timestamp " << a.timestamp_ms << " (now " << now << ")";
-    }
-    EXPECT_EQ(high_watermark(client, "sides"), 6);
-    EXPECT_TRUE(broker.Stop());
+    expect_timestamp_answers({{"log.message.timestamp.difference.max.ms", "3600000"},
+                              {"log.message.timestamp.after.max.ms", "60000"}},
+                             [](int64_t now) -> std::vector<timestamp_attempt> {
+                                 return {{now - 2 * 3600000, 32}, {now - 1800000, 0},
+                                         {now + 30000, 0},        {now + 600000, 32},
+                                         {INT64_MIN, 32},         {-1, 0}};
+                             });
 }
 
 } // namespace

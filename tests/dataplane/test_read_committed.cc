@@ -54,12 +54,7 @@ class ReadCommitted : public ::testing::Test
 
     int64_t high_watermark(const std::string &topic)
     {
-        fetch_args a;
-        a.min_bytes = 0;
-        a.partitions = {{topic, {}, 0, 0}};
-        fetch_result r;
-        EXPECT_TRUE(sl_test::fetch(client, a, &r));
-        return r.partitions.size() == 1 ? r.partitions[0].high_watermark : -100;
+        return sl_test::high_watermark(client, topic);
     }
 
     // Real clients of this version fetch sessionless (docs/protocol.md): no session opened,
