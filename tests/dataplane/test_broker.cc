@@ -179,6 +179,17 @@ class Broker : public ::testing::Test
     {
         return broker->log_text();
     }
+    // Whether the broker log comes to contain text within 10 s: the start-up lines are
+    // written by the main thread once the shards serve, possibly after the first answer.
+    ::testing::AssertionResult log_shows(const std::string &text) const
+    {
+        for (int i = 0; i < 200; i++) {
+            if (log().find(text) != std::string::npos)
+                return ::testing::AssertionSuccess();
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return ::testing::AssertionFailure() << "'" << text << "' not in the log:\n" << log();
+    }
     std::string kcat(const std::string &args, const std::string &input = "")
     {
         std::string cmd = "kcat -b 127.0.0.1:" + std::to_string(port) + " " + args + " 2>&1";
@@ -442,22 +453,32 @@ class BrokerTwoShards : public Broker
     }
 };
 
-// Nice value (field 19 of /proc/<pid>/task/<tid>/stat) of every thread whose name starts
-// with prefix, by thread name.
-static std::map<std::string, int> thread_nice(pid_t pid, const std::string &prefix)
+// Every thread of pid as (name, /proc/<pid>/task/<tid> directory).
+static std::vector<std::pair<std::string, std::string>> threads_of(pid_t pid)
 {
-    std::map<std::string, int> out;
+    std::vector<std::pair<std::string, std::string>> out;
     std::string listing = run("ls /proc/" + std::to_string(pid) + "/task");
     std::istringstream tids(listing);
     std::string tid;
     while (tids >> tid) {
-        std::string base = "/proc/" + std::to_string(pid) + "/task/" + tid;
-        std::ifstream comm_file(base + "/comm");
+        std::string dir = "/proc/" + std::to_string(pid) + "/task/" + tid;
+        std::ifstream comm_file(dir + "/comm");
         std::string comm;
-        std::getline(comm_file, comm);
+        if (std::getline(comm_file, comm) && !comm.empty())
+            out.emplace_back(comm, dir);
+    }
+    return out;
+}
+
+// Nice value (field 19 of the thread's stat) of every thread whose name starts with
+// prefix, by thread name.
+static std::map<std::string, int> thread_nice(pid_t pid, const std::string &prefix)
+{
+    std::map<std::string, int> out;
+    for (const auto &[comm, dir] : threads_of(pid)) {
         if (comm.rfind(prefix, 0) != 0)
             continue;
-        std::ifstream stat_file(base + "/stat");
+        std::ifstream stat_file(dir + "/stat");
         std::string stat((std::istreambuf_iterator<char>(stat_file)), {});
         size_t close_paren = stat.rfind(')');
         if (close_paren == std::string::npos)
@@ -477,19 +498,13 @@ static std::map<std::string, int> thread_nice(pid_t pid, const std::string &pref
 static std::map<std::string, std::string> thread_cpus(pid_t pid)
 {
     std::map<std::string, std::string> out;
-    std::string listing = run("ls /proc/" + std::to_string(pid) + "/task");
-    std::istringstream tids(listing);
-    std::string tid;
-    while (tids >> tid) {
-        std::string base = "/proc/" + std::to_string(pid) + "/task/" + tid;
-        std::ifstream comm_file(base + "/comm");
-        std::string comm, line, cpus;
-        std::getline(comm_file, comm);
-        std::ifstream status(base + "/status");
+    for (const auto &[comm, dir] : threads_of(pid)) {
+        std::ifstream status(dir + "/status");
+        std::string line, cpus;
         while (std::getline(status, line))
             if (line.rfind("Cpus_allowed_list:", 0) == 0)
                 cpus = line.substr(line.find_first_not_of(" \t", 18));
-        if (comm.empty() || cpus.empty())
+        if (cpus.empty())
             continue;
         auto it = out.find(comm);
         out[comm] = it == out.end() || it->second == cpus ? cpus : "mixed";
@@ -511,12 +526,7 @@ TEST_F(Broker, ControlPlaneAndShardThreadsRunOnTheirConfiguredCpus)
             EXPECT_EQ(kv.second, "1") << kv.first;
         }
     }
-    std::string text;
-    for (int i = 0; i < 200 && text.find("control plane on CPU 0") == std::string::npos; i++) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        text = log();
-    }
-    EXPECT_NE(text.find("control plane on CPU 0"), std::string::npos) << text;
+    EXPECT_TRUE(log_shows("control plane on CPU 0"));
 }
 
 // Start-time refusals that depend on the machine or the build: each exits 2 with one line
@@ -589,15 +599,7 @@ TEST_F(BrokerTwoShards, ShardThreadsRunAtTheConfiguredNice)
     ASSERT_FALSE(main_thread.empty());
     for (auto &kv : main_thread)
         EXPECT_EQ(kv.second, 0) << kv.first;
-    // Logged by the main thread once the shards serve, so possibly after the first answer.
-    std::string text;
-    for (int i = 0; i < 200; i++) {
-        text = log();
-        if (text.find("on CPU list 0-1, nice -5") != std::string::npos)
-            break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    EXPECT_NE(text.find("on CPU list 0-1, nice -5"), std::string::npos) << text;
+    EXPECT_TRUE(log_shows("on CPU list 0-1, nice -5"));
 }
 
 TEST_F(BrokerTwoShards, PartitionsOfBothShardsRoundTripAndSurviveRestart)
