@@ -1,4 +1,4 @@
-/* Clock reads in milliseconds. Both are vDSO reads on x86-64 (no system call). */
+/* Clock reads in milliseconds: vDSO reads on x86-64 (no system call). */
 #ifndef SL_CLOCK_H
 #define SL_CLOCK_H
 

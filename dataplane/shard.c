@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/sl_assert.h"
+#include "common/sl_clock.h"
 #include "dataplane/group_host.h"
 #include "dataplane/handlers/handlers.h"
 #include "dataplane/shard_internal.h"
@@ -94,10 +95,7 @@ int sl_shard_create(const struct sl_shard_options *opts, struct sl_shard **out)
     }
     atomic_init(&s->append_seq, 0);
     sl_dp_frame_cache_init(&s->frame_cache, opts->frame_cache_bytes_max);
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    atomic_init(&s->producer_id_next,
-                ((int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000) * 4096);
+    atomic_init(&s->producer_id_next, sl_wall_clock_ms() * 4096);
     for (uint32_t i = 0; i < opts->shard_count; i++)
         sl_dp_ring_init(&s->inbox[i], s->inbox_slots + (size_t)i * opts->ring_capacity,
                         opts->ring_capacity);
