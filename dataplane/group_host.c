@@ -369,7 +369,7 @@ static bool check_persisted(struct sl_dp_group_part *p)
     }
     if (p->inflight_count == 0)
         return false;
-    int64_t written = sl_log_written_end_offset(p->log);
+    int64_t written = sl_log_safe_end_offset(p->log);
     int64_t durable = sl_log_durable_end_offset(p->log);
     bool any = false;
     uint64_t last = 0;

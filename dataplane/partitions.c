@@ -159,11 +159,11 @@ int64_t sl_dp_topic_int(const struct sl_shard *s, const struct sl_md_topic *t, c
 int64_t sl_dp_partition_hw(const struct sl_dp_partition *p)
 {
     /* Consumers see only what an acknowledgement could cover, so nothing they read can be
-     * taken back by a crash: with the single-node ISR {self} that is the written end (in
-     * the file: survives kill -9 of the broker, Kafka's page-cache guarantee), or the
-     * durable end when flush.messages=1 acknowledges only fdatasynced data. Batches past
-     * it sit in the tail buffer until their O_DIRECT write completes. */
-    return p->hw_is_durable ? sl_log_durable_end_offset(p->log) : sl_log_written_end_offset(p->log);
+     * taken back by a crash: with the single-node ISR {self} that is the safe end (survives
+     * kill -9 of the broker, Kafka's page-cache guarantee: written to the file, or in the
+     * shared-memory tail file with storage.tail.shared.memory), or the durable end when
+     * flush.messages=1 acknowledges only fdatasynced data. */
+    return p->hw_is_durable ? sl_log_durable_end_offset(p->log) : sl_log_safe_end_offset(p->log);
 }
 
 static void on_progress(void *ctx, struct sl_log *log, int64_t written_end_offset,

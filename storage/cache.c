@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/sl_assert.h"
+#include "storage/tail_journal.h"
 
 static uint32_t key_hash(uint64_t segment_id, uint32_t chunk_index)
 {
@@ -88,6 +89,8 @@ static void hash_unlink(struct sl_cache *cache, struct sl_cache_entry *e)
 
 static void entry_free(struct sl_cache *cache, struct sl_cache_entry *e)
 {
+    if (e->state == SL_CACHE_DIRTY && cache->journal != NULL)
+        sl_tail_journal_clean(cache->journal, sl_mem_pool_chunk_index(cache->pool, e->chunk));
     sl_mem_pool_put(cache->pool, e->chunk);
     memset(e, 0, sizeof(*e));
     e->state = SL_CACHE_FREE;
@@ -210,6 +213,14 @@ bool sl_cache_load_done(struct sl_cache *cache, struct sl_cache_entry *entry, bo
     entry->state = SL_CACHE_READY;
     entry->valid_bytes = valid_bytes;
     return true;
+}
+
+void sl_cache_mark_written(struct sl_cache *cache, struct sl_cache_entry *entry)
+{
+    SL_ASSERT(entry->state == SL_CACHE_DIRTY);
+    entry->state = SL_CACHE_READY;
+    if (cache->journal != NULL)
+        sl_tail_journal_clean(cache->journal, sl_mem_pool_chunk_index(cache->pool, entry->chunk));
 }
 
 void sl_cache_invalidate(struct sl_cache *cache, uint64_t segment_id, uint32_t first_chunk_index)

@@ -4,7 +4,9 @@
  * reference per entry; readers add their own (pins). Only READY entries whose chunk has no
  * reference but the cache's are evicted, least recently used first. DIRTY entries hold
  * bytes not yet written (or the append tail) and LOADING entries are targets of an
- * in-flight read: neither is ever evicted or freed under the kernel.
+ * in-flight read: neither is ever evicted or freed under the kernel. With a tail journal
+ * (storage.tail.shared.memory), a DIRTY entry that leaves that state (written, removed)
+ * clears its chunk's journal record.
  */
 #ifndef SL_STORAGE_CACHE_H
 #define SL_STORAGE_CACHE_H
@@ -35,9 +37,12 @@ struct sl_cache_entry {
     uint32_t hash_next;
 };
 
+struct sl_tail_journal;
+
 struct sl_cache {
     struct sl_mem_pool *pool;
-    struct sl_cache_entry *entries; /* pool->chunk_count entries */
+    struct sl_tail_journal *journal; /* NULL without storage.tail.shared.memory */
+    struct sl_cache_entry *entries;  /* pool->chunk_count entries */
     uint32_t entry_count;
     uint32_t *buckets;
     uint32_t bucket_mask;
@@ -73,6 +78,9 @@ void sl_cache_remove(struct sl_cache *cache, struct sl_cache_entry *entry);
  * was orphaned or the load failed (ok false), freed. Returns true if the entry is usable. */
 bool sl_cache_load_done(struct sl_cache *cache, struct sl_cache_entry *entry, bool ok,
                         uint32_t valid_bytes);
+
+/* A DIRTY entry whose bytes are all written becomes READY (evictable). */
+void sl_cache_mark_written(struct sl_cache *cache, struct sl_cache_entry *entry);
 
 /* Removes every entry of segment_id with chunk_index >= first_chunk_index. */
 void sl_cache_invalidate(struct sl_cache *cache, uint64_t segment_id, uint32_t first_chunk_index);

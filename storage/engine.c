@@ -122,10 +122,21 @@ enum sl_storage_err sl_storage_create(const struct sl_storage_config *config,
         .hugepages = config->hugepages,
     };
     enum sl_storage_err err = SL_STORAGE_ERR_NO_MEMORY;
+    if (config->tail_file[0] != '\0') {
+        int rc =
+            sl_tail_journal_create(config->tail_file, config->chunk_bytes, (uint32_t)chunks,
+                                   &st->journal, &pool_config.file_fd, &pool_config.file_offset);
+        if (rc != 0) {
+            err = sl_storage_err_from_errno(rc);
+            goto free_storage;
+        }
+        pool_config.file_backed = true;
+    }
     if (sl_mem_pool_init(&st->pool, &pool_config) != 0)
-        goto free_storage;
+        goto close_journal;
     if (sl_cache_init(&st->cache, &st->pool) != 0)
         goto fini_pool;
+    st->cache.journal = st->journal;
     st->read_ops = calloc(config->read_ops_max, sizeof(st->read_ops[0]));
     if (st->read_ops == NULL)
         goto fini_cache;
@@ -155,6 +166,7 @@ enum sl_storage_err sl_storage_create(const struct sl_storage_config *config,
     st->stats.writev_fixed = st->writev_fixed;
     st->stats.hugepage_backed = st->pool.hugepage_backed;
     st->stats.direct_io = st->direct_io;
+    st->stats.tail_shared_memory = st->journal != NULL;
     st->stats.chunk_bytes = config->chunk_bytes;
     st->stats.chunks_total = (uint32_t)chunks;
     *out = st;
@@ -166,6 +178,8 @@ fini_cache:
     sl_cache_fini(&st->cache);
 fini_pool:
     sl_mem_pool_fini(&st->pool);
+close_journal:
+    sl_tail_journal_close(st->journal, true);
 free_storage:
     free(st);
     return err;
@@ -181,6 +195,8 @@ void sl_storage_destroy(struct sl_storage *storage)
     sl_cache_fini(&storage->cache);
     uint32_t leaked = sl_mem_pool_fini(&storage->pool);
     SL_ASSERT(leaked == 0); /* a read slice was never released */
+    /* Every log is closed, so every append reached its file: nothing left to replay. */
+    sl_tail_journal_close(storage->journal, true);
     free(storage->read_ops);
     free(storage);
 }

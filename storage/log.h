@@ -53,14 +53,34 @@ struct sl_storage_config {
     bool direct_io;        /* O_DIRECT; falls back to buffered I/O on EINVAL (default true) */
     bool fixed_buffers;    /* register the pool with io_uring (READ/WRITE_FIXED); falls back
                             * to plain reads/writes if registration fails (default true) */
+    /* Non-empty: the pool lives in this shared-memory file (tmpfs or hugetlbfs), created at
+     * sl_storage_create and removed by sl_storage_destroy, with a record per dirty chunk, so
+     * appended bytes survive a kill -9 of the process (sl_storage_replay_tail_file writes
+     * them at the next start) and logs count them as safe at once (sl_log_safe_end_offset).
+     * Empty (default): anonymous memory; bytes are safe once written. */
+    char tail_file[1024];
 };
 
+struct sl_tail_replay_report {
+    uint32_t chunks;         /* dirty chunk records found */
+    uint32_t chunks_written; /* written to their segment file */
+    uint32_t files_missing;  /* records whose segment file no longer exists (skipped) */
+    uint64_t bytes_written;
+};
+
+/* Writes every dirty chunk recorded in a tail file left by a killed engine to its segment
+ * file (pwrite, fdatasync), then removes the tail file. Call before any log it covers is
+ * opened. A missing file is not an error (report all zero). Returns 0, or a negative errno
+ * with the file kept (-EINVAL: not a tail file, or a damaged one). */
+int sl_storage_replay_tail_file(const char *path, struct sl_tail_replay_report *report);
+
 struct sl_storage_stats {
-    bool hugepage_backed; /* the pool really got hugepages */
-    bool direct_io;       /* O_DIRECT accepted by the file system (false after fallback) */
-    bool fixed_buffers;   /* the pool is registered with the io_uring */
-    bool writev_fixed;    /* the kernel has IORING_OP_WRITEV_FIXED (6.15+): multi-chunk writes
-                             from registered buffers too */
+    bool hugepage_backed;    /* the pool really got hugepages */
+    bool direct_io;          /* O_DIRECT accepted by the file system (false after fallback) */
+    bool tail_shared_memory; /* the pool is a tail file: appends are safe before the write */
+    bool fixed_buffers;      /* the pool is registered with the io_uring */
+    bool writev_fixed;       /* the kernel has IORING_OP_WRITEV_FIXED (6.15+): multi-chunk writes
+                                from registered buffers too */
     uint32_t chunk_bytes;
     uint32_t chunks_total;
     uint32_t chunks_free;
@@ -325,6 +345,10 @@ int64_t sl_log_start_offset(const struct sl_log *log);
 int64_t sl_log_end_offset(const struct sl_log *log);
 int64_t sl_log_written_end_offset(const struct sl_log *log);
 int64_t sl_log_durable_end_offset(const struct sl_log *log);
+/* End of what survives a kill -9 of the process, what acks=1 acknowledges under the default
+ * flush policy: the log end when the engine has a tail file (the bytes are in shared memory
+ * the next start replays), else the written end. */
+int64_t sl_log_safe_end_offset(const struct sl_log *log);
 /* The high watermark is kept for the broker (which computes it) and checkpointed. */
 int64_t sl_log_high_watermark(const struct sl_log *log);
 void sl_log_set_high_watermark(struct sl_log *log, int64_t high_watermark);

@@ -11,6 +11,7 @@
 #include "storage/cache.h"
 #include "storage/index.h"
 #include "storage/log.h"
+#include "storage/tail_journal.h"
 
 #define SL_SEGMENT_WRITE_IOVS_MAX 16u
 #define SL_READ_OP_LOADS_MAX      (4u * SL_LOG_READ_SLICES_MAX)
@@ -89,6 +90,7 @@ struct sl_log {
     struct sl_log_config config;
     struct sl_log_callbacks callbacks;
     char path[SL_PATH_BYTES];
+    bool tail_journaled;          /* appends are recorded in the engine's tail journal */
     int lock_fd;                  /* holds flock(LOCK_EX) on <path>/.lock while open */
     struct sl_segment **segments; /* oldest first; the last one is active */
     uint32_t segment_count;
@@ -162,6 +164,7 @@ struct sl_storage {
     uint32_t cq_entries;
     struct sl_mem_pool pool;
     struct sl_cache cache;
+    struct sl_tail_journal *journal; /* NULL without config.tail_file */
     struct sl_storage_stats stats;
     uint64_t next_segment_id;
     int64_t now_ms;
@@ -193,6 +196,9 @@ struct sl_segment *sl_segment_new(struct sl_log *log, int64_t base_offset, int64
 void sl_segment_free(struct sl_segment *segment);
 void sl_segment_file_path(const struct sl_log *log, int64_t base_offset, const char *suffix,
                           char *out);
+/* Records a DIRTY chunk of the segment in the tail journal (no-op for logs without one). */
+void sl_segment_journal_dirty(struct sl_log *log, const struct sl_segment *segment,
+                              const struct sl_cache_entry *entry);
 /* Opens the .log file (O_DIRECT when the engine can; create = O_CREAT|O_TRUNC). 0 or -errno. */
 int sl_segment_open_file(struct sl_log *log, struct sl_segment *segment, bool create);
 void sl_segment_note_batch(struct sl_log *log, struct sl_segment *segment,

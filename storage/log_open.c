@@ -505,6 +505,11 @@ enum sl_storage_err sl_log_open(struct sl_storage *storage, const char *log_dir,
     enum sl_storage_err err = SL_STORAGE_ERR_INVALID_ARGUMENT;
     if (n <= 0 || (size_t)n + SEGMENT_NAME_DIGITS + 16 >= sizeof(log->path))
         goto free_log;
+    /* A log whose segment paths do not fit a journal record keeps the write as its
+     * acknowledgement point. */
+    log->tail_journaled =
+        storage->journal != NULL &&
+        (size_t)n + 1 + SEGMENT_NAME_DIGITS + sizeof(".log") <= SL_TAIL_PATH_BYTES;
     err = SL_STORAGE_ERR_NO_MEMORY;
     log->pending = calloc(config->pending_batches_max, sizeof(log->pending[0]));
     if (log->pending == NULL)
@@ -674,6 +679,11 @@ int64_t sl_log_end_offset(const struct sl_log *log)
 int64_t sl_log_written_end_offset(const struct sl_log *log)
 {
     return log->written_end_offset;
+}
+
+int64_t sl_log_safe_end_offset(const struct sl_log *log)
+{
+    return log->tail_journaled ? log->log_end_offset : log->written_end_offset;
 }
 
 int64_t sl_log_durable_end_offset(const struct sl_log *log)

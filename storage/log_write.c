@@ -50,6 +50,9 @@ static void copy_into(struct sl_log *log, struct sl_segment *seg, uint32_t pos, 
         SL_ASSERT(e != NULL && e->state == SL_CACHE_DIRTY);
         sl_stream_copy(e->chunk + at, src, n);
         e->valid_bytes = SL_MAX(e->valid_bytes, at + n);
+        if (log->tail_journaled)
+            sl_tail_journal_valid(st->journal, sl_mem_pool_chunk_index(&st->pool, e->chunk),
+                                  e->valid_bytes);
         pos += n;
         src += n;
         len -= n;
@@ -93,6 +96,7 @@ static enum sl_storage_err reserve_chunks(struct sl_log *log, struct sl_segment 
             return SL_STORAGE_ERR_NO_BUFFER;
         }
         /* Not zeroed here: copy_into zeroes the padding of the last page it writes. */
+        sl_segment_journal_dirty(log, seg, e);
     }
     return SL_STORAGE_OK;
 }
@@ -160,7 +164,7 @@ static void sealed_truncated(struct sl_log *log, struct sl_segment *seg)
     if (seg->size_bytes > 0) {
         struct sl_cache_entry *e = sl_cache_lookup(&st->cache, seg->id, (seg->size_bytes - 1) / cb);
         if (e != NULL && e->state == SL_CACHE_DIRTY)
-            e->state = SL_CACHE_READY;
+            sl_cache_mark_written(&st->cache, e);
     }
     struct sl_cache_entry *e = sl_cache_lookup(&st->cache, seg->id, seg->size_bytes / cb);
     if (e != NULL && e->state == SL_CACHE_DIRTY)
@@ -363,6 +367,8 @@ enum sl_storage_err sl_log_append(struct sl_log *log, const uint8_t *buf, size_t
     log->counters.append_batches += count;
     log->counters.append_bytes += len;
     sl_storage_kick(log);
+    if (log->tail_journaled)
+        sl_log_report_progress(log); /* safe already: acknowledgements and fetches may go */
     return SL_STORAGE_OK;
 }
 
@@ -520,7 +526,7 @@ static void mark_written_chunks(struct sl_log *log, struct sl_segment *seg, uint
     for (uint32_t i = from / cb; (uint64_t)(i + 1) * cb <= seg->written_bytes; i++) {
         struct sl_cache_entry *e = sl_cache_lookup(&st->cache, seg->id, i);
         if (e != NULL && e->state == SL_CACHE_DIRTY)
-            e->state = SL_CACHE_READY;
+            sl_cache_mark_written(&st->cache, e);
     }
 }
 

@@ -172,6 +172,19 @@ static int pread_full(int fd, uint8_t *buf, size_t len, uint64_t offset, size_t 
     return 0;
 }
 
+void sl_segment_journal_dirty(struct sl_log *log, const struct sl_segment *segment,
+                              const struct sl_cache_entry *entry)
+{
+    if (!log->tail_journaled)
+        return;
+    struct sl_storage *st = log->storage;
+    char path[SL_PATH_BYTES];
+    sl_segment_file_path(log, segment->base_offset, ".log", path);
+    sl_tail_journal_dirty(st->journal, sl_mem_pool_chunk_index(&st->pool, entry->chunk), path,
+                          (uint64_t)entry->chunk_index * st->config.chunk_bytes,
+                          entry->valid_bytes);
+}
+
 int sl_segment_load_tail(struct sl_log *log, struct sl_segment *segment)
 {
     struct sl_storage *st = log->storage;
@@ -200,6 +213,7 @@ int sl_segment_load_tail(struct sl_log *log, struct sl_segment *segment)
     }
     memset(e->chunk + want, 0, chunk_bytes - want); /* padding of the next O_DIRECT write */
     e->valid_bytes = want;
+    sl_segment_journal_dirty(log, segment, e);
     return 0;
 }
 

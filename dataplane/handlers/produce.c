@@ -195,8 +195,8 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
         out->error_code = storage_to_kafka(err);
         return;
     }
-    /* The high watermark does not move yet (it follows the written end): parked fetches
-     * are woken by the progress callback once the write completes. */
+    /* The high watermark follows the safe end: parked fetches are woken by the progress
+     * callback, at once with a tail file, else once the write completes. */
     if (infos[0].producer_id >= 0 &&
         !sl_dp_producer_record(&p->producers, &infos[0], res.base_offset, res.log_append_time_ms))
         fprintf(stderr, "sluiced: %s: producer state: out of memory\n", sl_log_path(p->log));
@@ -227,7 +227,7 @@ static bool ack_reached(const struct sl_dp_partition *p, const struct ack_target
         return true;
     }
     int64_t end =
-        target->durable ? sl_log_durable_end_offset(p->log) : sl_log_written_end_offset(p->log);
+        target->durable ? sl_log_durable_end_offset(p->log) : sl_log_safe_end_offset(p->log);
     return end >= target->offset;
 }
 

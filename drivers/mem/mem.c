@@ -5,14 +5,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/vfs.h>
+
+#ifndef HUGETLBFS_MAGIC
+#define HUGETLBFS_MAGIC 0x958458f6
+#endif
 
 #include "common/sl_assert.h"
 #include "common/sl_compiler.h"
 
-static void *map_region(size_t bytes, bool hugepages, bool *hugepage_backed)
+static void *map_region(size_t bytes, const struct sl_mem_pool_config *config,
+                        bool *hugepage_backed)
 {
     *hugepage_backed = false;
-    if (hugepages) {
+    if (config->file_backed) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, config->file_fd,
+                       (off_t)config->file_offset);
+        struct statfs fs;
+        *hugepage_backed =
+            p != MAP_FAILED && fstatfs(config->file_fd, &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC;
+        return p == MAP_FAILED ? NULL : p;
+    }
+    if (config->hugepages) {
         void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
         if (p != MAP_FAILED) {
@@ -39,8 +53,10 @@ int sl_mem_pool_init(struct sl_mem_pool *pool, const struct sl_mem_pool_config *
 
     size_t data_bytes = config->chunk_bytes * config->chunk_count;
     size_t region_bytes = data_bytes;
-    if (config->hugepages)
+    if (config->hugepages || config->file_backed)
         region_bytes = SL_ALIGN_UP(data_bytes, (size_t)SL_MEM_HUGEPAGE_BYTES);
+    if (config->file_backed && config->file_offset % SL_MEM_HUGEPAGE_BYTES != 0)
+        return -EINVAL;
 
     pool->free_stack = calloc(config->chunk_count, sizeof(pool->free_stack[0]));
     pool->refcounts = calloc(config->chunk_count, sizeof(pool->refcounts[0]));
@@ -48,7 +64,7 @@ int sl_mem_pool_init(struct sl_mem_pool *pool, const struct sl_mem_pool_config *
         goto free_arrays;
 
     bool hugepage_backed = false;
-    void *base = map_region(region_bytes, config->hugepages, &hugepage_backed);
+    void *base = map_region(region_bytes, config, &hugepage_backed);
     if (base == NULL)
         goto free_arrays;
 

@@ -29,6 +29,12 @@ struct sl_mem_pool_config {
     size_t chunk_bytes;   /* multiple of SL_MEM_PAGE_BYTES, > 0 */
     uint32_t chunk_count; /* > 0; region = chunk_bytes * chunk_count (rounded up to a hugepage) */
     bool hugepages;       /* try MAP_HUGETLB first; falls back to 4 KiB pages on failure */
+    /* Map the region from this file (MAP_SHARED, at file_offset) instead of anonymous
+     * memory, so its contents outlive the process. The file must be at least file_offset +
+     * the region long; hugepages is then ignored: a file on hugetlbfs gives hugepages. */
+    bool file_backed;
+    int file_fd;
+    uint64_t file_offset; /* multiple of SL_MEM_HUGEPAGE_BYTES */
 };
 
 struct sl_mem_pool_stats {
@@ -51,7 +57,7 @@ struct sl_mem_pool {
 };
 
 /* Maps the region and builds the free list. Blocking (mmap, may touch memory); call at
- * startup. Returns 0, -EINVAL for a bad config, -ENOMEM when neither mapping works. */
+ * startup. Returns 0, -EINVAL for a bad config, -ENOMEM when no mapping works. */
 int sl_mem_pool_init(struct sl_mem_pool *pool, const struct sl_mem_pool_config *config);
 
 /* Unmaps the region. Returns the number of chunks still referenced (0 when the caller

@@ -1,8 +1,9 @@
 // Child process of the storage crash test: appends batches forever and prints
 // "ACK <batch index>" when a broker would acknowledge it: mode "durable" uses
 // flush.messages=1 and waits for the durable end (fdatasync); mode "written" uses the
-// default flush policy and waits for the written end (O_DIRECT write completed). The
-// parent SIGKILLs it at a random moment and checks the log.
+// default flush policy and waits for the written end (O_DIRECT write completed); mode
+// "memory" keeps the pool in the tail file named by the fourth argument and acknowledges at
+// the safe end (at once). The parent SIGKILLs it at a random moment and checks the log.
 //
 // Batch i holds 4 records (so its base offset is 4 * i) with contents derived from
 // (seed, i): the parent can rebuild every batch byte for byte.
@@ -20,8 +21,8 @@
 static bool emit_acks(sl_log *log, bool durable_mode,
                       std::deque<std::pair<int64_t, int64_t>> &outstanding)
 {
-    int64_t acked_end =
-        durable_mode ? sl_log_durable_end_offset(log) : sl_log_written_end_offset(log);
+    // The safe end is the written end unless the engine has a tail file.
+    int64_t acked_end = durable_mode ? sl_log_durable_end_offset(log) : sl_log_safe_end_offset(log);
     std::string acks;
     while (!outstanding.empty() && outstanding.front().second <= acked_end) {
         acks += "ACK " + std::to_string(outstanding.front().first) + "\n";
@@ -41,13 +42,17 @@ static bool emit_acks(sl_log *log, bool durable_mode,
 
 int main(int argc, char **argv)
 {
-    if (argc != 4 || (strcmp(argv[3], "durable") != 0 && strcmp(argv[3], "written") != 0)) {
-        fprintf(stderr, "usage: %s <log dir> <seed> durable|written\n", argv[0]);
+    bool memory_mode = argc == 5 && strcmp(argv[3], "memory") == 0;
+    if (!memory_mode &&
+        (argc != 4 || (strcmp(argv[3], "durable") != 0 && strcmp(argv[3], "written") != 0))) {
+        fprintf(stderr, "usage: %s <log dir> <seed> durable|written|memory [tail file]\n", argv[0]);
         return 64;
     }
     uint64_t seed = strtoull(argv[2], nullptr, 10);
     bool durable_mode = strcmp(argv[3], "durable") == 0;
     sl_storage_config ec = sl_crash::engine_config();
+    if (memory_mode)
+        snprintf(ec.tail_file, sizeof(ec.tail_file), "%s", argv[4]);
     sl_storage *st = nullptr;
     if (sl_storage_create(&ec, &st) != SL_STORAGE_OK)
         return 10;

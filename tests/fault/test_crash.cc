@@ -1,9 +1,10 @@
 // Crash test with a real process: a child appends and is SIGKILLed at random points,
 // many times over the same log, acknowledging either at the durable end
-// (flush.messages=1) or at the written end (default flush policy). After each kill the log is
-// reopened (recovery) and checked: every acknowledged batch is present and byte-identical, every
-// visible batch is exactly one the child wrote, nothing torn is visible.
-// SL_CRASH_SEED=<n> replays a run; SL_CRASH_ITERATIONS overrides the count.
+// (flush.messages=1), at the written end (default flush policy), or, with a shared-memory
+// tail file, at once (the parent then replays the tail file before reopening). After each kill the
+// log is reopened (recovery) and checked: every acknowledged batch is present and byte-identical,
+// every visible batch is exactly one the child wrote, nothing torn is visible. SL_CRASH_SEED=<n>
+// replays a run; SL_CRASH_ITERATIONS overrides the count.
 #include <errno.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -36,7 +37,7 @@ struct child_run {
 
 // Starts the child, collects ACK lines for run_ms, then SIGKILLs it.
 child_run run_and_kill(const char *child_path, const std::string &dir, uint64_t seed,
-                       const char *mode, int64_t run_ms)
+                       const char *mode, const std::string &tail_file, int64_t run_ms)
 {
     child_run out;
     int fds[2];
@@ -46,7 +47,8 @@ child_run run_and_kill(const char *child_path, const std::string &dir, uint64_t 
     if (pid == 0) {
         dup2(fds[1], 1);
         std::string seed_arg = std::to_string(seed);
-        execl(child_path, child_path, dir.c_str(), seed_arg.c_str(), mode, (char *)nullptr);
+        execl(child_path, child_path, dir.c_str(), seed_arg.c_str(), mode,
+              tail_file.empty() ? (char *)nullptr : tail_file.c_str(), (char *)nullptr);
         _exit(127);
     }
     EXPECT_GT(pid, 0);
@@ -90,7 +92,7 @@ child_run run_and_kill(const char *child_path, const std::string &dir, uint64_t 
     return out;
 }
 
-void crash_many_times(const char *mode, bool durable_mode)
+void crash_many_times(const char *mode, bool durable_mode, bool memory_mode = false)
 {
     const char *child = getenv("SL_CRASH_CHILD");
     ASSERT_NE(child, nullptr) << "SL_CRASH_CHILD must name the crash_child executable";
@@ -104,6 +106,10 @@ void crash_many_times(const char *mode, bool durable_mode)
            (unsigned long long)seed, (unsigned long long)seed, iterations);
     std::mt19937_64 rng(seed);
     sl_test::temp_dir dir;
+    std::string tail_file;
+    if (memory_mode)
+        tail_file = "/dev/shm/sluice-crash-tail-" + std::to_string(getpid());
+    uint64_t replayed_bytes = 0;
 
     sl_storage_config ec = sl_crash::engine_config();
     sl_log_config lc = sl_crash::log_config(durable_mode);
@@ -113,9 +119,14 @@ void crash_many_times(const char *mode, bool durable_mode)
     for (int it = 0; it < iterations; it++) {
         // Mostly mid-run kills; sometimes very early (during the child's open/recovery).
         int64_t run_ms = rng() % 8 == 0 ? (int64_t)(rng() % 5) : 10 + (int64_t)(rng() % 150);
-        child_run r = run_and_kill(child, dir.path, seed, mode, run_ms);
+        child_run r = run_and_kill(child, dir.path, seed, mode, tail_file, run_ms);
         max_acked_ever = std::max(max_acked_ever, r.max_acked);
         total_acks += r.acks;
+        if (memory_mode) {
+            sl_tail_replay_report tr;
+            ASSERT_EQ(sl_storage_replay_tail_file(tail_file.c_str(), &tr), 0) << "iteration " << it;
+            replayed_bytes += tr.bytes_written;
+        }
 
         sl_storage *st = nullptr;
         ASSERT_EQ(sl_storage_create(&ec, &st), SL_STORAGE_OK);
@@ -153,6 +164,11 @@ void crash_many_times(const char *mode, bool durable_mode)
         mode, iterations, total_acks, (long long)max_acked_ever + 1, torn,
         (long long)(monotonic_ms() - start_ms));
     EXPECT_GT(total_acks, 0);
+    if (memory_mode) {
+        printf("crash test (%s): %llu bytes replayed from the tail file\n", mode,
+               (unsigned long long)replayed_bytes);
+        EXPECT_GT(replayed_bytes, 0u);
+    }
 }
 
 TEST(StorageCrash, DurableAcknowledgementsSurviveSigkill)
@@ -163,6 +179,11 @@ TEST(StorageCrash, DurableAcknowledgementsSurviveSigkill)
 TEST(StorageCrash, WrittenAcknowledgementsSurviveSigkill)
 {
     crash_many_times("written", false);
+}
+
+TEST(StorageCrash, SharedMemoryAcknowledgementsSurviveSigkill)
+{
+    crash_many_times("memory", false, true);
 }
 
 } // namespace

@@ -8,7 +8,7 @@
 TEST(MemPool, ChunksArePageAlignedAndDistinct)
 {
     sl_mem_pool pool;
-    sl_mem_pool_config c = {16 * 1024, 8, false};
+    sl_mem_pool_config c = {16 * 1024, 8, false, false, -1, 0};
     ASSERT_EQ(sl_mem_pool_init(&pool, &c), 0);
     EXPECT_FALSE(pool.hugepage_backed);
     std::set<void *> seen;
@@ -30,7 +30,7 @@ TEST(MemPool, ChunksArePageAlignedAndDistinct)
 TEST(MemPool, ChunkReturnsOnlyWhenLastReferenceDrops)
 {
     sl_mem_pool pool;
-    sl_mem_pool_config c = {4096, 1, false};
+    sl_mem_pool_config c = {4096, 1, false, false, -1, 0};
     ASSERT_EQ(sl_mem_pool_init(&pool, &c), 0);
     uint8_t *p = static_cast<uint8_t *>(sl_mem_pool_get(&pool));
     ASSERT_NE(p, nullptr);
@@ -48,7 +48,7 @@ TEST(MemPool, ChunkReturnsOnlyWhenLastReferenceDrops)
 TEST(MemPool, HugepageRequestFallsBackAndReports)
 {
     sl_mem_pool pool;
-    sl_mem_pool_config c = {64 * 1024, 4, true};
+    sl_mem_pool_config c = {64 * 1024, 4, true, false, -1, 0};
     ASSERT_EQ(sl_mem_pool_init(&pool, &c), 0);
     // Either really hugepage-backed (2 MiB aligned) or the 4 KiB fallback; both must work.
     if (pool.hugepage_backed) {
@@ -63,8 +63,8 @@ TEST(MemPool, HugepageRequestFallsBackAndReports)
 TEST(MemPool, RejectsBadConfig)
 {
     sl_mem_pool pool;
-    sl_mem_pool_config unaligned = {1000, 4, false};
+    sl_mem_pool_config unaligned = {1000, 4, false, false, -1, 0};
     EXPECT_EQ(sl_mem_pool_init(&pool, &unaligned), -EINVAL);
-    sl_mem_pool_config empty = {4096, 0, false};
+    sl_mem_pool_config empty = {4096, 0, false, false, -1, 0};
     EXPECT_EQ(sl_mem_pool_init(&pool, &empty), -EINVAL);
 }
