@@ -144,6 +144,10 @@
       "Back the storage engines' chunk pools (batch cache and tail buffers) with hugepages: on (fail without them), off, or auto (fall back to 4 KiB pages).") \
     X(STORAGE_CACHE_BYTES, "storage.cache.bytes", INT, "134217728", 0, SL_I64_MAX, "", \
       "Bytes of the batch cache that serves fetches from memory.") \
+    X(STORAGE_TAIL_SHARED_MEMORY, "storage.tail.shared.memory", BOOL, "false", 0, 0, "", \
+      "Keep each shard's batch cache and tail buffers in a file under storage.tail.dir that outlives the process, and count a batch as safe (acknowledged, visible to consumers) once it is copied there instead of once its O_DIRECT write completes. A kill -9 then loses nothing: the next start writes those bytes to the log before opening it. An OS crash or power loss loses what was not yet written, as it loses Kafka's page-cache acknowledgements. flush.messages=1 still waits for fdatasync.") \
+    X(STORAGE_TAIL_DIR, "storage.tail.dir", STRING, "/dev/shm", 0, 0, "", \
+      "Directory of the storage.tail.shared.memory files: a memory file system (tmpfs; hugetlbfs gives hugepages). One file per shard, sluice-tail-<device>-<inode of the data dir>-<shard>, as large as its share of storage.cache.bytes; removed at a clean stop, replayed and removed at the next start after a crash.") \
     X(STATS_SOCKET, "stats.socket", STRING, "./data/sluice-stats.sock", 0, 0, "", \
       "Path of the Unix stats socket (JSON requests and replies).")
 /* clang-format on */

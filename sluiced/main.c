@@ -29,6 +29,7 @@
 #include "controlplane/metadata_log.h"
 #include "dataplane/shard.h"
 #include "sluiced/stats_server.h"
+#include "sluiced/tail_files.h"
 
 #define SL_SLUICED_SHARDS_MAX 64
 /* Say on stderr what registration waits for this often. */
@@ -348,10 +349,32 @@ int main(int argc, char **argv)
     char *comma = strchr(log_dir, ',');
     if (comma != NULL)
         *comma = '\0';
+    const char *tail_dir = sl_config_string(&cfg, SL_CONFIG_STORAGE_TAIL_DIR);
+    bool tail_shared = sl_config_bool(&cfg, SL_CONFIG_STORAGE_TAIL_SHARED_MEMORY);
+    if (tail_shared && access(tail_dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "sluiced: config key 'storage.tail.dir': %s: %s\n", tail_dir,
+                strerror(errno));
+        return 2;
+    }
     if (mkdir_p(log_dir) != 0) {
         fprintf(stderr, "sluiced: log.dirs '%s': %s\n", log_dir, strerror(errno));
         return 1;
     }
+    /* A broker killed with storage.tail.shared.memory left appended bytes in its tail
+     * files: they go to the segment files before any log is opened (and whether or not the
+     * key is still on, so nothing acknowledged is dropped by turning it off). */
+    /* Short enough for the shard number in sl_storage_config.tail_file (1024 bytes). */
+    char tail_prefix[1000];
+    int tail_rc = sl_tail_files_prefix(tail_dir, log_dir, tail_prefix, sizeof(tail_prefix));
+    if (tail_rc != 0) {
+        fprintf(stderr, "sluiced: config key 'storage.tail.dir': %s: %s\n", tail_dir,
+                strerror(-tail_rc));
+        return 2;
+    }
+    if ((tail_shared || access(tail_dir, F_OK) == 0) && sl_tail_files_replay(tail_prefix) != 0)
+        return 1;
+    if (tail_shared)
+        fprintf(stderr, "sluiced: tail buffers in shared memory: %s<shard>\n", tail_prefix);
 
     /* Signals go to the signalfd of this thread only; every thread started below
      * inherits the blocked mask. */
@@ -438,6 +461,8 @@ int main(int argc, char **argv)
         snprintf(so.log_dir, sizeof(so.log_dir), "%s", log_dir);
         /* storage.cache.bytes is the broker's total: each shard's engine gets its share. */
         so.storage.cache_bytes /= shard_count;
+        if (tail_shared)
+            snprintf(so.storage.tail_file, sizeof(so.storage.tail_file), "%s%u", tail_prefix, i);
         if (sl_shard_create(&so, &shards[i]) != 0) {
             fprintf(stderr, "sluiced: cannot create shard %u\n", i);
             goto stop_shards;

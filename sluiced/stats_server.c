@@ -200,9 +200,10 @@ static void write_driver_and_storage(FILE *out, const struct sl_shard *shard)
         memcpy(&st, sc, sizeof(st));
         fprintf(out,
                 ",\"storage\":{\"hugepage_backed\":%s,\"direct_io\":%s,\"fixed_buffers\":%s,"
-                "\"writev_fixed\":%s",
+                "\"writev_fixed\":%s,\"tail_shared_memory\":%s",
                 st.hugepage_backed ? "true" : "false", st.direct_io ? "true" : "false",
-                st.fixed_buffers ? "true" : "false", st.writev_fixed ? "true" : "false");
+                st.fixed_buffers ? "true" : "false", st.writev_fixed ? "true" : "false",
+                st.tail_shared_memory ? "true" : "false");
         const char *sep = ","; /* after the flags above */
 #define SL_STATS_STORAGE_OUT(name) write_u64(out, &sep, #name, st.name);
         SL_STATS_STORAGE_FIELDS(SL_STATS_STORAGE_OUT)

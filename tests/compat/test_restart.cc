@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <librdkafka/rdkafka.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <map>
 #include <string>
@@ -14,6 +16,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/raw_kafka_client.h"
 #include "tests/support/rdkafka_client.h"
+#include "tests/support/stats_socket.h"
 
 namespace
 {
@@ -133,15 +136,19 @@ TEST(RestartTest, ProduceSigtermRestartConsumeAll)
 // SIGKILL. Everything acknowledged before the kill must be in the log after restart, at
 // the offset the acknowledgement named; nothing unknown and no position twice.
 void sigkill_keeps_every_acknowledged_message(const std::string &topic,
-                                              const std::map<std::string, std::string> &properties)
+                                              const std::map<std::string, std::string> &properties,
+                                              broker_process *started = nullptr)
 {
     constexpr size_t k_acked_before_kill = 3000;
     constexpr uint64_t k_max_messages = 200000;
     broker_options options;
     options.topics = {{topic, k_partitions}};
     options.properties = properties;
-    broker_process broker(options);
-    ASSERT_TRUE(broker.Start());
+    broker_process own(options);
+    broker_process &broker = started != nullptr ? *started : own;
+    if (started == nullptr) {
+        ASSERT_TRUE(broker.Start());
+    }
     const std::string bootstrap = broker.bootstrap();
 
     rdkafka_producer producer;
@@ -222,6 +229,45 @@ TEST(RestartTest, SigkillWithFlushPerMessageKeepsEveryAcknowledgedMessage)
 TEST(RestartTest, SigkillWithDefaultFlushKeepsEveryAcknowledgedMessage)
 {
     sigkill_keeps_every_acknowledged_message("restart-kill-default", {});
+}
+
+// storage.tail.shared.memory: acknowledged once copied into the tail buffers, which live
+// in a /dev/shm file; the restart writes what the kill left there to the log first.
+TEST(RestartTest, SigkillWithSharedMemoryTailKeepsEveryAcknowledgedMessage)
+{
+    const std::string topic = "restart-kill-shm";
+    broker_options options;
+    options.topics = {{topic, k_partitions}};
+    options.properties = {{"storage.tail.shared.memory", "true"},
+                          {"storage.cache.bytes", "33554432"}};
+    broker_process broker(options);
+    ASSERT_TRUE(broker.Start());
+    // The tail files are named by the data dir's device and inode; removed here whatever
+    // happens, so a failing run leaves no memory behind in /dev/shm.
+    struct stat data_stat;
+    ASSERT_EQ(stat(broker.data_dir().c_str(), &data_stat), 0);
+    char prefix[128];
+    snprintf(prefix, sizeof(prefix), "/dev/shm/sluice-tail-%llx-%llu-",
+             (unsigned long long)data_stat.st_dev, (unsigned long long)data_stat.st_ino);
+    struct remove_tail_file {
+        std::string path;
+        ~remove_tail_file()
+        {
+            unlink(path.c_str());
+        }
+    } cleanup{std::string(prefix) + "0"};
+    ASSERT_EQ(access(cleanup.path.c_str(), F_OK), 0) << "no tail file " << cleanup.path;
+    std::string reply, error;
+    ASSERT_TRUE(sl_test::query_stats_socket(broker.stats_socket(), "{\"cmd\":\"/stats\"}", 5000,
+                                            &reply, &error))
+        << error;
+    EXPECT_NE(reply.find("\"tail_shared_memory\":true"), std::string::npos) << reply;
+
+    ASSERT_NO_FATAL_FAILURE(sigkill_keeps_every_acknowledged_message(topic, {}, &broker));
+    EXPECT_NE(broker.log_text().find("sluiced: tail file " + cleanup.path), std::string::npos)
+        << "the restart did not replay the tail file";
+    ASSERT_TRUE(broker.Stop());
+    EXPECT_NE(access(cleanup.path.c_str(), F_OK), 0) << "a clean stop left its tail file";
 }
 
 // The batch of an idempotent producer (producer id, epoch, first sequence), built by the

@@ -531,7 +531,7 @@ TEST_F(Broker, ControlPlaneAndShardThreadsRunOnTheirConfiguredCpus)
 
 // Start-time refusals that depend on the machine or the build: each exits 2 with one line
 // naming the key, before creating anything.
-TEST(BrokerStart, UnusableControlPlaneCpuOrDriverStopsTheStartNamingTheKey)
+TEST(BrokerStart, UnusableControlPlaneCpuDriverOrTailDirStopsTheStartNamingTheKey)
 {
     const char *sluiced = getenv("SLUICED");
     ASSERT_NE(sluiced, nullptr) << "SLUICED (path of the sluiced binary) is not set";
@@ -543,10 +543,15 @@ TEST(BrokerStart, UnusableControlPlaneCpuOrDriverStopsTheStartNamingTheKey)
     };
     for (const refusal &r :
          {refusal{"controlplane.core=4095", "config key 'controlplane.core': CPU 4095 is not one"},
-          refusal{"dataplane.driver=dpdk", "config key 'dataplane.driver': 'dpdk' is not built"}}) {
-        sl_test::command_result res = sl_test::run_command(
-            {sluiced, "--override", "log.dirs=" + dir + "/data", "--override", r.override_arg},
-            20000);
+          refusal{"dataplane.driver=dpdk", "config key 'dataplane.driver': 'dpdk' is not built"},
+          refusal{"storage.tail.dir=" + dir + "/no-such-dir",
+                  "config key 'storage.tail.dir': " + dir + "/no-such-dir: No such file"}}) {
+        std::vector<std::string> argv = {sluiced, "--override", "log.dirs=" + dir + "/data",
+                                         "--override", r.override_arg};
+        if (r.override_arg.rfind("storage.tail.dir", 0) == 0) {
+            argv.insert(argv.end(), {"--override", "storage.tail.shared.memory=true"});
+        }
+        sl_test::command_result res = sl_test::run_command(argv, 20000);
         EXPECT_EQ(res.exit_code, 2) << r.override_arg << ": " << res.describe();
         EXPECT_NE(res.stderr_text.find(r.message), std::string::npos)
             << r.override_arg << ": " << res.describe();
