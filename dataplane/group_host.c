@@ -360,7 +360,7 @@ static bool append_part(struct sl_shard *s, struct sl_dp_group_host *h, struct s
     return true;
 }
 
-/* Reports batches whose bytes reached the file (or the disk, per the flush policy). */
+/* Reports batches that are safe from a kill -9 (or durable, per the flush policy). */
 static bool check_persisted(struct sl_dp_group_part *p)
 {
     if (p->write_failed) {
@@ -369,13 +369,13 @@ static bool check_persisted(struct sl_dp_group_part *p)
     }
     if (p->inflight_count == 0)
         return false;
-    int64_t written = sl_log_safe_end_offset(p->log);
+    int64_t safe = sl_log_safe_end_offset(p->log);
     int64_t durable = sl_log_durable_end_offset(p->log);
     bool any = false;
     uint64_t last = 0;
     while (p->inflight_count > 0) {
         const struct sl_dp_group_inflight *f = &p->inflight[p->inflight_head];
-        if ((f->wait_durable ? durable : written) < f->end_offset)
+        if ((f->wait_durable ? durable : safe) < f->end_offset)
             break;
         last = f->batch_id;
         any = true;

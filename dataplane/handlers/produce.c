@@ -172,7 +172,7 @@ static void append_local(struct sl_shard *s, const struct sl_md_uuid *topic_id, 
         return;
     case SL_DP_PRODUCER_DUPLICATE:
         /* A retry of a batch already appended: its original offset, acknowledged once
-         * everything appended so far (the original included) is written. */
+         * everything appended so far (the original included) is safe. */
         s->stats.produce_duplicates++;
         out->base_offset = original.base_offset;
         out->log_append_time_ms = original.append_time_ms;
