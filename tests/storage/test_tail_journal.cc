@@ -36,6 +36,16 @@ sl_storage_config journaled_config(const std::string &tail_file)
     return c;
 }
 
+// Creates an engine with ec and opens partition 0 of topic "t" under dir in it.
+void open_log(const sl_storage_config &ec, const std::string &dir, uint32_t segment_bytes,
+              sl_storage **st, sl_log **log)
+{
+    ASSERT_EQ(sl_storage_create(&ec, st), SL_STORAGE_OK);
+    sl_log_config lc = sl_test::small_log_config();
+    lc.segment_bytes = segment_bytes;
+    ASSERT_EQ(sl_log_open(*st, dir.c_str(), "t", 0, &lc, nullptr, 0, log, nullptr), SL_STORAGE_OK);
+}
+
 // In a child: opens the log, appends `batches` batches (rolling segments on the way) without
 // ever letting the engine submit a write, checks they count as safe, and SIGKILLs itself.
 // Exit codes other than the kill say which check failed.
@@ -83,13 +93,10 @@ void run_child(const std::string &dir, const std::string &tail_file, int64_t fir
 // Opens the log without a tail file and checks it holds exactly batches [0, count).
 void expect_batches(const std::string &dir, int64_t count, uint32_t segment_bytes)
 {
-    sl_storage_config ec = sl_test::small_engine_config();
     sl_storage *st = nullptr;
-    ASSERT_EQ(sl_storage_create(&ec, &st), SL_STORAGE_OK);
-    sl_log_config lc = sl_test::small_log_config();
-    lc.segment_bytes = segment_bytes;
     sl_log *log = nullptr;
-    ASSERT_EQ(sl_log_open(st, dir.c_str(), "t", 0, &lc, nullptr, 0, &log, nullptr), SL_STORAGE_OK);
+    ASSERT_NO_FATAL_FAILURE(
+        open_log(sl_test::small_engine_config(), dir, segment_bytes, &st, &log));
     EXPECT_EQ(sl_log_end_offset(log), count * records_per_batch);
     std::vector<uint8_t> all = sl_test::read_all(st, log, 0);
     std::vector<uint8_t> want;
@@ -139,14 +146,11 @@ TEST(TailJournal, CleanCloseRemovesTheTailFileAndLeavesNothingToReplay)
 {
     sl_test::temp_dir dir;
     std::string tail = tail_file_for(dir);
-    sl_storage_config ec = journaled_config(tail);
+    const uint32_t segment_bytes = 1024 * 1024;
     sl_storage *st = nullptr;
-    ASSERT_EQ(sl_storage_create(&ec, &st), SL_STORAGE_OK);
-    EXPECT_TRUE(sl_storage_get_stats(st)->tail_shared_memory);
-    sl_log_config lc = sl_test::small_log_config();
     sl_log *log = nullptr;
-    ASSERT_EQ(sl_log_open(st, dir.path.c_str(), "t", 0, &lc, nullptr, 0, &log, nullptr),
-              SL_STORAGE_OK);
+    ASSERT_NO_FATAL_FAILURE(open_log(journaled_config(tail), dir.path, segment_bytes, &st, &log));
+    EXPECT_TRUE(sl_storage_get_stats(st)->tail_shared_memory);
     for (int64_t i = 0; i < 30; i++) {
         std::vector<uint8_t> b = batch(i);
         sl_log_append_result r;
@@ -162,20 +166,17 @@ TEST(TailJournal, CleanCloseRemovesTheTailFileAndLeavesNothingToReplay)
     sl_tail_replay_report rep;
     ASSERT_EQ(sl_storage_replay_tail_file(tail.c_str(), &rep), 0); // missing file: fine
     EXPECT_EQ(rep.chunks, 0u);
-    expect_batches(dir.path, 30, lc.segment_bytes);
+    expect_batches(dir.path, 30, segment_bytes);
 }
 
 TEST(TailJournal, WithoutATailFileTheSafeEndIsTheWrittenEnd)
 {
     sl_test::temp_dir dir;
-    sl_storage_config ec = sl_test::small_engine_config();
     sl_storage *st = nullptr;
-    ASSERT_EQ(sl_storage_create(&ec, &st), SL_STORAGE_OK);
-    EXPECT_FALSE(sl_storage_get_stats(st)->tail_shared_memory);
-    sl_log_config lc = sl_test::small_log_config();
     sl_log *log = nullptr;
-    ASSERT_EQ(sl_log_open(st, dir.path.c_str(), "t", 0, &lc, nullptr, 0, &log, nullptr),
-              SL_STORAGE_OK);
+    ASSERT_NO_FATAL_FAILURE(
+        open_log(sl_test::small_engine_config(), dir.path, 1024 * 1024, &st, &log));
+    EXPECT_FALSE(sl_storage_get_stats(st)->tail_shared_memory);
     std::vector<uint8_t> b = batch(0);
     sl_log_append_result r;
     ASSERT_EQ(sl_log_append(log, b.data(), b.size(), nullptr, 0, 5, 0, &r), SL_STORAGE_OK);
