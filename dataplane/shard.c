@@ -281,8 +281,15 @@ int sl_shard_run(struct sl_shard *s, char *err, size_t err_size)
     }
     enum sl_storage_err serr = sl_storage_create(&s->opts.storage, &s->storage);
     if (serr != SL_STORAGE_OK) {
-        snprintf(err, err_size, "shard %u: storage engine: %s", s->opts.shard_id,
-                 sl_storage_strerror(serr));
+        if (s->opts.storage.tail_file[0] != '\0')
+            snprintf(err, err_size,
+                     "shard %u: storage engine: %s (with storage.tail.shared.memory: tail file "
+                     "%s of %" PRIu64 " bytes in storage.tail.dir; see df and docs/operations.md)",
+                     s->opts.shard_id, sl_storage_strerror(serr), s->opts.storage.tail_file,
+                     s->opts.storage.cache_bytes);
+        else
+            snprintf(err, err_size, "shard %u: storage engine: %s", s->opts.shard_id,
+                     sl_storage_strerror(serr));
         return -EIO;
     }
     bool hugepage_backed = sl_storage_get_stats(s->storage)->hugepage_backed;

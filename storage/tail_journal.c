@@ -78,6 +78,10 @@ int sl_tail_journal_create(const char *path, size_t chunk_bytes, uint32_t chunk_
         rc = -errno;
     else if (ftruncate(j->fd, (off_t)file_bytes) != 0)
         rc = -errno;
+    /* Take the memory now: a tmpfs (or hugetlbfs) page that cannot be allocated when the
+     * shard first touches it is a SIGBUS, not an error. */
+    else if ((rc = posix_fallocate(j->fd, 0, (off_t)file_bytes)) != 0)
+        rc = -rc;
     if (rc == 0) {
         j->table_map_bytes = chunks_offset;
         void *map = mmap(NULL, j->table_map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);

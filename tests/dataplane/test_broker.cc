@@ -715,3 +715,37 @@ TEST_F(BrokerManyPartitions, EveryPartitionOfABigTopicOpensAndServes)
     EXPECT_EQ(stats().get("partitions_open"), 45u) << stats_json();
     EXPECT_EQ(sorted_lines(kcat("-C -t many -e -q -f '%k:%s\\n'")), sorted_lines(input));
 }
+
+// storage.tail.shared.memory allocates each shard's tail file at start: a tail dir without
+// the room (a 64 MiB tmpfs for the default 128 MiB cache) stops the start with the shard's
+// error naming the key and the file, and leaves no file behind. Mounting needs root, which
+// the test machines give.
+TEST(BrokerStart, TailDirWithoutRoomStopsTheStartNamingTheTailFile)
+{
+    std::string mount_dir = sl_test::make_temp_dir("sluice-small-shm");
+    ASSERT_FALSE(mount_dir.empty());
+    std::string mount_cmd = "mount -t tmpfs -o size=64m tmpfs " + mount_dir;
+    ASSERT_EQ(system(mount_cmd.c_str()), 0) << mount_cmd;
+    struct unmount_at_exit {
+        std::string dir;
+        ~unmount_at_exit()
+        {
+            std::string cmd = "umount " + dir;
+            EXPECT_EQ(system(cmd.c_str()), 0) << cmd;
+            sl_test::remove_tree(dir);
+        }
+    } unmount{mount_dir};
+
+    sl_test::broker_options options;
+    options.properties = {{"storage.tail.shared.memory", "true"}, {"storage.tail.dir", mount_dir}};
+    sl_test::broker_process broker(options);
+    EXPECT_FALSE(broker.Start()) << "started with a 128 MiB cache in a 64 MiB tail dir";
+    std::string log = broker.log_text();
+    EXPECT_NE(log.find("shard 0: storage engine: no space (with storage.tail.shared.memory: "
+                       "tail file " +
+                       mount_dir + "/sluice-tail-"),
+              std::string::npos)
+        << log;
+    std::string leftover = sl_test::run_command({"ls", "-A", mount_dir}, 5000).stdout_text;
+    EXPECT_EQ(leftover, "") << "files left in the tail dir";
+}
