@@ -42,6 +42,14 @@ int sl_tail_files_replay(const char *prefix)
         snprintf(path, sizeof(path), "%s/%s", dir_path, de->d_name);
         struct sl_tail_replay_report rep;
         int rc = sl_storage_replay_tail_file(path, &rep);
+        if (rc == -EBUSY) {
+            fprintf(stderr,
+                    "sluiced: the tail file %s is in use: another broker runs on the data dir "
+                    "of this one (log.dirs)\n",
+                    path);
+            result = -1;
+            break;
+        }
         if (rc != 0) {
             fprintf(stderr,
                     "sluiced: cannot replay the tail file %s (left by a broker that did not "

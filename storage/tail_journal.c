@@ -2,9 +2,11 @@
 #include "storage/tail_journal.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -70,17 +72,23 @@ int sl_tail_journal_create(const char *path, size_t chunk_bytes, uint32_t chunk_
     uint64_t chunks_offset = chunks_offset_for(chunk_count);
     uint64_t file_bytes = chunks_offset + SL_ALIGN_UP((uint64_t)chunk_bytes * chunk_count,
                                                       (uint64_t)SL_MEM_HUGEPAGE_BYTES);
-    /* O_TRUNC first: a file left by an earlier run was replayed already, and a shorter
-     * length zeroes every record before the new size applies. */
-    j->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* Locked before it is cut: a file another engine holds is in use, not left over. A file
+     * left by an earlier run was replayed already; cutting it to 0 first zeroes every
+     * record before the new size applies. */
+    j->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     int rc = 0;
+    bool locked = false;
     if (j->fd < 0)
         rc = -errno;
-    else if (ftruncate(j->fd, (off_t)file_bytes) != 0)
+    else if (flock(j->fd, LOCK_EX | LOCK_NB) != 0)
+        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+    else
+        locked = true;
+    if (rc == 0 && (ftruncate(j->fd, 0) != 0 || ftruncate(j->fd, (off_t)file_bytes) != 0))
         rc = -errno;
     /* Take the memory now: a tmpfs (or hugetlbfs) page that cannot be allocated when the
      * shard first touches it is a SIGBUS, not an error. */
-    else if ((rc = posix_fallocate(j->fd, 0, (off_t)file_bytes)) != 0)
+    if (rc == 0 && (rc = posix_fallocate(j->fd, 0, (off_t)file_bytes)) != 0)
         rc = -rc;
     if (rc == 0) {
         j->table_map_bytes = chunks_offset;
@@ -91,10 +99,10 @@ int sl_tail_journal_create(const char *path, size_t chunk_bytes, uint32_t chunk_
             j->table_map = map;
     }
     if (rc != 0) {
-        if (j->fd >= 0) {
-            close(j->fd);
+        if (locked)
             unlink(path);
-        }
+        if (j->fd >= 0)
+            close(j->fd);
         free(j);
         return rc;
     }
@@ -223,6 +231,12 @@ int sl_storage_replay_tail_file(const char *path, struct sl_tail_replay_report *
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? 0 : -errno;
+    /* The engine using a tail file holds this lock until it closes (or dies). */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        close(fd);
+        return err;
+    }
     struct tail_header h;
     int rc = pread_all(fd, &h, sizeof(h), 0);
     if (rc == 0 &&

@@ -28,7 +28,8 @@
 struct sl_tail_journal;
 
 /* Creates (or truncates) the file at path sized for the pool, allocates all of it (so a full
- * tmpfs is -ENOSPC here, not a SIGBUS later) and maps its record table.
+ * tmpfs is -ENOSPC here, not a SIGBUS later) and maps its record table. The file stays
+ * flock'ed until close (-EBUSY: another engine holds it).
  * *pool_fd and *pool_offset say where the pool's chunks go (sl_mem_pool_config.file_*);
  * the fd stays owned by the journal. Returns 0 or a negative errno. */
 int sl_tail_journal_create(const char *path, size_t chunk_bytes, uint32_t chunk_count,

@@ -200,4 +200,32 @@ TEST(TailJournal, ReplayRefusesAFileThatIsNotATailFile)
     unlink(path.c_str());
 }
 
+// A second broker on the same data dir must not replay (and remove) the tail file of the
+// one running there, nor take it over: the live engine's flock says it is in use.
+TEST(TailJournal, ATailFileInUseIsNeitherReplayedNorTakenOver)
+{
+    sl_test::temp_dir dir;
+    std::string tail = tail_file_for(dir);
+    sl_storage *st = nullptr;
+    sl_log *log = nullptr;
+    ASSERT_NO_FATAL_FAILURE(open_log(journaled_config(tail), dir.path, 1024 * 1024, &st, &log));
+    std::vector<uint8_t> b = batch(0);
+    sl_log_append_result r;
+    ASSERT_EQ(sl_log_append(log, b.data(), b.size(), nullptr, 0, 5, 0, &r), SL_STORAGE_OK);
+
+    sl_tail_replay_report rep;
+    EXPECT_EQ(sl_storage_replay_tail_file(tail.c_str(), &rep), -EBUSY);
+    EXPECT_EQ(access(tail.c_str(), F_OK), 0) << "the live engine's tail file was removed";
+    sl_storage_config second = journaled_config(tail);
+    sl_storage *other = nullptr;
+    EXPECT_NE(sl_storage_create(&second, &other), SL_STORAGE_OK);
+    EXPECT_EQ(access(tail.c_str(), F_OK), 0) << "the refused engine removed the file";
+
+    sl_test::drain(st);
+    ASSERT_EQ(sl_log_close(log), SL_STORAGE_OK);
+    sl_storage_destroy(st);
+    EXPECT_NE(access(tail.c_str(), F_OK), 0);
+    expect_batches(dir.path, 1, 1024 * 1024);
+}
+
 } // namespace
