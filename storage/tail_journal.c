@@ -112,6 +112,8 @@ int sl_tail_journal_create(const char *path, size_t chunk_bytes, uint32_t chunk_
     h->chunk_bytes = chunk_bytes;
     h->chunk_count = chunk_count;
     h->chunks_offset = chunks_offset;
+    /* The magic last: with it, the rest of the header is there (replay relies on that). */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
     memcpy(h->magic, TAIL_MAGIC, sizeof(h->magic));
     j->records = (struct tail_record *)(j->table_map + SL_MEM_PAGE_BYTES);
     *pool_fd = j->fd;
@@ -238,14 +240,26 @@ int sl_storage_replay_tail_file(const char *path, struct sl_tail_replay_report *
         return err;
     }
     struct tail_header h;
-    int rc = pread_all(fd, &h, sizeof(h), 0);
-    if (rc == 0 &&
-        (memcmp(h.magic, TAIL_MAGIC, sizeof(h.magic)) != 0 || h.version != TAIL_VERSION ||
-         h.record_bytes != SL_TAIL_RECORD_BYTES || h.chunk_bytes == 0 ||
-         h.chunk_bytes > (1u << 30) || h.chunks_offset != chunks_offset_for(h.chunk_count)))
+    memset(&h, 0, sizeof(h));
+    int rc = 0;
+    ssize_t got = pread(fd, &h, sizeof(h), 0);
+    if (got < 0)
+        rc = -errno;
+    /* An engine killed while creating its file leaves it empty or without its magic yet.
+     * The magic is stored before any record is marked dirty (by a release store), so such a
+     * file has nothing to replay. */
+    static const char no_magic[sizeof(h.magic)];
+    bool never_used = rc == 0 && memcmp(h.magic, no_magic, sizeof(h.magic)) == 0;
+    if (never_used)
+        h.chunk_count = 0;
+    if (rc == 0 && !never_used &&
+        ((size_t)got < sizeof(h) || memcmp(h.magic, TAIL_MAGIC, sizeof(h.magic)) != 0 ||
+         h.version != TAIL_VERSION || h.record_bytes != SL_TAIL_RECORD_BYTES ||
+         h.chunk_bytes == 0 || h.chunk_bytes > (1u << 30) ||
+         h.chunks_offset != chunks_offset_for(h.chunk_count)))
         rc = -EINVAL;
-    uint8_t *buf = rc == 0 ? malloc(h.chunk_bytes) : NULL;
-    if (rc == 0 && buf == NULL)
+    uint8_t *buf = rc == 0 && !never_used ? malloc(h.chunk_bytes) : NULL;
+    if (rc == 0 && !never_used && buf == NULL)
         rc = -ENOMEM;
     for (uint32_t i = 0; rc == 0 && i < h.chunk_count; i++) {
         struct tail_record r;

@@ -106,9 +106,17 @@ void crash_many_times(const char *mode, bool durable_mode, bool memory_mode = fa
            (unsigned long long)seed, (unsigned long long)seed, iterations);
     std::mt19937_64 rng(seed);
     sl_test::temp_dir dir;
-    std::string tail_file;
+    struct remove_tail_file {
+        std::string path;
+        ~remove_tail_file()
+        {
+            if (!path.empty())
+                unlink(path.c_str()); // a failed iteration leaves no memory in /dev/shm
+        }
+    } tail;
     if (memory_mode)
-        tail_file = "/dev/shm/sluice-crash-tail-" + std::to_string(getpid());
+        tail.path = "/dev/shm/sluice-crash-tail-" + std::to_string(getpid());
+    const std::string &tail_file = tail.path;
     uint64_t replayed_bytes = 0;
 
     sl_storage_config ec = sl_crash::engine_config();
