@@ -362,8 +362,8 @@ int main(int argc, char **argv)
     }
     /* A broker killed with storage.tail.shared.memory left appended bytes in its tail
      * files: they go to the segment files before any log is opened (and whether or not the
-     * key is still on, so nothing acknowledged is dropped by turning it off). */
-    /* Short enough for the shard number in sl_storage_config.tail_file (1024 bytes). */
+     * key is still on, so nothing acknowledged is dropped by turning it off). The prefix is
+     * short enough for the shard number in sl_storage_config.tail_file (1024 bytes). */
     char tail_prefix[1000];
     int tail_rc = sl_tail_files_prefix(tail_dir, log_dir, tail_prefix, sizeof(tail_prefix));
     if (tail_rc != 0) {
@@ -371,7 +371,7 @@ int main(int argc, char **argv)
                 strerror(-tail_rc));
         return 2;
     }
-    if ((tail_shared || access(tail_dir, F_OK) == 0) && sl_tail_files_replay(tail_prefix) != 0)
+    if (access(tail_dir, F_OK) == 0 && sl_tail_files_replay(tail_prefix) != 0)
         return 1;
     if (tail_shared)
         fprintf(stderr, "sluiced: tail buffers in shared memory: %s<shard>\n", tail_prefix);

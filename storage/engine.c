@@ -179,7 +179,7 @@ fini_cache:
 fini_pool:
     sl_mem_pool_fini(&st->pool);
 close_journal:
-    sl_tail_journal_close(st->journal, true);
+    sl_tail_journal_close(st->journal);
 free_storage:
     free(st);
     return err;
@@ -196,7 +196,7 @@ void sl_storage_destroy(struct sl_storage *storage)
     uint32_t leaked = sl_mem_pool_fini(&storage->pool);
     SL_ASSERT(leaked == 0); /* a read slice was never released */
     /* Every log is closed, so every append reached its file: nothing left to replay. */
-    sl_tail_journal_close(storage->journal, true);
+    sl_tail_journal_close(storage->journal);
     free(storage->read_ops);
     free(storage);
 }

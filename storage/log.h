@@ -69,7 +69,7 @@ struct sl_tail_replay_report {
 };
 
 /* Writes every dirty chunk recorded in a tail file left by a killed engine to its segment
- * file (pwrite, fdatasync), then removes the tail file. Call before any log it covers is
+ * file (pwrite, then one syncfs), then removes the tail file. Call before any log it covers is
  * opened. A missing file is not an error (report all zero). Returns 0, or a negative errno
  * with the file kept (-EINVAL: not a tail file, or a damaged one; -EBUSY: a live engine
  * holds it, i.e. another broker runs on the same data dir). */

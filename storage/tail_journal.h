@@ -35,9 +35,9 @@ struct sl_tail_journal;
 int sl_tail_journal_create(const char *path, size_t chunk_bytes, uint32_t chunk_count,
                            struct sl_tail_journal **out, int *pool_fd, uint64_t *pool_offset);
 
-/* Unmaps the table and closes the file; removes the file when remove_file (every DIRTY
- * chunk was written). NULL is ignored. */
-void sl_tail_journal_close(struct sl_tail_journal *journal, bool remove_file);
+/* Removes the file, unmaps the table and closes it (the caller has written every DIRTY
+ * chunk, or failed before using the journal). NULL is ignored. */
+void sl_tail_journal_close(struct sl_tail_journal *journal);
 
 /* Chunk chunk_index of the pool now holds the bytes of segment file path from file_offset,
  * the first valid_bytes of them valid. path must fit SL_TAIL_PATH_BYTES. */
